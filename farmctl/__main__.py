@@ -1,0 +1,3 @@
+from farmctl.cli import main
+
+raise SystemExit(main())

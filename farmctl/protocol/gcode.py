@@ -1,0 +1,102 @@
+"""Turn G-code text into the numbered, checksummed lines Marlin accepts.
+
+Marlin truncates lines longer than its command buffer (losing the ``*cs`` and causing endless
+resends) and treats ``;`` as the start of a comment even inside a checksummed line, so every
+command is cleaned and checked here, before a print starts, rather than discovered mid-print.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_LINE_LENGTH = 95
+"""Significant characters Marlin keeps of a line (MAX_CMD_SIZE 96 minus the terminator)."""
+
+_PAREN_COMMENT = re.compile(r"\([^)]*\)")
+_EMERGENCY = frozenset({"M108", "M112", "M410", "M524", "M876"})
+_LONG_RUNNING = frozenset({"G28", "G29", "G30", "G33", "G34", "M109", "M190", "M191", "M303", "M400", "M600", "M0", "M1"})
+
+
+class GcodeError(ValueError):
+    """A line Marlin would mangle; raised before anything is sent."""
+
+    def __init__(self, message: str, line_number: int | None = None) -> None:
+        where = f"line {line_number}: " if line_number is not None else ""
+        super().__init__(f"{where}{message}")
+        self.line_number = line_number
+
+
+def checksum(payload: bytes) -> int:
+    """XOR of every byte, as Marlin computes it over ``N<n> <cmd>``."""
+    value = 0
+    for byte in payload:
+        value ^= byte
+    return value
+
+
+def clean(text: str, line_number: int | None = None) -> str:
+    """Strip comments and surrounding blanks; reject what Marlin would mangle.
+
+    Returns the empty string for blank or comment-only lines: those get no ``ok`` from Marlin
+    and must never be sent.
+    """
+    command = text.split(";", 1)[0]
+    if "(" in command:
+        command = _PAREN_COMMENT.sub("", command)
+    command = command.strip()
+    if not command:
+        return ""
+    for char in command:
+        if char == "*":
+            raise GcodeError("'*' is reserved for the checksum", line_number)
+        if char == "\\":
+            raise GcodeError("'\\' is an escape character in Marlin", line_number)
+        if not (" " <= char <= "~"):
+            raise GcodeError(f"character {char!r} cannot be sent to Marlin", line_number)
+    return command
+
+
+def encode(number: int, command: str, max_length: int = MAX_LINE_LENGTH) -> bytes:
+    """``N<n> <cmd>*<cs>\\n``; raises GcodeError if Marlin would truncate it."""
+    payload = f"N{number} {command}".encode("ascii")
+    line = payload + b"*%d" % checksum(payload)
+    if len(line) > max_length:
+        raise GcodeError(f"{len(line)} characters with line number and checksum; the firmware keeps {max_length}")
+    return line + b"\n"
+
+
+def command_code(command: str) -> str:
+    """The command word of a cleaned command: ``G1``, ``M109``, ``T0`` (upper case)."""
+    word = command.split(None, 1)[0].upper()
+    if word[:1] in "GM":
+        match = re.match(r"[GM]\d+", word)
+        return match.group(0) if match else word
+    return word
+
+
+def is_emergency(command: str) -> bool:
+    """Commands Marlin's emergency parser acts on as soon as the bytes arrive."""
+    return command_code(command) in _EMERGENCY
+
+
+def is_long_running(command: str) -> bool:
+    """Commands whose ``ok`` comes only after they finish, possibly minutes later."""
+    return command_code(command) in _LONG_RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class HostCommand:
+    """An ``@`` line in a G-code file: addressed to the host, never sent to the printer."""
+
+    name: str
+    argument: str
+
+
+def host_command(text: str) -> HostCommand | None:
+    """``@pause`` and friends; OctoPrint's convention for commands meant for the host."""
+    stripped = text.strip()
+    if not stripped.startswith("@"):
+        return None
+    name, _, argument = stripped[1:].partition(" ")
+    return HostCommand(name.lower(), argument.strip())
