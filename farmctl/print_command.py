@@ -1,0 +1,120 @@
+"""``farmctl print FILE --port PORT``: stream one file to one printer with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from farmctl.errors import FarmctlError
+from farmctl.printer import JobOutcome, JobProgress, JobResult, Printer, PrinterState
+
+EXIT_CANCELLED = 3
+EXIT_FAILED = 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("print", help="stream one G-code file to one printer")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--port", required=True, help="device path, pty path or pyserial URL")
+    parser.add_argument("--baud", type=int, default=None, help="default: the firmware profile's")
+    parser.add_argument("--profile", default=None, help="firmware profile (default: detected from M115)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(print_file(args.file, args.port, args.baud, args.profile))
+
+
+def format_progress(progress: JobProgress, now: float) -> str:
+    """``42.0% 1234/5000 lines 00:12 ETA 00:17 resends 3``"""
+    elapsed = now - progress.started
+    fraction = progress.fraction
+    eta = elapsed * (1 - fraction) / fraction if fraction > 0.001 else None
+    width = 24
+    filled = int(width * fraction)
+    bar = "#" * filled + "-" * (width - filled)
+    return (f"[{bar}] {fraction * 100:5.1f}% {progress.acknowledged}/{progress.commands} lines "
+            f"{_clock(elapsed)} ETA {_clock(eta) if eta is not None else '--:--'} resends {progress.resends}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+async def _ask(question: str) -> str:
+    answer = await asyncio.to_thread(input, question)
+    return answer.strip().lower()[:1]
+
+
+async def _on_interrupt(printer: Printer, interactive: bool) -> None:
+    """Ctrl-C: pause or cancel; without a terminal to ask, cancel."""
+    if not interactive:
+        printer.cancel()
+        return
+    sys.stderr.write("\n")
+    choice = await _ask("Pause or cancel the print? [p/c] ")
+    if choice != "p":
+        printer.cancel()
+        return
+    printer.pause()
+    while printer.state == PrinterState.PAUSING:
+        await asyncio.sleep(0.05)
+    choice = await _ask("Paused. Resume or cancel? [r/c] ")
+    if choice == "r":
+        printer.resume()
+    else:
+        printer.cancel()
+
+
+async def print_file(path: Path, port: str, baud: int | None, profile: str | None) -> int:
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    printer = Printer("printer", port, baud, profile)
+    loop = asyncio.get_running_loop()
+    interrupts: set[asyncio.Task[None]] = set()
+
+    def interrupt() -> None:
+        if not interrupts:
+            task = loop.create_task(_on_interrupt(printer, interactive))
+            interrupts.add(task)
+            task.add_done_callback(interrupts.discard)
+
+    await printer.connect()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGTERM, printer.cancel)
+    try:
+        job = asyncio.create_task(printer.print_file(path))
+        while not job.done():
+            await asyncio.wait([job], timeout=0.2)
+            if interactive and printer.progress and not interrupts:
+                sys.stderr.write("\r" + format_progress(printer.progress, time.monotonic()))
+                sys.stderr.flush()
+        result = job.result()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+        for task in interrupts:
+            task.cancel()
+        await printer.disconnect()
+    return _report(result, printer, interactive)
+
+
+def _report(result: JobResult, printer: Printer, interactive: bool) -> int:
+    if interactive:
+        sys.stderr.write("\n")
+    stats = printer.sender_stats
+    summary = (f"{result.commands_acknowledged} lines in {result.seconds:.1f} s, "
+               f"{stats.lines_resent} resent, {stats.resend_requests} resend requests")
+    if result.outcome == JobOutcome.DONE:
+        print(f"done: {summary}")
+        return 0
+    if result.outcome == JobOutcome.CANCELLED:
+        print(f"farmctl: cancelled after {summary}; heaters off", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"farmctl: print failed: {result.reason} ({summary})", file=sys.stderr)
+    return EXIT_FAILED

@@ -1,0 +1,368 @@
+"""One printer: connection handshake, state, temperatures, and streaming one job at a time.
+
+The state is a small table-checked machine; every way a print can end goes through one exit
+(``_finish``) that records why. A firmware ``start`` in the middle of a print ends it: the
+printer lost its position and heaters, so farmctl never resumes blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from farmctl.errors import FarmctlError
+from farmctl.job import JobLine, check_job, read_job
+from farmctl.link import SerialLink
+from farmctl.profiles import FirmwareProfile, get_profile, match_firmware, DEFAULT_PROFILE
+from farmctl.protocol import gcode
+from farmctl.protocol.replies import (
+    Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
+)
+from farmctl.protocol.sender import Acknowledged, Event, NotResponding
+
+HANDSHAKE_RETRY = 2.0
+TEMPERATURE_INTERVAL = 2.0
+COOLDOWN_COMMANDS = ("M104 S0", "M140 S0", "M107")
+
+
+class PrinterState(Enum):
+    OFFLINE = "Offline"
+    CONNECTING = "Connecting"
+    OPERATIONAL = "Operational"
+    PRINTING = "Printing"
+    PAUSING = "Pausing"
+    PAUSED = "Paused"
+    CANCELLING = "Cancelling"
+    ERROR = "Error"
+
+
+_S = PrinterState
+_TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
+    _S.OFFLINE: frozenset({_S.CONNECTING}),
+    _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
+    _S.OPERATIONAL: frozenset({_S.PRINTING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
+    _S.PRINTING: frozenset({_S.PAUSING, _S.PAUSED, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
+    _S.PAUSING: frozenset({_S.PAUSED, _S.CANCELLING, _S.PRINTING, _S.ERROR, _S.OFFLINE}),
+    _S.PAUSED: frozenset({_S.PRINTING, _S.CANCELLING, _S.ERROR, _S.OFFLINE}),
+    _S.CANCELLING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
+    _S.ERROR: frozenset({_S.CONNECTING, _S.OFFLINE}),
+}
+
+
+class JobOutcome(Enum):
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    outcome: JobOutcome
+    reason: str
+    commands_acknowledged: int
+    seconds: float
+
+
+@dataclass(slots=True)
+class JobProgress:
+    """What a progress display needs; updated as acknowledgements arrive."""
+
+    path: Path
+    size: int
+    commands: int
+    acknowledged: int = 0
+    offset: int = 0
+    started: float = field(default_factory=time.monotonic)
+    resends: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.offset / self.size if self.size else 1.0
+
+
+class Printer:
+    """A printer on one port. All methods run on the event loop; none blocks it."""
+
+    def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
+                 on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0) -> None:
+        self.name = name
+        self.port = port
+        self.forced_profile = get_profile(profile) if profile else None
+        self.profile: FirmwareProfile = self.forced_profile or get_profile(DEFAULT_PROFILE)
+        self.baud = baud or self.profile.baud
+        self.state = PrinterState.OFFLINE
+        self.error = ""
+        self.firmware: dict[str, str] = {}
+        self.capabilities: dict[str, bool] = {}
+        self.temperatures: Temperatures | None = None
+        self.progress: JobProgress | None = None
+        self.handshake_timeout = handshake_timeout
+        self._on_change = on_change
+        self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
+        self._link = SerialLink(port, self.baud, self.profile, self._on_event, self._on_gone)
+        self._ack_waiters: dict[int, asyncio.Future[None]] = {}
+        self._next_tag = 0
+        self._job_lines: Iterator[JobLine] = iter(())
+        self._job_exhausted = True
+        self._job_done: asyncio.Future[JobResult] | None = None
+        self._held = False  # @pause or a pause request: stop feeding job lines
+        self._advanced_ok_seen = False
+        self._poller: asyncio.Task[None] | None = None
+        self._resume_event = asyncio.Event()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _set_state(self, new: PrinterState, error: str = "") -> None:
+        if new == self.state:
+            return
+        if new not in _TRANSITIONS[self.state]:
+            raise RuntimeError(f"printer {self.name}: no transition {self.state.name} -> {new.name}")
+        self._log.info("%s -> %s %s", self.state.value, new.value, error)
+        self.state = new
+        if error:
+            self.error = error
+        if self._on_change:
+            self._on_change(self)
+
+    @property
+    def sender_stats(self):
+        return self._link.sender.stats
+
+    # -- connection ------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the port and handshake: M110 N0 until ok, M115 to learn firmware and caps."""
+        self._set_state(PrinterState.CONNECTING)
+        self.error = ""
+        try:
+            await self._link.open()
+            self._link.reset_input()
+            await self._handshake()
+        except FarmctlError as exc:
+            await self._link.close()
+            self._set_state(PrinterState.ERROR, exc.message)
+            raise
+        self._set_state(PrinterState.OPERATIONAL)
+        self._poller = asyncio.create_task(self._poll_temperatures(), name=f"{self.name} temperatures")
+
+    async def _handshake(self) -> None:
+        deadline = time.monotonic() + self.handshake_timeout
+        while True:
+            self._restart_session()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._session_future), HANDSHAKE_RETRY)
+                break
+            except asyncio.TimeoutError:
+                if time.monotonic() > deadline:
+                    raise FarmctlError(f"{self.port}: no answer from the firmware") from None
+        await self.command("M115", timeout=10)
+        if self.forced_profile is None:
+            detected = match_firmware(self.firmware.get("FIRMWARE_NAME", ""), self._advanced_ok_seen)
+            if detected != self.profile:
+                self.profile = detected
+                self._link.replace_sender(detected)
+                self._restart_session()
+                await asyncio.wait_for(self._session_future, HANDSHAKE_RETRY * 2)
+        if self.capabilities.get("AUTOREPORT_TEMP"):
+            await self.command("M155 S2", timeout=10)
+
+    def _restart_session(self) -> None:
+        self._session_future = asyncio.get_running_loop().create_future()
+        self._ack_waiters[-1] = self._session_future
+        self._link.sender.start_session(time.monotonic())
+        self._link.pump()
+
+    async def disconnect(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        if self._job_done is not None and not self._job_done.done():
+            self._finish(JobOutcome.FAILED, "disconnected")
+        await self._link.close()
+        if self.state != PrinterState.OFFLINE:
+            self._set_state(PrinterState.OFFLINE)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def command(self, text: str, timeout: float | None = 30.0) -> None:
+        """Send one command (ahead of job lines) and wait for its ok."""
+        command = gcode.clean(text)
+        if not command:
+            return
+        if self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
+            raise FarmctlError(f"printer {self.name} is not operational", 409)
+        if gcode.is_emergency(command) and self.capabilities.get("EMERGENCY_PARSER"):
+            self._link.sender.emergency(command)
+            self._link.pump()
+            return
+        self._next_tag += 1
+        tag = self._next_tag
+        future = asyncio.get_running_loop().create_future()
+        self._ack_waiters[tag] = future
+        self._link.sender.submit(command, ("cmd", tag), urgent=True)
+        self._link.pump()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), None if gcode.is_long_running(command) else timeout)
+        finally:
+            self._ack_waiters.pop(tag, None)
+
+    async def _poll_temperatures(self) -> None:
+        """M105 every few seconds unless the firmware reports on its own; never queue a second one."""
+        while True:
+            await asyncio.sleep(TEMPERATURE_INTERVAL)
+            if self.capabilities.get("AUTOREPORT_TEMP") or self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
+                continue
+            sender = self._link.sender
+            if not sender.has_m105_queued():
+                sender.submit("M105", None, urgent=True)
+                self._link.pump()
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Acknowledged):
+            self._on_ack(event)
+        elif isinstance(event, Ok):
+            if event.line is not None:
+                self._advanced_ok_seen = True
+            if event.temperatures is not None:
+                self.temperatures = event.temperatures
+        elif isinstance(event, Temperatures):
+            self.temperatures = event
+        elif isinstance(event, FirmwareInfo):
+            self.firmware = event.fields
+        elif isinstance(event, Capability):
+            self.capabilities[event.name] = event.enabled
+        elif isinstance(event, Start):
+            if self.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING):
+                self._fail("the firmware reset during the print; the print is lost and will not be resumed")
+        elif isinstance(event, FatalError):
+            self._fail(f"firmware error: {event.message}")
+        elif isinstance(event, NotResponding):
+            self._fail(f"the printer stopped answering ({event.seconds:.0f} s)")
+        elif isinstance(event, HostAction):
+            self._on_action(event)
+        if self._job_done is not None and not self._job_done.done():
+            self._feed()
+
+    def _on_ack(self, event: Acknowledged) -> None:
+        tag = event.tag
+        if event.command == "M110 N0" and tag is None:
+            future = self._ack_waiters.pop(-1, None)
+            if future and not future.done():
+                future.set_result(None)
+        elif isinstance(tag, tuple) and tag[0] == "cmd":
+            future = self._ack_waiters.get(tag[1])
+            if future and not future.done():
+                future.set_result(None)
+        elif isinstance(tag, JobLine) and self.progress is not None:
+            self.progress.acknowledged += 1
+            self.progress.offset = tag.end_offset
+            self.progress.resends = self._link.sender.stats.lines_resent
+
+    def _on_action(self, action: HostAction) -> None:
+        if action.name == "pause":
+            self.pause()
+        elif action.name == "paused":
+            self.pause()
+        elif action.name in ("resume", "resumed"):
+            self.resume()
+        elif action.name == "cancel":
+            self.cancel()
+
+    def _on_gone(self, reason: str) -> None:
+        self._fail(f"port gone: {reason}")
+
+    def _fail(self, reason: str) -> None:
+        if self._job_done is not None and not self._job_done.done():
+            self._finish(JobOutcome.FAILED, reason)
+        for future in self._ack_waiters.values():
+            if not future.done():
+                future.set_exception(FarmctlError(reason, 409))
+        self._ack_waiters.clear()
+        if self.state != PrinterState.ERROR:
+            self._set_state(PrinterState.ERROR, reason)
+
+    # -- printing -------------------------------------------------------------------------------
+
+    async def print_file(self, path: Path) -> JobResult:
+        """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        summary = check_job(path, self.profile.max_line_length)
+        self.progress = JobProgress(path, summary.size, summary.commands)
+        self._job_lines = read_job(path)
+        self._job_exhausted = False
+        self._job_done = asyncio.get_running_loop().create_future()
+        self._held = False
+        self._set_state(PrinterState.PRINTING)
+        self._feed()
+        return await self._job_done
+
+    def _feed(self) -> None:
+        """Keep a few job lines ahead of the window, stop at @pause, finish when all is confirmed."""
+        sender = self._link.sender
+        if self.state == PrinterState.PRINTING and not self._held:
+            while sender.pending < 8 and not self._job_exhausted:
+                line = next(self._job_lines, None)
+                if line is None:
+                    self._job_exhausted = True
+                    break
+                if line.host is not None:
+                    if line.host.name == "pause":
+                        self._held = True
+                        break
+                    continue
+                sender.submit(line.command, line)
+            self._link.pump()
+        if self.state == PrinterState.PAUSING and sender.idle:
+            self._set_state(PrinterState.PAUSED)
+        elif self.state == PrinterState.PRINTING and self._held and sender.idle:
+            self._set_state(PrinterState.PAUSED)
+        elif self.state == PrinterState.CANCELLING and sender.idle:
+            self._finish(JobOutcome.CANCELLED, "cancelled")
+        elif self.state == PrinterState.PRINTING and sender.idle and self._job_exhausted:
+            self._finish(JobOutcome.DONE, "every line acknowledged")
+
+    def pause(self) -> None:
+        """Stop feeding job lines; PAUSED once the lines already sent are done."""
+        if self.state == PrinterState.PRINTING:
+            self._held = True
+            self._set_state(PrinterState.PAUSING)
+            self._feed()
+
+    def resume(self) -> None:
+        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING):
+            self._held = False
+            self._set_state(PrinterState.PRINTING)
+            self._feed()
+
+    def cancel(self) -> None:
+        """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
+        if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
+            return
+        sender = self._link.sender
+        self._job_exhausted = True
+        sender.discard_pending()
+        self._set_state(PrinterState.CANCELLING)
+        if self.capabilities.get("EMERGENCY_PARSER"):
+            sender.emergency("M410")
+        for command in COOLDOWN_COMMANDS:
+            sender.submit(command, None)
+        self._feed()
+
+    def _finish(self, outcome: JobOutcome, reason: str) -> None:
+        """The single exit of a print."""
+        assert self._job_done is not None
+        progress = self.progress
+        result = JobResult(outcome, reason, progress.acknowledged if progress else 0,
+                           time.monotonic() - progress.started if progress else 0.0)
+        self._job_exhausted = True
+        self._job_done.set_result(result)
+        if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
+            self._set_state(PrinterState.OPERATIONAL)

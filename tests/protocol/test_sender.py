@@ -1,0 +1,178 @@
+"""The sender's rules, fed reply lines by hand (no firmware, no I/O)."""
+
+from farmctl.profiles import get_profile
+from farmctl.protocol.sender import Acknowledged, NotResponding, Resending, Sender
+
+MOVE = "G1 X10.000 Y10.000 E0.50000"
+
+
+def started(profile="marlin2"):
+    sender = Sender(get_profile(profile))
+    sender.start_session(0.0)
+    assert sender.data_to_send(0.0) == b"N0 M110 N0*125\n"
+    sender.receive_data(b"ok\n", 0.0)
+    return sender
+
+
+def lines(data: bytes) -> list[int]:
+    return [int(line.split(b" ")[0][1:]) for line in data.splitlines()]
+
+
+def acks(events):
+    return [e.line for e in events if isinstance(e, Acknowledged)]
+
+
+def test_send_ahead_fills_the_rx_buffer_but_no_more():
+    sender = started()
+    for _ in range(10):
+        sender.submit(MOVE)
+    data = sender.data_to_send(0.0)
+    assert len(data) <= 127
+    assert lines(data) == [1, 2, 3]
+    assert sender.data_to_send(0.0) == b""
+    assert acks(sender.receive_data(b"ok\n", 0.01)) == [1]
+    assert lines(sender.data_to_send(0.01)) == [4]
+
+
+def test_ping_pong_profile_sends_one_line_at_a_time():
+    sender = Sender(get_profile("marlin2").with_ping_pong())
+    sender.start_session(0.0)
+    sender.data_to_send(0.0)
+    sender.receive_data(b"ok\n", 0.0)
+    for _ in range(3):
+        sender.submit("G1 X1")
+    assert lines(sender.data_to_send(0.0)) == [1]
+    sender.receive_data(b"ok\n", 0.0)
+    assert lines(sender.data_to_send(0.0)) == [2]
+
+
+def test_one_resend_per_burst_and_the_ok_after_resend_is_no_credit():
+    sender = started()
+    for _ in range(3):
+        sender.submit("G1 X1")
+    assert lines(sender.data_to_send(0.0)) == [1, 2, 3]
+    events = sender.receive_data(b"ok\nError:checksum mismatch, Last Line: 1\nResend: 2\nok\n", 0.01)
+    assert acks(events) == [1]
+    assert Resending(2) in events
+    assert lines(sender.data_to_send(0.01)) == [2, 3]
+    # line 3 was still on the wire when Marlin flushed: its own error arrives and is not acted on
+    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 1\nResend: 2\nok\n", 0.02)
+    assert not any(isinstance(e, Resending) for e in events)
+    assert sender.data_to_send(0.02) == b""
+    assert acks(sender.receive_data(b"ok\nok\n", 0.03)) == [2, 3]
+
+
+def test_a_new_error_after_the_burst_is_resent_again():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.submit("G1 X2")
+    sender.data_to_send(0.0)
+    sender.receive_data(b"Error:checksum mismatch, Last Line: 0\nResend: 1\nok\n", 0.01)
+    assert lines(sender.data_to_send(0.01)) == [1, 2]
+    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 0.02)
+    assert sender.data_to_send(0.02) == b""  # the stale line 2's complaint
+    sender.receive_data(b"Error:checksum mismatch, Last Line: 0\nResend: 1\nok\n", 0.03)
+    assert lines(sender.data_to_send(0.03)) == [1, 2]  # the resent line was corrupted again
+
+
+def test_resend_of_a_line_never_sent_is_ignored():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    events = sender.receive_data(b"Resend: 34497\nok\n", 0.01)
+    assert not any(isinstance(e, Resending) for e in events)
+    assert sender.stats.resend_requests_ignored == 1
+    assert acks(sender.receive_data(b"ok\n", 0.02)) == [1]
+
+
+def test_marlin1_sends_no_ok_after_resend_so_the_next_ok_counts():
+    sender = started("marlin1")
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    sender.receive_data(b"Error:checksum mismatch, Last Line: 0\nResend: 1\n", 0.01)
+    assert lines(sender.data_to_send(0.01)) == [1]
+    assert acks(sender.receive_data(b"ok\n", 0.02)) == [1]
+
+
+def test_a_garbled_reply_slips_in_an_m105_whose_ok_resynchronises():
+    sender = started()
+    for _ in range(4):
+        sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    sender.receive_data(b"o\xe9\n", 0.01)  # line 1's ok, corrupted
+    assert sender.uncertain
+    assert sender.data_to_send(0.01) == b""  # window still full of lines 1..3
+    sender.receive_data(b"ok\n", 0.02)  # line 2's ok, taken for line 1's
+    data = sender.data_to_send(0.02)
+    assert b"M105" in data
+    events = sender.receive_data(b"ok\nok T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0\n", 0.03)
+    assert sender.in_flight == 0 or acks(events)
+
+
+def test_doubt_is_settled_by_asking_the_firmware_before_reporting_idle():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    sender.receive_data(b"echo:Unknown command: \"X1*12\"\nok\n", 0.01)
+    assert not sender.idle
+    probe = sender.data_to_send(0.01)
+    assert probe.startswith(b"N1 G1 X1*")  # the last line again: Marlin will not run it twice
+    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 1\nResend: 2\nok\n", 0.02)
+    assert sender.idle
+
+
+def test_lost_ok_costs_one_m105_round_trip_not_a_timeout():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.submit("G1 X2")
+    sender.data_to_send(0.0)
+    assert acks(sender.receive_data(b"ok\nk\n", 0.01)) == [1]  # line 2's ok arrives garbled
+    assert sender.data_to_send(0.01).startswith(b"N3 M105*")
+    assert acks(sender.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n", 0.02)) == [2]
+    assert sender.data_to_send(0.02).startswith(b"N3 M105*")  # confirm: Marlin rejects the repeat
+    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 3\nResend: 4\nok\n", 0.03)
+    assert sender.idle
+
+
+def test_probe_that_finds_the_last_line_missing_resends_it():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    sender.receive_data(b"echo:Unknown command: \"1*9\"\nok\n", 0.01)  # not line 1's ok after all
+    sender.data_to_send(0.01)
+    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 0.02)
+    assert Resending(1) in events
+    assert lines(sender.data_to_send(0.02)) == [1]
+
+
+def test_silence_leads_to_probes_then_not_responding():
+    sender = started()
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    now = 0.0
+    events = []
+    for _ in range(10):
+        deadline = sender.next_deadline()
+        assert deadline is not None
+        now = deadline
+        events += sender.tick(now)
+        sender.data_to_send(now)
+        if any(isinstance(e, NotResponding) for e in events):
+            break
+    assert any(isinstance(e, NotResponding) for e in events)
+    assert now < 20
+
+
+def test_long_commands_do_not_time_out_early():
+    sender = started()
+    sender.submit("G28")
+    sender.data_to_send(0.0)
+    assert sender.next_deadline() >= 600
+
+
+def test_advanced_ok_ignores_an_ok_for_a_line_not_yet_taken():
+    sender = started("marlin2-advanced-ok")
+    sender.submit("G1 X1")
+    sender.data_to_send(0.0)
+    assert acks(sender.receive_data(b"ok N0 P15 B3\n", 0.01)) == []
+    assert acks(sender.receive_data(b"ok N1 P15 B3\n", 0.02)) == [1]
