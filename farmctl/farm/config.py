@@ -1,0 +1,185 @@
+"""farm.toml: one ``[[printers]]`` table per printer, checked strictly before anything starts.
+
+An operator who mistypes a key should learn it at start-up, with the key and the line, not
+discover a week later that a printer ran with a default. Without a file, a demo farm of three
+simulated printers starts so a newcomer sees a working farm at once.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farmctl.errors import FarmctlError
+from farmctl.profiles import load_profiles
+
+SIM_PORT = "sim"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True, slots=True)
+class BedConfig:
+    width: float = 220.0
+    depth: float = 220.0
+    height: float = 250.0
+    heated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterConfig:
+    name: str
+    port: str
+    baud: int | None = None
+    profile: str | None = None
+    api_port: int | None = None
+    bed: BedConfig = field(default_factory=BedConfig)
+    extruders: int = 1
+    default: bool = False
+
+    @property
+    def simulated(self) -> bool:
+        return self.port == SIM_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class FarmConfig:
+    printers: tuple[PrinterConfig, ...]
+    source: Path | None = None
+
+
+DEMO_FARM = FarmConfig(printers=(
+    PrinterConfig("demo-1", SIM_PORT, profile="marlin2"),
+    PrinterConfig("demo-2", SIM_PORT, profile="marlin2-advanced-ok"),
+    PrinterConfig("demo-3", SIM_PORT, profile="prusa-mk3", bed=BedConfig(250, 210, 210)),
+))
+
+
+class _Locator:
+    """Finds the line of a key inside the n-th ``[[printers]]`` table, for error messages."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+
+    def line_of(self, key: str, table_index: int | None = None) -> int | None:
+        start, seen = 0, -1
+        if table_index is not None:
+            for number, line in enumerate(self.lines):
+                if line.strip().startswith("[[printers]]"):
+                    seen += 1
+                    if seen == table_index:
+                        start = number
+                        break
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=|\b{re.escape(key)}\s*=")
+        for number in range(start, len(self.lines)):
+            if number > start and table_index is not None and self.lines[number].strip().startswith("[["):
+                break
+            if pattern.search(self.lines[number]):
+                return number + 1
+        return start + 1 if table_index is not None else None
+
+    def error(self, message: str, key: str, table_index: int | None = None) -> FarmctlError:
+        line = self.line_of(key, table_index)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return FarmctlError(f"{where}: {message}")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ValueError(f"{what} must be {getattr(kind, '__name__', kind)}, not a boolean")
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} must be {getattr(kind, '__name__', 'a number')}, not {value!r}")
+    return value
+
+
+def _within(value: Any, ok: bool, message: str) -> Any:
+    if not ok:
+        raise ValueError(message)
+    return value
+
+
+def _bed(raw: Any) -> BedConfig:
+    if not isinstance(raw, dict):
+        raise ValueError("bed must be a table like { width = 250, depth = 210, height = 210, heated = true }")
+    unknown = raw.keys() - {"width", "depth", "height", "heated"}
+    if unknown:
+        raise ValueError(f"bed has unknown key {sorted(unknown)[0]!r}")
+    values = {}
+    for key in ("width", "depth", "height"):
+        if key in raw:
+            number = _typed(raw[key], (int, float), f"bed.{key}")
+            if not 0 < number <= 2000:
+                raise ValueError(f"bed.{key} must be between 0 and 2000 mm")
+            values[key] = float(number)
+    if "heated" in raw:
+        values["heated"] = _typed(raw["heated"], bool, "bed.heated")
+    return BedConfig(**values)
+
+
+def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[str]) -> PrinterConfig:
+    allowed = {"name", "port", "baud", "profile", "api_port", "bed", "extruders", "default"}
+    for key in raw:
+        if key not in allowed:
+            raise locate.error(f"unknown key {key!r} in [[printers]] (known: {', '.join(sorted(allowed))})", key, index)
+    for key in ("name", "port"):
+        if key not in raw:
+            raise locate.error(f"printer #{index + 1} needs a {key!r}", "[[printers]]", index)
+    values: dict[str, Any] = {}
+    checks = {
+        "name": lambda v: _within(_typed(v, str, "name"), bool(_NAME.match(v)),
+                                  f"name {v!r} must be 1-40 letters, digits, '-' or '_' (it is used in URLs)"),
+        "port": lambda v: _typed(v, str, "port"),
+        "baud": lambda v: _within(_typed(v, int, "baud"), 1200 <= v <= 4_000_000, f"baud {v} is not a serial speed"),
+        "profile": lambda v: _within(_typed(v, str, "profile"), v in profiles,
+                                     f"unknown firmware profile {v!r}; known: {', '.join(sorted(profiles))}"),
+        "api_port": lambda v: _within(_typed(v, int, "api_port"), 1024 <= v <= 65535,
+                                      f"api_port {v} must be between 1024 and 65535"),
+        "bed": _bed,
+        "extruders": lambda v: _within(_typed(v, int, "extruders"), 1 <= v <= 8, "extruders must be between 1 and 8"),
+        "default": lambda v: _typed(v, bool, "default"),
+    }
+    for key, value in raw.items():
+        try:
+            values[key] = checks[key](value)
+        except ValueError as exc:
+            raise locate.error(str(exc), key, index) from None
+    return PrinterConfig(**values)
+
+
+def load_config(path: Path | None) -> FarmConfig:
+    """The farm in ``path``, or the demo farm when no path is given."""
+    if path is None:
+        return DEMO_FARM
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise FarmctlError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FarmctlError(f"{path}: {exc}") from exc
+    locate = _Locator(text, path)
+    for key in data:
+        if key != "printers":
+            raise locate.error(f"unknown top-level key {key!r} (farm.toml holds [[printers]] tables)", key)
+    raw_printers = data.get("printers", [])
+    if not isinstance(raw_printers, list) or not raw_printers:
+        raise FarmctlError(f"{path}: no [[printers]] table")
+    profiles = set(load_profiles())
+    printers = tuple(_printer(raw, index, locate, profiles) for index, raw in enumerate(raw_printers))
+    seen: dict[str, int] = {}
+    ports: dict[int, str] = {}
+    for index, printer in enumerate(printers):
+        if printer.name in seen:
+            raise locate.error(f"printer name {printer.name!r} is used twice", "name", index)
+        seen[printer.name] = index
+        if printer.api_port is not None:
+            if printer.api_port in ports:
+                raise locate.error(f"api_port {printer.api_port} is already {ports[printer.api_port]!r}'s", "api_port", index)
+            ports[printer.api_port] = printer.name
+    if sum(p.default for p in printers) > 1:
+        raise FarmctlError(f"{path}: more than one printer is marked default")
+    return FarmConfig(printers, path)

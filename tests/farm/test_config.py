@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.config import DEMO_FARM, load_config
+
+GOOD = """
+[[printers]]
+name = "mk3-left"
+port = "/dev/serial/by-id/usb-Prusa_Research_Original_Prusa_i3_MK3_CZPX1234-if00"
+baud = 115200
+profile = "prusa-mk3"
+api_port = 5001
+bed = { width = 250, depth = 210, height = 210, heated = true }
+extruders = 1
+
+[[printers]]
+name = "ender"
+port = "sim"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "farm.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_issue_example_loads(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    left, ender = config.printers
+    assert (left.name, left.baud, left.profile, left.api_port, left.bed.width) == ("mk3-left", 115200, "prusa-mk3", 5001, 250.0)
+    assert ender.simulated and ender.profile is None
+
+
+def test_no_file_means_a_demo_farm_of_three_simulated_printers():
+    assert load_config(None) is DEMO_FARM
+    assert len(DEMO_FARM.printers) == 3 and all(p.simulated for p in DEMO_FARM.printers)
+
+
+@pytest.mark.parametrize("mistake, key, line", [
+    ('buad = 115200', "buad", 13),
+    ('baud = "fast"', "baud", 13),
+    ('api_port = 80', "api_port", 13),
+    ('profile = "marlin9"', "marlin9", 13),
+    ('bed = { width = 250, colour = "red" }', "colour", 13),
+    ('name = "mk3-left"', "used twice", 12),
+])
+def test_a_mistake_names_the_key_and_the_line(tmp_path, mistake, key, line):
+    text = GOOD.replace('name = "ender"', 'name = "ender"\n' + mistake) if "name =" not in mistake else GOOD.replace('name = "ender"', mistake)
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, text))
+    message = caught.value.message
+    assert key in message
+    assert f"farm.toml:{line}:" in message
+
+
+def test_unreadable_and_malformed_files_give_one_line(tmp_path):
+    with pytest.raises(FarmctlError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(FarmctlError, match="farm.toml"):
+        load_config(write(tmp_path, "[[printers]\nname="))
