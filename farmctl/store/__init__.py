@@ -1,0 +1,21 @@
+"""The queue database: the only package in farmctl that speaks SQL."""
+
+from farmctl.store.db import Store
+from farmctl.store.migrations import LATEST_VERSION
+from farmctl.store.records import (
+    ARCHIVE_QUEUE,
+    LOCAL_QUEUE,
+    EventHook,
+    JobRecord,
+    QueueRecord,
+    RunRecord,
+    RunResult,
+    SetRecord,
+    Strategy,
+)
+from farmctl.store.tx import Tx
+
+__all__ = [
+    "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
+    "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
+]

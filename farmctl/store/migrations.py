@@ -1,0 +1,90 @@
+"""Numbered schema migrations. Append only: a released migration never changes.
+
+Each migration is a tuple of statements run in one transaction together with the version bump,
+so a crash mid-upgrade leaves the previous version intact. (``executescript`` would commit
+between statements, so statements are listed one by one.)
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the queue, its jobs and sets, run history, automation and external data.
+    (
+        """CREATE TABLE queues (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            rank REAL NOT NULL,
+            addr TEXT,
+            strategy TEXT NOT NULL DEFAULT 'LINEAR'
+        )""",
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            queue_id INTEGER NOT NULL REFERENCES queues(id) ON DELETE RESTRICT,
+            name TEXT NOT NULL,
+            rank REAL NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+            remaining INTEGER NOT NULL DEFAULT 1 CHECK (remaining >= 0),
+            created INTEGER NOT NULL,
+            draft INTEGER NOT NULL DEFAULT 1,
+            acquired_by TEXT,
+            archived INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX jobs_queue_rank ON jobs (queue_id, rank)",
+        """CREATE TABLE sets (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            sd INTEGER NOT NULL DEFAULT 0,
+            rank REAL NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+            remaining INTEGER NOT NULL DEFAULT 1 CHECK (remaining >= 0),
+            completed INTEGER NOT NULL DEFAULT 0 CHECK (completed >= 0),
+            metadata TEXT,
+            materials TEXT NOT NULL DEFAULT '[]',
+            profiles TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX sets_job_rank ON sets (job_id, rank)",
+        # No foreign keys: history outlives jobs; job_id/set_id only find the copy a run reserved.
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            queue_name TEXT NOT NULL,
+            job_name TEXT NOT NULL,
+            set_path TEXT NOT NULL,
+            printer TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL,
+            result TEXT CHECK (result IN ('success', 'failure', 'aborted', 'cancelled')),
+            job_id INTEGER,
+            set_id INTEGER,
+            movie_path TEXT,
+            thumb_path TEXT
+        )""",
+        "CREATE INDEX runs_open ON runs (set_id) WHERE result IS NULL",
+        "CREATE UNIQUE INDEX runs_one_open_per_printer ON runs (printer) WHERE result IS NULL",
+        "CREATE TABLE scripts (name TEXT PRIMARY KEY, body TEXT NOT NULL)",
+        "CREATE TABLE preprocessors (name TEXT PRIMARY KEY, body TEXT NOT NULL)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            script TEXT NOT NULL,
+            preprocessor TEXT
+        )""",
+        "CREATE TABLE external (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+    ),
+    # 2: what a fresh install holds.
+    (
+        "INSERT INTO queues (name, rank, addr, strategy) VALUES ('local', 0, NULL, 'LINEAR')",
+        "INSERT INTO queues (name, rank, addr, strategy) VALUES ('LAN', 1, NULL, 'LINEAR')",
+        "INSERT INTO queues (name, rank, addr, strategy) VALUES ('archive', 2, NULL, 'LINEAR')",
+        "INSERT INTO scripts (name, body) VALUES ('Bed Clearing', '@pause')",
+        "INSERT INTO scripts (name, body) VALUES ('Finished', '@pause')",
+        """INSERT INTO events (event, rank, script, preprocessor)
+           VALUES ('continuousprint_success', 0, 'Bed Clearing', NULL)""",
+        """INSERT INTO events (event, rank, script, preprocessor)
+           VALUES ('continuousprint_finish', 0, 'Finished', NULL)""",
+        "INSERT INTO external (id, data) VALUES (1, '{}')",
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)
