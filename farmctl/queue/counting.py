@@ -1,0 +1,162 @@
+"""Which copy a printer prints next, and what a finished attempt consumes.
+
+Concurrency design: copies are reserved per claim. An open run (result NULL) *is* the
+reservation: a set offers ``remaining - open runs on it`` copies, so two printers serving one
+queue can print the same job side by side but never the same copy. The decision and the run
+insert happen in one ``BEGIN IMMEDIATE`` transaction, which SQLite serialises across
+connections and processes. ``acquired_by`` is kept for the API: the printer of the job's latest
+open run, cleared when the job has none (so it also clears when the job runs out of work).
+
+Crash safety: ``finish_run`` closes the run and decrements in one transaction, so either both
+happened or neither did. ``recover_after_crash`` turns open runs into ``aborted`` and decrements
+nothing: a copy that was printing when farmctl died is still owed exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from farmctl.errors import FarmctlError
+from farmctl.queue.base import ModelBase
+from farmctl.queue.validate import as_id
+from farmctl.store import LOCAL_QUEUE, JobRecord, RunRecord, RunResult, SetRecord, Tx
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A copy reserved for one printer: print ``set.path``, then call ``finish_run(run.id, ...)``."""
+
+    run: RunRecord
+    job: JobRecord
+    set: SetRecord
+
+
+def profile_allows(item: SetRecord, profile: str | None) -> bool:
+    return not item.profiles or profile in item.profiles
+
+
+def materials_match(item: SetRecord, loaded: Sequence[str | None] | None) -> bool:
+    """None loaded = the printer does not track materials, so any set may print."""
+    if loaded is None:
+        return True
+    for tool, wanted in enumerate(item.materials):
+        if wanted is not None and (tool >= len(loaded) or loaded[tool] != wanted):
+            return False
+    return True
+
+
+def _pick(
+    jobs: Iterable[JobRecord], reserved: dict[int, int], profile: str | None,
+    materials: Sequence[str | None] | None,
+) -> tuple[JobRecord, SetRecord] | None:
+    for job in jobs:
+        for item in job.sets:
+            free = item.remaining - reserved.get(item.id, 0)
+            if free > 0 and profile_allows(item, profile) and materials_match(item, materials):
+                return job, item
+    return None
+
+
+def _as_result(result: Any) -> RunResult:
+    if isinstance(result, RunResult):
+        return result
+    try:
+        return RunResult(str(result).lower())
+    except ValueError:
+        names = ", ".join(r.value for r in RunResult)
+        raise FarmctlError(f"result must be one of {names}, not {result!r}") from None
+
+
+class Counting(ModelBase):
+    async def claim(
+        self,
+        printer: str,
+        profile: str | None = None,
+        *,
+        queues: Sequence[str] = (LOCAL_QUEUE,),
+        materials: Sequence[str | None] | None = None,
+    ) -> Claim | None:
+        """Reserve the next printable copy for ``printer``, or None when there is none for it."""
+        async with self._store.transaction() as tx:
+            if await tx.open_runs(printer):
+                raise FarmctlError(f"printer {printer!r} already has a print in progress", status=409)
+            picked = _pick(await tx.printable_jobs(queues), await tx.open_runs_per_set(), profile, materials)
+            if picked is None:
+                return None
+            job, item = picked
+            run = await tx.insert_run(
+                queue_name=job.queue, job_name=job.name, set_path=item.path, printer=printer,
+                start=self._clock(), job_id=job.id, set_id=item.id,
+            )
+            await tx.update_job(job.id, acquired_by=printer)
+            return Claim(run, await self._job(tx, job.id), item)
+
+    async def open_run(self, printer: str) -> RunRecord | None:
+        """The run ``printer`` is printing now, if any."""
+        async with self._store.transaction(write=False) as tx:
+            runs = await tx.open_runs(printer)
+        return runs[0] if runs else None
+
+    async def finish_run(self, run_id: Any, result: Any) -> RunRecord:
+        """Close an open run and apply the counting rules, all in one transaction.
+
+        success: set.remaining -= 1, completed += 1. failure: remaining -= 1 (rule 4: a failed
+        attempt consumes a count). cancelled/aborted: recorded, nothing consumed. When no set
+        of the job has copies left, job.remaining -= 1 and, if some remain, the sets refill.
+        """
+        rid = as_id(run_id, "run id")
+        outcome = _as_result(result)
+        async with self._store.transaction() as tx:
+            run = await tx.run(rid)
+            if run is None:
+                raise FarmctlError(f"no run with id {rid}", status=404)
+            if run.result is not None:
+                raise FarmctlError(f"run {rid} already ended ({run.result.value})", status=409)
+            await tx.close_run(rid, outcome, self._clock())
+            if outcome.consumes_copy:
+                await _consume(tx, run, outcome)
+            if run.job_id is not None:
+                await _update_acquired(tx, run.job_id)
+            closed = await tx.run(rid)
+        assert closed is not None
+        return closed
+
+    async def recover_after_crash(self) -> list[RunRecord]:
+        """At start: mark every open run ``aborted`` and clear acquisitions; return those runs.
+
+        Their copies stay owed (nothing is decremented). The returned runs name the printers
+        whose print was interrupted, so the server can bring them back inactive and say why.
+        """
+        async with self._store.transaction() as tx:
+            now = self._clock()
+            interrupted = await tx.open_runs()
+            for run in interrupted:
+                await tx.close_run(run.id, RunResult.ABORTED, now)
+            await tx.release_all_jobs()
+            return [r for r in [await tx.run(run.id) for run in interrupted] if r is not None]
+
+
+async def _consume(tx: Tx, run: RunRecord, outcome: RunResult) -> None:
+    item = None if run.set_id is None else await tx.set(run.set_id)
+    if item is None:  # the set was deleted while printing: nothing left to count
+        return
+    await tx.update_set(
+        item.id,
+        remaining=max(0, item.remaining - 1),
+        completed=item.completed + (1 if outcome is RunResult.SUCCESS else 0),
+    )
+    job = await tx.job(item.job_id)
+    if job is None or any(s.remaining > 0 for s in job.sets):
+        return
+    left = max(0, job.remaining - 1)
+    await tx.update_job(job.id, remaining=left)
+    if left > 0:
+        await tx.refill_sets(job.id)
+
+
+async def _update_acquired(tx: Tx, job_id: int) -> None:
+    holders = [r.printer for r in await tx.open_runs() if r.job_id == job_id]
+    if await tx.job(job_id) is not None:
+        await tx.update_job(job_id, acquired_by=holders[-1] if holders else None)

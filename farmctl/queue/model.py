@@ -1,0 +1,12 @@
+"""The queue model the farm server holds: one object, every Continuous Print operation."""
+
+from __future__ import annotations
+
+from farmctl.queue.counting import Counting
+from farmctl.queue.gjob import Gjobs
+from farmctl.queue.jobs import JobOps
+from farmctl.queue.settings import Settings
+
+
+class QueueModel(JobOps, Counting, Settings, Gjobs):
+    """``QueueModel(store, clock=time.time)``; methods are async and validate their input."""

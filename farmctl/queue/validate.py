@@ -1,0 +1,112 @@
+"""Turn caller values (form strings, JSON) into typed values, with one wording for every error.
+
+The HTTP layer passes what it received; every check happens here, once, before any write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from farmctl.errors import FarmctlError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """Accept bools and the strings browsers and ``requests`` send ("true", "False", ...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise FarmctlError(f"{name} must be true or false, not {value!r}")
+
+
+def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise FarmctlError(f"{name} must be an integer, not {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise FarmctlError(f"{name} must be an integer, not {value!r}") from None
+    else:
+        raise FarmctlError(f"{name} must be an integer, not {value!r}")
+    if minimum is not None and number < minimum:
+        raise FarmctlError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def as_id(value: Any, name: str = "id") -> int:
+    return as_int(value, name, minimum=1)
+
+
+def as_optional_id(value: Any, name: str) -> int | None:
+    """An id, or None for absent/empty (jQuery sends an empty string for "none")."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "null", "None")):
+        return None
+    return as_id(value, name)
+
+
+def as_str(value: Any, name: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise FarmctlError(f"{name} must be a string, not {value!r}")
+    if not allow_empty and not value.strip():
+        raise FarmctlError(f"{name} must not be empty")
+    return value
+
+
+def _as_list(value: Any, name: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError:
+            raise FarmctlError(f"{name} must be a list, not {value!r}") from None
+    if not isinstance(value, (list, tuple)):
+        raise FarmctlError(f"{name} must be a list, not {value!r}")
+    return list(value)
+
+
+def as_materials(value: Any) -> tuple[str | None, ...]:
+    """One entry per tool; None (or "") means any material on that tool."""
+    items = _as_list(value, "materials")
+    for item in items:
+        if item is not None and not isinstance(item, str):
+            raise FarmctlError(f"materials entries must be strings or null, not {item!r}")
+    return tuple(item or None for item in items)
+
+
+def as_profiles(value: Any) -> tuple[str, ...]:
+    """Printer profile names allowed to print the set; empty means any."""
+    items = _as_list(value, "profiles")
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise FarmctlError(f"profiles entries must be non-empty strings, not {item!r}")
+    return tuple(items)
+
+
+def as_metadata(value: Any) -> str | None:
+    """Metadata is stored as the JSON text the plugin keeps; a dict is encoded."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    raise FarmctlError(f"metadata must be a JSON string or object, not {value!r}")
+
+
+def as_id_list(values: Any, name: str = "job_ids") -> list[int]:
+    if isinstance(values, (str, int)):
+        values = [values]
+    if not isinstance(values, Sequence):
+        raise FarmctlError(f"{name} must be a list of ids, not {values!r}")
+    return [as_id(v, name) for v in values]
