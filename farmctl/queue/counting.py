@@ -123,6 +123,28 @@ class Counting(ModelBase):
         assert closed is not None
         return closed
 
+    async def settle_aborted_run(self, run_id: Any, result: Any) -> RunRecord:
+        """A person says how an interrupted (aborted) print really ended; it then counts.
+
+        Recovery cannot know whether the printer finished the copy while farmctl was down, so
+        the copy stays owed until someone looks at the bed; this is how they say "it's done".
+        """
+        rid = as_id(run_id, "run id")
+        outcome = _as_result(result)
+        if not outcome.consumes_copy:
+            raise FarmctlError("an aborted run can only be settled as success or failure")
+        async with self._store.transaction() as tx:
+            run = await tx.run(rid)
+            if run is None:
+                raise FarmctlError(f"no run with id {rid}", status=404)
+            if run.result is not RunResult.ABORTED:
+                raise FarmctlError(f"run {rid} was not aborted", status=409)
+            await tx.settle_aborted_run(rid, outcome)
+            await _consume(tx, run, outcome)
+            settled = await tx.run(rid)
+        assert settled is not None
+        return settled
+
     async def recover_after_crash(self) -> list[RunRecord]:
         """At start: mark every open run ``aborted`` and clear acquisitions; return those runs.
 

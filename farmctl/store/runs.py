@@ -71,6 +71,11 @@ class RunsAndAutomation(SqlBase):
             (result.value, end, run_id),
         )
 
+    async def settle_aborted_run(self, run_id: int, result: RunResult) -> None:
+        await self._write(
+            "UPDATE runs SET result = ? WHERE id = ? AND result = 'aborted'", (result.value, run_id)
+        )
+
     async def history(self, limit: int) -> list[RunRecord]:
         rows = await self._all("SELECT * FROM runs ORDER BY start DESC, id DESC LIMIT ?", (limit,))
         return [_run_record(r) for r in rows]

@@ -9,8 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from queue_helpers import Clock, make_job, print_all
 
+from farmctl.errors import FarmctlError
 from farmctl.queue import QueueModel
 from farmctl.store import RunResult, Store
 
@@ -125,6 +127,26 @@ async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, db_path:
     try:
         assert await after.recover_after_crash() == []
         assert (await after.get_job(job_id)).sets[0].remaining == 1
+        assert await print_all(after) == ["A"]
+    finally:
+        await store.close()
+
+
+async def test_a_person_can_settle_an_interrupted_print_as_done(model: QueueModel, db_path: Path) -> None:
+    job_id = await make_job(model, [("A", 2)])
+    claim = await model.claim("p1")
+    assert claim is not None
+    await model.store.close()
+
+    store, after = await _reopen(db_path)
+    try:
+        (aborted,) = await after.recover_after_crash()
+        settled = await after.settle_aborted_run(aborted.id, "success")
+        assert settled.result is RunResult.SUCCESS and settled.end == aborted.end
+        assert (await after.get_job(job_id)).sets[0].remaining == 1
+        with pytest.raises(FarmctlError) as err:
+            await after.settle_aborted_run(aborted.id, "success")
+        assert err.value.status == 409
         assert await print_all(after) == ["A"]
     finally:
         await store.close()
