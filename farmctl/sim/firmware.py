@@ -1,0 +1,430 @@
+"""A Marlin firmware model with no I/O and no clock of its own.
+
+Bytes go in through ``receive(data, now)`` at the time they arrive at the UART, time moves on
+through ``advance(now)``, and replies come out of ``take_output()`` stamped with the time the
+firmware printed them.  The driver asks ``next_wakeup()`` when something will happen on its
+own (a move finishing, a keepalive, a temperature report).
+
+What the model keeps from Marlin 2.x, because hosts break on exactly these details:
+
+* the RX ring holds ``rx_buffer - 1`` bytes and drops what arrives when it is full;
+* lines are read from the ring only while the command queue has a free slot and no command
+  is blocking, so a host that over-sends overflows the ring;
+* a line error flushes the whole ring; the tail of a line cut in half arrives later as a new
+  unnumbered line (executed by Marlin 2 if it starts with G/M/T);
+* ``ok`` is sent after the command executed: a G1 when it entered the planner, G28/M109/M400
+  when they finished;
+* the emergency parser acts on M108/M112/M410/M876 as the bytes arrive.
+
+Durations of the simulated machine are multiplied by ``time_scale`` (0 makes them instant).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from farmctl.profiles import FirmwareProfile
+from farmctl.sim.identity import Family, Identity, identity_for
+from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, LineError, Rejected, check_line
+from farmctl.sim.physics import Heater, Motion, Physics, Planner
+from farmctl.sim.records import Executed, Stats
+
+
+class Reply(Enum):
+    """What a finished command still owes the host."""
+
+    OK = "ok"          # the usual ok (with N/P/B under ADVANCED_OK)
+    SILENT = "silent"  # the handler printed its own ok, or none is due
+
+
+class WaitKind(Enum):
+    PLANNER = "planner"  # G0-G3 waiting for a free planner block
+    SYNC = "sync"        # M400: until the planner is empty
+    TIMED = "timed"      # G4, G28, G29: fixed duration (after the planner emptied)
+    HEAT = "heat"        # M109, M190: until the heater reached its target
+
+
+@dataclass(slots=True)
+class Wait:
+    """A command that holds the queue until ``until`` (the driver's clock)."""
+
+    kind: WaitKind
+    until: float
+    then: Callable[[float], Reply] | None = None
+    heater: Heater | None = None
+    residency: float = 0.0  # firmware seconds of the heat wait spent at temperature
+
+
+@dataclass(slots=True)
+class _Running:
+    accepted: Accepted
+    started: float
+    wait: Wait
+    next_keepalive: float
+    next_report: float
+
+
+Handler = Callable[["MarlinFirmware", Accepted, float], "Wait | Reply"]
+
+
+class MarlinFirmware:
+    """One printer's firmware.  Call ``boot(now)`` first to get the start-up banner."""
+
+    def __init__(self, profile: FirmwareProfile, caps: Mapping[str, bool] | None = None,
+                 time_scale: float = 1.0, physics: Physics | None = None) -> None:
+        from farmctl.sim.gcodes import HANDLERS  # the command table lives next door
+
+        self.profile = profile
+        self.identity: Identity = identity_for(profile, caps)
+        self.time_scale = time_scale
+        self.physics = physics or Physics()
+        self._handlers: Mapping[str, Handler] = HANDLERS
+        self.stats = Stats()
+        self.executed: list[Executed] = []
+        self.prompt_responses: list[int] = []
+        self.trip_after: int | None = None  # stop after this many commands (fault injection)
+        self._ring_capacity = profile.rx_buffer - 1
+        self._out: list[tuple[float, bytes]] = []
+        self._clear(0.0)
+        self.hotend = Heater(self.physics.hotend_heat_rate, self.physics.cool_rate)
+        self.bed = Heater(self.physics.bed_heat_rate, self.physics.cool_rate)
+
+    # -- state that survives nothing but a power cycle is set in _clear ---------------------
+
+    def _clear(self, now: float) -> None:
+        self.now = now
+        self.last_n = 0
+        self.halted = False
+        self.tripped = False
+        self.keepalive = self.profile.keepalive
+        self.autoreport_interval = 0.0
+        self.motion = Motion(feedrate=self.physics.default_feedrate)
+        self.planner = Planner(self.profile.planner_blocks)
+        self._ring = bytearray()
+        self._ring_overflowed = False
+        self._last_rx_at = now
+        self._assembler = LineAssembler(self.profile.max_line_length)
+        self._emergency = EmergencyParser() if self.identity.has("EMERGENCY_PARSER") else None
+        self._queue: deque[Accepted] = deque()
+        self._running: _Running | None = None
+        self._next_autoreport = math.inf
+        self._starved_before = getattr(self, "_starved_total", 0.0)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def wall(self, firmware_seconds: float) -> float:
+        """Driver-clock seconds for a duration of the simulated machine."""
+        if self.time_scale == 0 or firmware_seconds == 0:
+            return 0.0 if firmware_seconds != math.inf else math.inf
+        return firmware_seconds * self.time_scale
+
+    def _elapsed(self, wall_seconds: float) -> float:
+        return math.inf if self.time_scale == 0 else wall_seconds / self.time_scale
+
+    def _period(self, firmware_seconds: float) -> float:
+        """Period of a repeating report; instant simulations still report in real seconds."""
+        return firmware_seconds * (self.time_scale if self.time_scale > 0 else 1.0)
+
+    def update_heaters(self, now: float) -> None:
+        for heater in (self.hotend, self.bed):
+            if now > heater.updated:
+                heater.update(now, self._elapsed(now - heater.updated))
+
+    # -- public interface -----------------------------------------------------------------
+
+    def boot(self, now: float) -> None:
+        """Power on: print the banner with empty buffers and line numbering at 0."""
+        self._clear(now)
+        self.hotend.target = self.bed.target = 0.0
+        for line in self.identity.boot():
+            self.emit(line, now)
+
+    def reset(self, now: float) -> None:
+        """A reset in the middle of things (watchdog, DTR): everything in flight is lost."""
+        self._starved_total = self._starved_now()
+        self.stats.resets += 1
+        self.update_heaters(now)
+        self.boot(now)
+
+    def receive(self, data: bytes, now: float, byte_time: float = 0.0) -> None:
+        """Bytes arriving at the UART; byte ``i`` arrives at ``now + i * byte_time``."""
+        wake = self.next_wakeup()
+        for index, byte in enumerate(data):
+            at = now + index * byte_time
+            if wake is not None and at >= wake:
+                self.advance(at)
+                wake = self.next_wakeup()
+            self.now = max(self.now, at)
+            self.stats.bytes_received += 1
+            if self.halted or self.tripped:
+                continue
+            self._last_rx_at = at
+            if self._emergency is not None:
+                urgent = self._emergency.feed(byte)
+                if urgent is not None:
+                    self._on_emergency(urgent[0], urgent[1], at)
+                    if self.halted:
+                        continue
+            if len(self._ring) >= self._ring_capacity:
+                self._pump(at)
+                if len(self._ring) >= self._ring_capacity:
+                    self.stats.bytes_dropped += 1
+                    self._ring_overflowed = True
+                    continue
+            self._ring.append(byte)
+            if byte in EOL:
+                self._pump(at)
+                wake = self.next_wakeup()
+
+    def advance(self, now: float) -> None:
+        """Let time pass: finish moves and waits, print keepalives and reports up to ``now``."""
+        while True:
+            wake = self.next_wakeup()
+            if wake is None or wake > now:
+                break
+            self._step(max(wake, self.now))
+        self.now = max(self.now, now)
+
+    def next_wakeup(self) -> float | None:
+        """The next time the firmware does something without new input (None: never)."""
+        if self.halted or self.tripped:
+            return None
+        times = [self._next_autoreport]
+        running = self._running
+        if running is not None:
+            times += [running.wait.until, running.next_keepalive, running.next_report]
+        timeout = self._rx_timeout_at()
+        if timeout is not None:
+            times.append(timeout)
+        wake = min(times)
+        return None if wake == math.inf else wake
+
+    def take_output(self) -> list[tuple[float, bytes]]:
+        """Reply bytes printed since the last call, each with the time it was printed."""
+        out, self._out = self._out, []
+        return out
+
+    def action(self, name: str, args: str, now: float) -> None:
+        """A host action command, as the firmware prints it for ``//action:`` aware hosts."""
+        self.emit(f"//action:{name} {args}".rstrip(), now)
+
+    def snapshot(self) -> Stats:
+        return replace(self.stats, planner_starved_s=self._starved_now())
+
+    # -- output ------------------------------------------------------------------------
+
+    def emit(self, line: str, now: float) -> None:
+        data = line.encode("latin-1") + b"\n"
+        self.stats.bytes_sent += len(data)
+        self._out.append((now, data))
+
+    def temperatures(self) -> str:
+        hotend, bed = self.hotend, self.bed
+        power = 127 if hotend.target > hotend.temp + 1 else 0
+        bed_power = 127 if bed.target > bed.temp + 1 else 0
+        return (f"T:{hotend.temp:.2f} /{hotend.target:.2f} B:{bed.temp:.2f} /{bed.target:.2f} "
+                f"@:{power} B@:{bed_power}")
+
+    def queue_free(self) -> int:
+        return self.profile.command_slots - len(self._queue)
+
+    def set_autoreport(self, seconds: float, now: float) -> None:
+        self.autoreport_interval = seconds
+        self._next_autoreport = now + self._period(seconds) if seconds > 0 else math.inf
+
+    def _ok(self, accepted: Accepted, now: float) -> None:
+        if not self.profile.advanced_ok:
+            self.emit("ok", now)
+            return
+        number = f" N{accepted.line_number}" if accepted.line_number is not None else ""
+        self.emit(f"ok{number} P{self.planner.free(now)} B{self.queue_free()}", now)
+
+    # -- the main loop ------------------------------------------------------------------
+
+    def _step(self, now: float) -> None:
+        self.now = now
+        self.update_heaters(now)
+        if now >= self._next_autoreport:
+            self.emit(" " + self.temperatures(), now)
+            self._next_autoreport = now + self._period(self.autoreport_interval)
+        running = self._running
+        if running is not None:
+            if now >= running.next_report and now < running.wait.until:
+                self._heat_report(running, now)
+            if now >= running.next_keepalive and now < running.wait.until:
+                self.emit("echo:busy: processing", now)
+                running.next_keepalive = now + self.wall(self.keepalive)
+        timeout = self._rx_timeout_at()
+        self._pump(now)
+        if timeout is not None and now >= timeout and self._assembler.pending and not self._ring:
+            self._assembler.clear()
+            self.emit("RX timeout", now)
+            self._last_rx_at = now
+
+    def _heat_report(self, running: _Running, now: float) -> None:
+        reached_at = running.wait.until - self.wall(running.wait.residency)
+        if now < reached_at:
+            left = "?"
+        else:
+            left = str(int(running.wait.residency - self._elapsed(now - reached_at)))
+        self.emit(f" {self.temperatures()} W:{left}", now)
+        running.next_report = now + self._period(1.0)
+
+    def _pump(self, now: float) -> None:
+        """Marlin's loop(): finish what is due, read lines while there is room, run the next."""
+        while not (self.halted or self.tripped):
+            running = self._running
+            if running is not None:
+                if running.wait.until > now:
+                    return
+                self._complete(running, running.wait.until)
+            self._read_lines(now)
+            if not self._queue:
+                return
+            self._execute(self._queue[0], now)
+
+    def _read_lines(self, now: float) -> None:
+        if self._ring_overflowed and self.identity.family is Family.PRUSA:
+            self.emit("Full RX Buffer", now)
+            self._flush_ring()
+        consumed = 0
+        ring = self._ring
+        while consumed < len(ring) and len(self._queue) < self.profile.command_slots:
+            byte = ring[consumed]
+            consumed += 1
+            line = self._assembler.feed(byte)
+            if line is None or not line.strip(b" "):
+                continue
+            verdict = check_line(line, self.last_n, self.profile.checksum_without_line,
+                                 skip_leading_spaces=self.identity.family is not Family.PRUSA)
+            if isinstance(verdict, Rejected):
+                del ring[:consumed]
+                self._line_error(verdict.error, now)
+                return
+            if verdict.line_number is not None:
+                self.last_n = verdict.line_number
+            self.stats.lines_accepted += 1
+            self._queue.append(verdict)
+        del ring[:consumed]
+
+    def _flush_ring(self) -> None:
+        self.stats.bytes_flushed += len(self._ring)
+        self._ring.clear()
+        self._ring_overflowed = False
+
+    def _line_error(self, error: LineError, now: float) -> None:
+        self.emit(error.reply(self.last_n), now)
+        self._flush_ring()
+        self.request_resend(now)
+
+    def request_resend(self, now: float) -> None:
+        self.stats.errors += 1
+        self.emit(f"Resend: {self.last_n + 1}", now)
+        if self.profile.ok_after_resend:
+            self.emit("ok", now)
+
+    def _execute(self, accepted: Accepted, now: float) -> None:
+        record = Executed(accepted.line_number, accepted.command, accepted.line_number is not None, now)
+        self.executed.append(record)
+        self.stats.commands_executed += 1
+        code = command_code(accepted.command)
+        handler = self._handlers.get(code)
+        if handler is None:
+            self.emit(f'echo:Unknown command: "{accepted.command}"', now)
+            outcome: Wait | Reply = Reply.OK
+        else:
+            outcome = handler(self, accepted, now)
+        if isinstance(outcome, Wait):
+            if outcome.kind is not WaitKind.PLANNER:
+                self.planner.excuse(outcome.until)
+            report = now if outcome.kind is WaitKind.HEAT and outcome.until > now else math.inf
+            keepalive = self.wall(self.keepalive)
+            self._running = _Running(accepted, now, outcome, now + keepalive if keepalive > 0 else math.inf, report)
+            return
+        self._finish(accepted, outcome, now)
+
+    def _complete(self, running: _Running, now: float) -> None:
+        self._running = None
+        self.stats.busy_s += now - running.started
+        outcome = running.wait.then(now) if running.wait.then is not None else Reply.OK
+        self._finish(running.accepted, outcome, now)
+
+    def _finish(self, accepted: Accepted, outcome: Reply, now: float) -> None:
+        if self.halted:
+            return
+        if outcome is Reply.OK:
+            self._ok(accepted, now)
+        self._queue.popleft()
+        if self.trip_after is not None and self.stats.commands_executed >= self.trip_after:
+            self.trip_after = None
+            self.tripped = True
+
+    def untrip(self) -> None:
+        """Let a tripped firmware run on (the fault was handled outside, e.g. an unplug)."""
+        self.tripped = False
+
+    # -- emergencies and the end of the world ---------------------------------------------
+
+    def _on_emergency(self, kind: Emergency, answer: int | None, now: float) -> None:
+        if kind is Emergency.M112:
+            self.kill(now)
+        elif kind is Emergency.M108:
+            self.cancel_heating(now)
+        elif kind is Emergency.M410:
+            self.quick_stop(now)
+        elif kind is Emergency.M876 and answer is not None:
+            self.prompt_responses.append(answer)
+
+    def kill(self, now: float) -> None:
+        """M112: print the kill message and ignore everything until reset."""
+        self.emit("Error:Printer halted. kill() called!", now)
+        self.halted = True
+        self._queue.clear()
+        self._running = None
+        self._ring.clear()
+        self.planner.quick_stop()
+        self.hotend.target = self.bed.target = 0.0
+
+    def cancel_heating(self, now: float) -> None:
+        """M108: stop waiting for a heater (the wait acks at once)."""
+        running = self._running
+        if running is not None and running.wait.kind is WaitKind.HEAT:
+            running.wait.until = min(running.wait.until, now)
+
+    def quick_stop(self, now: float) -> None:
+        """M410: drop the planned moves; whoever waited for the planner goes on now."""
+        self.planner.quick_stop()
+        running = self._running
+        if running is not None and running.wait.kind in (WaitKind.PLANNER, WaitKind.SYNC):
+            running.wait.until = min(running.wait.until, now)
+
+    # -- Prusa RX timeout ------------------------------------------------------------------
+
+    def _rx_timeout_at(self) -> float | None:
+        timeout = self.profile.rx_timeout
+        if timeout is None or self.time_scale == 0:
+            return None
+        if not (self._assembler.pending or self._ring) or self._ring_has_line():
+            return None
+        if self._running is not None or len(self._queue) >= self.profile.command_slots:
+            return None
+        return self._last_rx_at + self.wall(timeout)
+
+    def _ring_has_line(self) -> bool:
+        return b"\n" in self._ring or b"\r" in self._ring
+
+    def _starved_now(self) -> float:
+        return self._starved_before + self.planner.starved
+
+
+def command_code(command: str) -> str:
+    """``G1``, ``M109``, ``T0``, ``M862.3``: the upper-cased command word Marlin dispatches on."""
+    word = command.split(None, 1)[0].upper() if command.strip() else ""
+    for index, char in enumerate(word[1:], start=1):
+        if not (char.isdigit() or char == "."):
+            return word[:index]
+    return word
