@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ast
 import operator
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 
-from farmctl.automation.limits import LIMITS, ExpressionError, Limits
+from farmctl.automation.limits import LIMITS, ExpressionError, Limits, text_size, weight
 from farmctl.automation.syntax import METHODS, parse
 
 __all__ = ["Evaluator", "ExpressionError", "Limits", "LIMITS", "evaluate"]
@@ -40,6 +41,8 @@ _COMPARE = {
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
+_DEEP = frozenset({"sorted", "min", "max", "dict"})
+"""Builtins that compare or hash the items they are given."""
 _KEYWORDS = {"print": {"sep", "end"}, "sorted": {"reverse"}, "min": {"default"}, "max": {"default"}}
 
 
@@ -130,6 +133,14 @@ class Evaluator:
         if self._steps > self._limits.max_steps:
             raise _Fail(f"the preprocessor took more than {self._limits.max_steps} steps")
 
+    def _weigh(self, *values: object) -> None:
+        """Charge the step budget for comparing, hashing or sorting ``values`` (deep work in C)."""
+        for value in values:
+            self._steps += weight(value, self._limits.max_steps - self._steps)
+            if self._steps > self._limits.max_steps:
+                raise _Fail(f"the preprocessor took more than {self._limits.max_steps} steps "
+                            "(comparing, hashing or sorting large values counts)")
+
     def _fit(self, value: object) -> object:
         """Refuse a value over the size limits and charge it to this run's allocation budget."""
         limits = self._limits
@@ -174,10 +185,14 @@ class Evaluator:
         return self._fit(tuple(self._eval(elt) for elt in node.elts))
 
     def _Set(self, node: ast.Set) -> object:
-        return self._fit({self._eval(elt) for elt in node.elts})
+        items = [self._eval(elt) for elt in node.elts]
+        self._weigh(items)
+        return self._fit(set(items))
 
     def _Dict(self, node: ast.Dict) -> object:
-        return self._fit({self._eval(k): self._eval(v) for k, v in zip(node.keys, node.values)})
+        pairs = [(self._eval(k), self._eval(v)) for k, v in zip(node.keys, node.values)]
+        self._weigh([key for key, _ in pairs])
+        return self._fit(dict(pairs))
 
     def _BoolOp(self, node: ast.BoolOp) -> object:
         value: object = None
@@ -223,6 +238,7 @@ class Evaluator:
         left = self._eval(node.left)
         for op, comparator in zip(node.ops, node.comparators):
             right = self._eval(comparator)
+            self._weigh(left, right)
             if not _COMPARE[type(op)](left, right):
                 return False
             left = right
@@ -239,7 +255,9 @@ class Evaluator:
             bounds = [None if part is None else self._eval(part)
                       for part in (node.slice.lower, node.slice.upper, node.slice.step)]
             return self._fit(container[slice(*bounds)])
-        return container[self._eval(node.slice)]
+        key = self._eval(node.slice)
+        self._weigh(key)
+        return container[key]
 
     def _JoinedStr(self, node: ast.JoinedStr) -> object:
         parts = []
@@ -248,6 +266,7 @@ class Evaluator:
                 parts.append(value.value)
                 continue
             item = self._eval(value.value)
+            self._charge(text_size(item, self._limits.max_len))
             if value.conversion == ord("r"):
                 item = repr(item)
             elif value.conversion in (ord("s"), ord("a")):
@@ -267,7 +286,12 @@ class Evaluator:
 
     def _SetComp(self, node: ast.SetComp) -> object:
         out: set[object] = set()
-        self._comprehend(node.generators, lambda: out.add(self._grow(self._eval(node.elt), len(out))))
+        def emit() -> None:
+            item = self._grow(self._eval(node.elt), len(out))
+            self._weigh(item)
+            out.add(item)
+
+        self._comprehend(node.generators, emit)
         return out
 
     def _DictComp(self, node: ast.DictComp) -> object:
@@ -275,6 +299,7 @@ class Evaluator:
 
         def emit() -> None:
             key = self._eval(node.key)
+            self._weigh(key)
             out[key] = self._grow(self._eval(node.value), len(out))
 
         self._comprehend(node.generators, emit)
@@ -315,6 +340,8 @@ class Evaluator:
         kwargs = {kw.arg: self._eval(kw.value) for kw in node.keywords}
         if isinstance(func, ast.Attribute):
             return self._method(func.attr, receiver, args)
+        if func.id in _DEEP:
+            self._weigh(args)
         allowed = _KEYWORDS.get(func.id, set())
         for name in kwargs:
             if name not in allowed:
@@ -330,6 +357,7 @@ class Evaluator:
             if not all(isinstance(item, str) for item in items):
                 raise _Fail("'.join()' takes one list of strings")
             self._charge(sum(map(len, items)) + len(receiver) * max(len(items) - 1, 0))
+        self._weigh(args)
         result = getattr(owner, name)(receiver, *args)
         if name in ("keys", "values", "items"):
             result = list(result)
@@ -338,6 +366,8 @@ class Evaluator:
     def _call_print(self, *args: object, sep: object = " ", end: object = "\n") -> None:
         if not isinstance(sep, str) or not isinstance(end, str):
             raise _Fail("print() sep and end must be strings")
+        for arg in args:
+            self._charge(text_size(arg, self._limits.max_len))
         text = sep.join(str(arg) for arg in args) + end
         self._out_len += len(text)
         if self._out_len > self._limits.max_len:
@@ -365,6 +395,7 @@ class Evaluator:
         return sum(_iterable(items))
 
     def _call_str(self, value: object = "") -> str:
+        self._charge(text_size(value, self._limits.max_len))
         return str(value)
 
     _call_abs = staticmethod(abs)
@@ -390,7 +421,7 @@ def _iterable(value: object) -> Iterable[object]:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
-        return f"key {exc.args[0]!r} not found" if exc.args else "key not found"
+        return f"key {reprlib.repr(exc.args[0])} not found" if exc.args else "key not found"
     if isinstance(exc, IndexError):
         return "index out of range"
     if isinstance(exc, RecursionError):
