@@ -16,6 +16,7 @@ from farmctl.protocol.gcode import checksum
 
 EOL = frozenset(b"\r\n")
 _BACKSPACE = 0x08
+_SPECIAL = (b";", b"\\", b"\x08")
 
 
 class LineError(Enum):
@@ -67,27 +68,44 @@ class LineAssembler:
 
     def feed(self, byte: int) -> bytes | None:
         if byte in EOL:
-            line = bytes(self._buffer)
-            self.clear()
-            return line
-        if self._skipping:
-            return None
-        if self._escaped:
-            self._escaped = False
-        elif byte == 0x5C:  # backslash: the next character is taken literally
-            self._escaped = True
-            return None
-        elif byte == 0x3B:  # ';' starts a comment that runs to the end of the line
-            self._skipping = True
-            return None
-        if byte == _BACKSPACE:
-            if self._buffer:
-                self._buffer.pop()
-            return None
-        self._buffer.append(byte)
-        if len(self._buffer) >= self.max_length:
-            self._skipping = True
+            return self.end_line()
+        self.feed_text(bytes([byte]))
         return None
+
+    def end_line(self) -> bytes:
+        """The line so far (empty for a blank or comment-only line); starts a new one."""
+        line = bytes(self._buffer)
+        self.clear()
+        return line
+
+    def feed_text(self, data: bytes) -> None:
+        """Characters of a line (no end-of-line among them), handled in bulk when plain."""
+        if self._skipping:
+            return
+        if not self._escaped and not any(c in data for c in _SPECIAL):
+            room = self.max_length - len(self._buffer)
+            self._buffer += data[:room]
+            if len(data) >= room:
+                self._skipping = True
+            return
+        for byte in data:
+            if self._skipping:
+                return
+            if self._escaped:
+                self._escaped = False
+            elif byte == 0x5C:  # backslash: the next character is taken literally
+                self._escaped = True
+                continue
+            elif byte == 0x3B:  # ';' starts a comment that runs to the end of the line
+                self._skipping = True
+                continue
+            if byte == _BACKSPACE:
+                if self._buffer:
+                    self._buffer.pop()
+                continue
+            self._buffer.append(byte)
+            if len(self._buffer) >= self.max_length:
+                self._skipping = True
 
 
 def _leading_int(text: str) -> int:
@@ -159,6 +177,15 @@ class EmergencyParser:
             if len(self._line) < self._KEEP:
                 self._line.append(byte)
             return None
+        return self.end_line()
+
+    def feed_text(self, data: bytes) -> None:
+        """Characters of a line with no end-of-line among them."""
+        room = self._KEEP - len(self._line)
+        if room > 0:
+            self._line += data[:room]
+
+    def end_line(self) -> tuple[Emergency, int | None] | None:
         line = bytes(self._line)
         self._line.clear()
         match = _EP_LINE.match(line)

@@ -123,7 +123,15 @@ class SimulatedPrinter:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"sim {self.profile.name}", daemon=True)
         self._thread.start()
+        self.settle()  # the power-on banner is out before anyone opens the port, as on a real board
         return self
+
+    def settle(self, timeout: float = 2.0) -> bool:
+        """Wait until every reply printed so far has been written to the pty."""
+        def idle(printer: SimulatedPrinter) -> bool:
+            with printer._lock:
+                return not (printer.firmware._out or printer._backlog or printer.wire.tx.next_arrival() is not None)
+        return self.wait_for(idle, timeout)
 
     def stop(self) -> None:
         if self._wake_r < 0:
@@ -203,7 +211,9 @@ class SimulatedPrinter:
             if reset:
                 self.firmware.reset(time.monotonic())
             return self.path
-        return self._call(plug)
+        path = self._call(plug)
+        self.settle()
+        return path
 
     def action(self, name: str, args: str = "") -> None:
         """Print ``//action:<name> <args>`` (pause, resume, cancel, prompt_begin, ...)."""
