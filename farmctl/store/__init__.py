@@ -1,7 +1,9 @@
 """The queue database: the only package in farmctl that speaks SQL."""
 
+from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
 from farmctl.store.migrations import LATEST_VERSION
+from farmctl.store.printer_status import PrinterStatus
 from farmctl.store.records import (
     ARCHIVE_QUEUE,
     LOCAL_QUEUE,
@@ -18,4 +20,5 @@ from farmctl.store.tx import Tx
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
+    "ApiKeyRecord", "PrinterStatus", "UserRecord",
 ]

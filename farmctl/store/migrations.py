@@ -85,6 +85,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            VALUES ('continuousprint_finish', 0, 'Finished', NULL)""",
         "INSERT INTO external (id, data) VALUES (1, '{}')",
     ),
+    # 3: users, API keys (only their SHA-256 is kept) and whether each printer's queue is managed.
+    (
+        # password_hash NULL: a user that exists only to hold API keys and cannot log in.
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE CHECK (name <> '' AND lower(name) <> '_api'),
+            password_hash TEXT,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+            created REAL NOT NULL,
+            last_used REAL
+        )""",
+        "CREATE INDEX api_keys_user ON api_keys (user_name)",
+        """CREATE TABLE printer_status (
+            printer TEXT PRIMARY KEY,
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            reason TEXT NOT NULL DEFAULT '',
+            updated REAL NOT NULL
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiosqlite
 
+from farmctl.store.auth import AuthRows
+from farmctl.store.printer_status import PrinterStatusRows
 from farmctl.store.records import ARCHIVE_QUEUE, JobRecord, QueueRecord, SetRecord, Strategy
 from farmctl.store.runs import RunsAndAutomation
 
@@ -49,7 +51,7 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
     return ", ".join(f"{k} = ?" for k in fields), values
 
 
-class Tx(RunsAndAutomation):
+class Tx(RunsAndAutomation, AuthRows, PrinterStatusRows):
     """The open transaction's view of the database."""
 
     # Queues
