@@ -36,14 +36,14 @@ def open_port(port: str, baud: int) -> serial.SerialBase:
 
 
 class SerialLink:
-    """One printer's port driven by one Sender; events go to ``on_event`` in arrival order."""
+    """One printer's port driven by one Sender; each read's events go to ``on_events`` in arrival order."""
 
-    def __init__(self, port: str, baud: int, profile: FirmwareProfile, on_event: Callable[[Event], None],
+    def __init__(self, port: str, baud: int, profile: FirmwareProfile, on_events: Callable[[list[Event]], None],
                  on_gone: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
         self.port = port
         self.baud = baud
         self.sender = Sender(profile)
-        self._on_event = on_event
+        self._on_events = on_events
         self._on_gone = on_gone
         self._clock = clock
         self._serial: serial.SerialBase | None = None
@@ -186,8 +186,9 @@ class SerialLink:
 
     def _receive(self, data: bytes) -> None:
         self.bytes_read += len(data)
-        for event in self.sender.receive_data(data, self._clock()):
-            self._on_event(event)
+        events = self.sender.receive_data(data, self._clock())
+        if events:
+            self._on_events(events)
         self.pump()
 
     def _arm_timer(self) -> None:
@@ -202,8 +203,9 @@ class SerialLink:
 
     def _on_timer(self) -> None:
         self._timer = None
-        for event in self.sender.tick(self._clock()):
-            self._on_event(event)
+        events = self.sender.tick(self._clock())
+        if events:
+            self._on_events(events)
         self.pump()
 
     def _gone(self, reason: str) -> None:

@@ -104,7 +104,7 @@ class Printer:
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
-        self._link = SerialLink(port, self.baud, self.profile, self._on_event, self._on_gone)
+        self._link = SerialLink(port, self.baud, self.profile, self._on_events, self._on_gone)
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
         self._next_tag = 0
         self._job_lines: Iterator[JobLine] = iter(())
@@ -113,7 +113,7 @@ class Printer:
         self._held = False  # @pause or a pause request: stop feeding job lines
         self._advanced_ok_seen = False
         self._poller: asyncio.Task[None] | None = None
-        self._resume_event = asyncio.Event()
+        self._session_ready = asyncio.Event()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class Printer:
         while True:
             self._restart_session()
             try:
-                await asyncio.wait_for(asyncio.shield(self._session_future), HANDSHAKE_RETRY)
+                await asyncio.wait_for(self._session_ready.wait(), HANDSHAKE_RETRY)
                 break
             except asyncio.TimeoutError:
                 if time.monotonic() > deadline:
@@ -167,13 +167,12 @@ class Printer:
                 self.profile = detected
                 self._link.replace_sender(detected)
                 self._restart_session()
-                await asyncio.wait_for(self._session_future, HANDSHAKE_RETRY * 2)
+                await asyncio.wait_for(self._session_ready.wait(), HANDSHAKE_RETRY * 2)
         if self.capabilities.get("AUTOREPORT_TEMP"):
             await self.command("M155 S2", timeout=10)
 
     def _restart_session(self) -> None:
-        self._session_future = asyncio.get_running_loop().create_future()
-        self._ack_waiters[-1] = self._session_future
+        self._session_ready.clear()
         self._link.sender.start_session(time.monotonic())
         self._link.pump()
 
@@ -224,6 +223,12 @@ class Printer:
 
     # -- events ---------------------------------------------------------------------------------
 
+    def _on_events(self, events: list[Event]) -> None:
+        for event in events:
+            self._on_event(event)
+        if self._job_done is not None and not self._job_done.done():
+            self._feed()
+
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Acknowledged):
             self._on_ack(event)
@@ -239,23 +244,18 @@ class Printer:
         elif isinstance(event, Capability):
             self.capabilities[event.name] = event.enabled
         elif isinstance(event, Start):
-            if self.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING):
-                self._fail("the firmware reset during the print; the print is lost and will not be resumed")
+            self._on_firmware_start()
         elif isinstance(event, FatalError):
             self._fail(f"firmware error: {event.message}")
         elif isinstance(event, NotResponding):
             self._fail(f"the printer stopped answering ({event.seconds:.0f} s)")
         elif isinstance(event, HostAction):
             self._on_action(event)
-        if self._job_done is not None and not self._job_done.done():
-            self._feed()
 
     def _on_ack(self, event: Acknowledged) -> None:
         tag = event.tag
         if event.command == "M110 N0" and tag is None:
-            future = self._ack_waiters.pop(-1, None)
-            if future and not future.done():
-                future.set_result(None)
+            self._session_ready.set()
         elif isinstance(tag, tuple) and tag[0] == "cmd":
             future = self._ack_waiters.get(tag[1])
             if future and not future.done():
@@ -264,6 +264,16 @@ class Printer:
             self.progress.acknowledged += 1
             self.progress.offset = tag.end_offset
             self.progress.resends = self._link.sender.stats.lines_resent
+
+    def _on_firmware_start(self) -> None:
+        """A reboot we did not ask for: a print in progress is lost; an idle printer is greeted again."""
+        if self.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING):
+            self._fail("the firmware reset during the print; the print is lost and will not be resumed")
+        elif self.state == PrinterState.OPERATIONAL:
+            self._fail_waiters("the firmware reset")
+            self._restart_session()
+        elif self.state == PrinterState.CONNECTING:
+            self._restart_session()  # the reset that opening a UART-bridge port causes
 
     def _on_action(self, action: HostAction) -> None:
         if action.name == "pause":
@@ -281,12 +291,15 @@ class Printer:
     def _fail(self, reason: str) -> None:
         if self._job_done is not None and not self._job_done.done():
             self._finish(JobOutcome.FAILED, reason)
+        self._fail_waiters(reason)
+        if self.state != PrinterState.ERROR:
+            self._set_state(PrinterState.ERROR, reason)
+
+    def _fail_waiters(self, reason: str) -> None:
         for future in self._ack_waiters.values():
             if not future.done():
                 future.set_exception(FarmctlError(reason, 409))
         self._ack_waiters.clear()
-        if self.state != PrinterState.ERROR:
-            self._set_state(PrinterState.ERROR, reason)
 
     # -- printing -------------------------------------------------------------------------------
 

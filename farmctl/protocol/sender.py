@@ -137,6 +137,7 @@ class Sender:
         self._silent_probes = 0
         self._last_reply = 0.0
         self._accepted = -1  # highest line ADVANCED_OK reported as taken from the RX buffer
+        self._halted = False
 
     # -- commands in ---------------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class Sender:
         self._silent_probes = 0
         self._last_reply = now
         self._accepted = -1
+        self._halted = False
         self._rx.clear()
         self.submit("M110 N0", tag=None)
 
@@ -195,6 +197,11 @@ class Sender:
                 and not self._uncertain and not self._out)
 
     @property
+    def halted(self) -> bool:
+        """The firmware reset; a new session (``start_session``) is needed before anything is sent."""
+        return self._halted
+
+    @property
     def uncertain(self) -> bool:
         return self._uncertain
 
@@ -207,6 +214,8 @@ class Sender:
 
     def data_to_send(self, now: float) -> bytes:
         """Every byte the window allows right now."""
+        if self._halted:
+            return b""
         self._maybe_probe(now)
         while True:
             if self._resend_cursor is not None:
@@ -316,9 +325,25 @@ class Sender:
         elif isinstance(reply, (UnknownCommand, RxBufferFull)):
             self._doubt()
         elif isinstance(reply, Start):
-            self._inflight.clear()
-            self._inflight_bytes = 0
+            self._halt()
         return []
+
+    def _halt(self) -> None:
+        """The firmware rebooted: its numbering restarted, so nothing may be sent or re-sent until a new session.
+
+        Re-sending history now would make the firmware ask for line 1 again and replay the job.
+        """
+        self._halted = True
+        self._pending.clear()
+        self._urgent.clear()
+        self._out.clear()
+        self._history.clear()
+        self._inflight.clear()
+        self._inflight_bytes = 0
+        self._resend_cursor = None
+        self._uncertain = False
+        self._resync_m105_wanted = False
+        self._probe_sent_at = None
 
     def _doubt(self) -> None:
         """An ok may have been lost or invented: resynchronise with an M105 and confirm at the end."""
@@ -421,6 +446,8 @@ class Sender:
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next needs to run."""
+        if self._halted:
+            return None
         if self._probe_sent_at is not None:
             return self._probe_sent_at + PROBE_TIMEOUT
         if self._uncertain and not self._inflight and not self._unsent():

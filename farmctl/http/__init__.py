@@ -1,0 +1,1 @@
+"""The HTTP layer: it only translates requests into farm calls and records into JSON."""

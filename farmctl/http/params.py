@@ -1,0 +1,73 @@
+"""Reading request parameters the way Continuous Print's and OctoPrint's clients send them.
+
+Form fields, a ``json`` form field holding a JSON string, jQuery-style ``ids[]`` arrays and
+booleans as the strings "true"/"True"/"false"/"False": every handler reads its input through
+these helpers so every bad value gets the same clear 400.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from farmctl.errors import FarmctlError
+from farmctl.queue.validate import as_int
+
+def parse_json_text(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise FarmctlError(f"{name} is not valid JSON: {exc}") from None
+
+
+async def form(request: web.Request) -> MultiDictProxy[Any]:
+    """The POSTed form (urlencoded or multipart), or the query string for bodiless requests."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return await request.post()
+    return request.query
+
+
+async def payload(request: web.Request) -> dict[str, Any]:
+    """Continuous Print's payload: a ``json`` field's object, else the flat form fields, else a JSON body."""
+    if request.content_type == "application/json":
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise FarmctlError("the JSON body must be an object")
+        return body
+    fields = await form(request)
+    if "json" in fields:
+        value = parse_json_text(str(fields["json"]), "the json field")
+        if not isinstance(value, dict):
+            raise FarmctlError("the json field must hold a JSON object")
+        return value
+    return {key: fields.getone(key) for key in fields.keys() if not key.endswith("[]")} | {
+        key[:-2]: fields.getall(key) for key in fields.keys() if key.endswith("[]")}
+
+
+async def json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise FarmctlError(f"the request body is not valid JSON: {exc}") from None
+
+
+def require(data: Mapping[str, Any], name: str) -> Any:
+    if name not in data or data[name] is None:
+        raise FarmctlError(f"missing {name!r}")
+    return data[name]
+
+
+def id_list(data: Mapping[str, Any], name: str) -> list[int]:
+    """``job_ids[]=1&job_ids[]=2``, a JSON list, or a comma-separated string."""
+    raw = data.get(name)
+    if raw is None:
+        raise FarmctlError(f"missing {name!r}")
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list):
+        raise FarmctlError(f"{name} must be a list of ids")
+    return [as_int(item, name, minimum=0) for item in raw]
