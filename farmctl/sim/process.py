@@ -81,11 +81,13 @@ class SimulatorProcess:
             raise RuntimeError("simulator process was not started")
         process.send_signal(signal.SIGTERM)
         try:
-            process.communicate(timeout=timeout)
+            _, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
             raise FarmctlError("simulator did not stop on SIGTERM") from None
+        if process.returncode != 0:
+            raise FarmctlError(f"simulator exited with status {process.returncode}: {err.strip()}")
         data = json.loads(self._stats_file.read_text())
         executed = [Executed(**record) for record in data["executed"]] if "executed" in data else None
         self.report = ProcessReport(Stats(**data["stats"]), data["cpu_seconds"], executed)

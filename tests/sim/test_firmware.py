@@ -313,3 +313,15 @@ def test_prusa_rx_timeout_discards_a_partial_line() -> None:
     fw.advance(1.5)
     assert replies(fw) == ["RX timeout"]
     assert feed(fw, encode(1, "G1 X1"), now=2.0) == ["ok"]
+
+
+def test_planner_starvation_counts_gaps_between_moves_but_not_homing() -> None:
+    fw = make(time_scale=1.0)
+    feed(fw, b"G1 X10 F600\n", now=0.0)  # 1 s of motion
+    feed(fw, b"G1 X20\n", now=1.5)        # the host was 0.5 s late
+    feed(fw, b"G28\n", now=2.5)           # homing: 8 s with an empty planner, not the host's fault
+    fw.advance(10.5)
+    feed(fw, b"G1 X10\n", now=10.5)
+    fw.advance(20.0)
+    assert fw.snapshot().planner_starved_s == pytest.approx(0.5)
+    assert fw.stats.moves == 3 and fw.stats.busy_s == pytest.approx(8.0)

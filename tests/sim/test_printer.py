@@ -171,3 +171,26 @@ def test_stream_at_250000_baud_in_a_child_process_keeps_wire_time() -> None:
     assert report.executed is not None and [e.line_number for e in report.executed] == list(range(1, 701))
     assert report.stats.bytes_received == sum(len(line) for line in lines)
     assert report.cpu_seconds < elapsed * 0.8 + 0.3  # the simulator is not the bottleneck
+
+
+def test_a_resending_host_gets_every_line_run_once_through_a_noisy_wire() -> None:
+    faults = Faults(rx_corrupt=0.003, tx_corrupt=0.003, seed=11)
+    lines = job(150)
+    with SimulatedPrinter(full_speed=True, latency=0.0, time_scale=0.0, faults=faults) as sim, \
+            open_port(sim.path, timeout=0.1) as port:
+        number = 1
+        deadline = time.monotonic() + 20
+        while sim.inspect(lambda fw: fw.last_n) < len(lines) and time.monotonic() < deadline:
+            port.write(lines[number - 1])
+            resend = None
+            while reply := port.readline():  # a timeout (lost or garbled reply) sends the line again
+                if reply.startswith(b"Resend: ") and reply[8:].strip().isdigit():
+                    resend = min(max(1, int(reply[8:])), len(lines))
+                elif reply.startswith(b"ok"):
+                    # the ok after a Resend acknowledges the rejected line, not a new one
+                    number = resend if resend is not None else min(number + 1, len(lines))
+                    break
+        stats = sim.stats
+    numbered = [e.line_number for e in sim.executed if e.numbered]
+    assert numbered == list(range(1, len(lines) + 1))  # each once, in order, despite the noise
+    assert stats.wire_corrupted > 0 and stats.errors > 0
