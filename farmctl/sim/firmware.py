@@ -23,40 +23,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from farmctl.profiles import FirmwareProfile
+from farmctl.sim.gcodes import HANDLERS, Handler
 from farmctl.sim.identity import Family, Identity, identity_for
+from farmctl.sim.outcome import Reply, Wait, WaitKind, command_code
 from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, LineError, Rejected, check_line
 from farmctl.sim.physics import Heater, Motion, Physics, Planner
 from farmctl.sim.records import Executed, Stats
-
-
-class Reply(Enum):
-    """What a finished command still owes the host."""
-
-    OK = "ok"          # the usual ok (with N/P/B under ADVANCED_OK)
-    SILENT = "silent"  # the handler printed its own ok, or none is due
-
-
-class WaitKind(Enum):
-    PLANNER = "planner"  # G0-G3 waiting for a free planner block
-    SYNC = "sync"        # M400: until the planner is empty
-    TIMED = "timed"      # G4, G28, G29: fixed duration (after the planner emptied)
-    HEAT = "heat"        # M109, M190: until the heater reached its target
-
-
-@dataclass(slots=True)
-class Wait:
-    """A command that holds the queue until ``until`` (the driver's clock)."""
-
-    kind: WaitKind
-    until: float
-    then: Callable[[float], Reply] | None = None
-    heater: Heater | None = None
-    residency: float = 0.0  # firmware seconds of the heat wait spent at temperature
 
 
 @dataclass(slots=True)
@@ -68,16 +44,11 @@ class _Running:
     next_report: float
 
 
-Handler = Callable[["MarlinFirmware", Accepted, float], "Wait | Reply"]
-
-
 class MarlinFirmware:
     """One printer's firmware.  Call ``boot(now)`` first to get the start-up banner."""
 
     def __init__(self, profile: FirmwareProfile, caps: Mapping[str, bool] | None = None,
                  time_scale: float = 1.0, physics: Physics | None = None) -> None:
-        from farmctl.sim.gcodes import HANDLERS  # the command table lives next door
-
         self.profile = profile
         self.identity: Identity = identity_for(profile, caps)
         self.time_scale = time_scale
@@ -451,12 +422,3 @@ def _next_eol(data: bytes | bytearray, start: int) -> int:
     """Index just past the next end of line at or after ``start`` (``len(data)`` if none)."""
     ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
     return min(ends) + 1 if ends else len(data)
-
-
-def command_code(command: str) -> str:
-    """``G1``, ``M109``, ``T0``, ``M862.3``: the upper-cased command word Marlin dispatches on."""
-    word = command.split(None, 1)[0].upper() if command.strip() else ""
-    for index, char in enumerate(word[1:], start=1):
-        if not (char.isdigit() or char == "."):
-            return word[:index]
-    return word

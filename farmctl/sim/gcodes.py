@@ -12,13 +12,15 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from farmctl.sim.firmware import Reply, Wait, WaitKind, command_code
 from farmctl.sim.identity import Family
+from farmctl.sim.outcome import Reply, Wait, WaitKind, command_code
 from farmctl.sim.parser import Accepted
 
 if TYPE_CHECKING:
-    from farmctl.sim.firmware import Handler, MarlinFirmware
+    from farmctl.sim.firmware import MarlinFirmware
     from farmctl.sim.physics import Heater
+
+Handler = Callable[["MarlinFirmware", Accepted, float], "Wait | Reply"]
 
 _PARAM = re.compile(r"([A-Za-z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
 

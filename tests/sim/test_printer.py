@@ -155,7 +155,7 @@ def test_reply_takes_the_wire_time_at_a_real_baud_rate() -> None:
         assert port.readline() == b"ok\n"
         elapsed = time.monotonic() - start
     expected = (len(line) + 3) * 10 / 9600 + 0.002  # line out, "ok\n" back, bridge latency
-    assert expected * 0.9 < elapsed < expected + 0.1
+    assert expected * 0.9 < elapsed < expected + 0.5  # never faster than the wire; slack for a busy machine
 
 
 def test_stream_at_250000_baud_in_a_child_process_keeps_wire_time() -> None:
