@@ -9,6 +9,10 @@ The time estimate ignores acceleration: each move takes distance / feedrate (a p
 |dE| / F), plus ``G4`` dwells. When the slicer wrote its own estimate in a comment (Cura
 ``;TIME:``, PrusaSlicer/OrcaSlicer ``; estimated printing time (normal mode) = 1h 2m 3s``), that
 one is preferred, and ``time_source`` says which was used.
+
+Modes follow Marlin: G90/G91 switch X, Y, Z *and* E; M82/M83 switch E alone. Not modelled:
+acceleration, G20 inches, firmware retraction (G10/G11), heating waits, and arcs in the printed
+area (only their end points count there).
 """
 
 from __future__ import annotations
