@@ -51,7 +51,10 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
     try:
         for line in read_job(path):
             if line.host is None:
-                gcode.encode(10_000_000, line.command, max_line_length)
+                try:
+                    gcode.encode(10_000_000, line.command, max_line_length)
+                except gcode.GcodeError as exc:
+                    raise gcode.GcodeError(str(exc), line.source_line) from None
                 commands += 1
     except gcode.GcodeError as exc:
         raise FarmctlError(f"{path.name}: {exc}") from exc

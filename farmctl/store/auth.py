@@ -82,9 +82,9 @@ class AuthRows(SqlBase):
         return [_key(r) for r in await self._all("SELECT * FROM api_keys ORDER BY id")]
 
     async def touch_api_key(self, key_id: int, used: float, *, unless_since: float) -> None:
-        """Record a use, but only if the last recorded one is older than ``unless_since``."""
+        """Record a use, unless the last recorded one is newer than ``unless_since``."""
         await self._write(
-            "UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)",
+            "UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used <= ?)",
             (used, key_id, unless_since),
         )
 

@@ -1,0 +1,150 @@
+"""``farmctl keys add|list|revoke`` and ``farmctl users add``: manage who may use the farm.
+
+The database is ``<data>/farmctl.db`` (``--data``, default ``./farm-data``). ``keys add`` prints the
+new key alone on its last line so scripts can take it with ``tail -n 1``; it is never shown again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from farmctl.auth.roles import Role
+from farmctl.auth.service import AuthService, key_owner
+from farmctl.errors import FarmctlError
+from farmctl.store import Store
+
+DEFAULT_DATA = Path("farm-data")
+DB_NAME = "farmctl.db"
+_ROLES = "|".join(r.value for r in Role)
+
+T = TypeVar("T")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    keys = subparsers.add_parser("keys", help="add, list and revoke API keys",
+                                 description="Add, list and revoke API keys.")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    add = key_commands.add_parser("add", help="create an API key and print it once",
+                                  description="Create an API key; its text is printed alone on the last line.")
+    add.add_argument("name", metavar="NAME", help="what the key is for, e.g. the app's name")
+    add.add_argument("--role", default=Role.OPERATOR.value, metavar=_ROLES,
+                     help="what the key may do (default %(default)s)")
+    add.add_argument("--user", default=None, help="the user the key belongs to (default: one named like the key)")
+    _data_option(add)
+    add.set_defaults(run=run_keys_add)
+
+    listing = key_commands.add_parser("list", help="list API keys (never their text)",
+                                      description="List API keys: id, name, user, role, created, last used.")
+    _data_option(listing)
+    listing.set_defaults(run=run_keys_list)
+
+    revoke = key_commands.add_parser("revoke", help="delete an API key", description="Delete an API key by id.")
+    revoke.add_argument("id", metavar="ID", help="the key's id, as 'farmctl keys list' shows it")
+    _data_option(revoke)
+    revoke.set_defaults(run=run_keys_revoke)
+
+    users = subparsers.add_parser("users", help="add users who log in with a password",
+                                  description="Add users who log in with a password.")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    user_add = user_commands.add_parser(
+        "add", help="add a user; the password is read from stdin",
+        description="Add a user. The password is asked for twice on a terminal, else read as one line of stdin.",
+    )
+    user_add.add_argument("name", metavar="NAME")
+    user_add.add_argument("--role", default=Role.OPERATOR.value, metavar=_ROLES,
+                          help="what the user may do (default %(default)s)")
+    _data_option(user_add)
+    user_add.set_defaults(run=run_users_add)
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
+                        help=f"data folder holding {DB_NAME} (default ./%(default)s)")
+
+
+def run_keys_add(args: argparse.Namespace) -> int:
+    role = Role.parse(args.role)
+    key = _with_auth(args.data, lambda auth: auth.add_key(args.name, role, args.user))
+    owner = key_owner(args.name, args.user)
+    print(f"API key {args.name.strip()!r} for user {owner!r}, role {role.value}; "
+          "it is shown only now:")
+    print(key, flush=True)
+    return 0
+
+
+def run_keys_list(args: argparse.Namespace) -> int:
+    keys = _with_auth(args.data, lambda auth: auth.list_keys())
+    rows = [("ID", "NAME", "USER", "ROLE", "CREATED", "LAST USED")]
+    rows += [(str(k.id), k.name, k.user, k.role, _when(k.created), _when(k.last_used)) for k in keys]
+    print(_table(rows) if keys else "no API keys")
+    return 0
+
+
+def run_keys_revoke(args: argparse.Namespace) -> int:
+    try:
+        key_id = int(args.id)
+    except ValueError:
+        raise FarmctlError(f"a key id is a number, as 'farmctl keys list' shows it, not {args.id!r}") from None
+    _with_auth(args.data, lambda auth: auth.revoke_key(key_id))
+    print(f"API key {key_id} revoked")
+    return 0
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    role = Role.parse(args.role)
+    password = read_password(sys.stdin)
+    user = _with_auth(args.data, lambda auth: auth.add_user(args.name, password, role))
+    print(f"user {user.name!r} added with role {user.role}")
+    return 0
+
+
+def read_password(stdin: TextIO) -> str:
+    """Without echo, twice, on a terminal; otherwise the first line of stdin."""
+    if stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise FarmctlError("the two passwords differ")
+        return first
+    line = stdin.readline()
+    if not line:
+        raise FarmctlError("no password on stdin")
+    return line.rstrip("\r\n")
+
+
+def _with_auth(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
+    return asyncio.run(_open_and_run(data, work))
+
+
+async def _open_and_run(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FarmctlError(f"cannot create data folder {data}: {exc.strerror or exc}") from exc
+    path = data / DB_NAME
+    try:
+        store = await Store.open(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise FarmctlError(f"cannot open {path}: {exc}") from exc
+    try:
+        return await work(AuthService(store))
+    finally:
+        await store.close()
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "never"
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

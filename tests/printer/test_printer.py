@@ -1,0 +1,187 @@
+"""A printer driven over a real pty by farmctl's serial link, against the simulated firmware."""
+
+import asyncio
+import time
+
+import pytest
+
+from farmctl.errors import FarmctlError
+from farmctl.printer import JobOutcome, PrinterState
+from farmctl.sim import SimulatedPrinter
+
+from printer_jobs import write_job
+
+
+async def eventually(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def job_commands(sim):
+    return [e.command for e in sim.executed if e.numbered and e.command.startswith(("G1", "G28"))]
+
+
+@pytest.mark.parametrize("profile, firmware", [
+    ("marlin2", "Marlin 2."), ("marlin2-advanced-ok", "Marlin 2."), ("marlin1", "Marlin 1."), ("prusa-mk3", "Prusa-Firmware"),
+])
+async def test_profile_is_detected_from_m115_and_a_job_prints_exactly(connect, job_file, profile, firmware):
+    expected = write_job(job_file, 150)
+    with SimulatedPrinter(profile, full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        assert printer.firmware["FIRMWARE_NAME"].startswith(firmware)
+        assert printer.profile.name == profile
+        result = await printer.print_file(job_file)
+        assert result.outcome == JobOutcome.DONE
+        assert result.commands_acknowledged == len(expected)
+        assert job_commands(sim) == expected
+        assert printer.state == PrinterState.OPERATIONAL
+
+
+async def test_forced_profile_wins_over_detection(connect):
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path, profile="marlin1")
+        assert printer.profile.name == "marlin1"
+
+
+async def test_autoreport_is_used_when_advertised_else_m105_polling(connect):
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        assert any(e.command == "M155 S2" for e in sim.executed)
+    with SimulatedPrinter("marlin1", full_speed=True, time_scale=0, caps={"AUTOREPORT_TEMP": False}) as sim:
+        printer = await connect(sim.path)
+        assert not any(e.command.startswith("M155") for e in sim.executed)
+        await eventually(lambda: printer.temperatures is not None, timeout=6)
+
+
+async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, job_file):
+    write_job(job_file, 400)
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: len(job_commands(sim)) > 50)
+        sim.reset()
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.FAILED
+        assert "reset" in result.reason and "not be resumed" in result.reason
+        ran = len(sim.executed)
+        await asyncio.sleep(0.3)
+        assert len(sim.executed) == ran
+        assert printer.state == PrinterState.ERROR
+
+
+async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, job_file, tmp_path):
+    expected = write_job(job_file, 400)
+    link = tmp_path / "printer-link"
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, link=link) as sim:
+        printer = await connect(str(link))
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: len(job_commands(sim)) > 20)
+        sim.unplug()
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.FAILED and result.reason.startswith("port gone")
+        assert printer.state == PrinterState.ERROR
+        sim.replug()
+        await printer.connect()
+        result = await printer.print_file(job_file)
+        assert result.outcome == JobOutcome.DONE
+        assert job_commands(sim)[-len(expected):] == expected
+
+
+async def test_at_pause_holds_the_stream_until_resumed(connect, job_file):
+    job_file.write_text("G28\nG1 X1 F3000\n@pause\nG1 X2\nG1 X3\n")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: printer.state == PrinterState.PAUSED)
+        await asyncio.sleep(0.2)
+        assert job_commands(sim) == ["G28", "G1 X1 F3000"]
+        printer.resume()
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.DONE
+        assert job_commands(sim) == ["G28", "G1 X1 F3000", "G1 X2", "G1 X3"]
+
+
+@pytest.mark.parametrize("action", ["pause", "paused"])
+async def test_host_actions_from_the_printer_are_obeyed(connect, job_file, action):
+    write_job(job_file, 3000)
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: len(job_commands(sim)) > 20)
+        sim.action(action)
+        await eventually(lambda: printer.state == PrinterState.PAUSED)
+        ran = len(job_commands(sim))
+        await asyncio.sleep(0.2)
+        assert len(job_commands(sim)) == ran
+        sim.action("resume")
+        await eventually(lambda: printer.state == PrinterState.PRINTING)
+        sim.action("cancel")
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.CANCELLED
+
+
+async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, job_file):
+    write_job(job_file, 3000, header="M104 S200\nM140 S60\nG28\n")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: len(job_commands(sim)) > 20)
+        printer.cancel()
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.CANCELLED
+        commands = [e.command for e in sim.executed]
+        assert len(job_commands(sim)) < 3000
+        assert commands.index("M104 S0") > commands.index("M104 S200")
+        assert "M140 S0" in commands
+        assert sim.inspect(lambda fw: (fw.hotend.target, fw.bed.target)) == (0, 0)
+
+
+async def test_emergency_stop_jumps_a_full_queue(connect):
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=1.0) as sim:
+        printer = await connect(sim.path)
+        for x in range(30):  # long moves keep the planner and queue full
+            printer._link.sender.submit(f"G1 X{x * 7} Y{x * 5} F600")
+        printer._link.pump()
+        await asyncio.sleep(0.3)
+        await printer.command("M112")
+        await eventually(lambda: sim.inspect(lambda fw: fw.halted))
+        moved = sum(1 for e in sim.executed if e.command.startswith("G1"))
+        assert moved < 30
+
+
+async def test_commands_wait_for_their_ok_and_offline_is_refused(connect):
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        await printer.command("M104 S210 ; comment")
+        assert sim.inspect(lambda fw: fw.hotend.target) == 210
+        await printer.disconnect()
+        with pytest.raises(FarmctlError, match="not operational"):
+            await printer.command("M105")
+
+
+async def test_no_answer_is_a_clear_error_not_a_hang(tmp_path):
+    import os
+    from farmctl.printer import Printer
+    master, slave = os.openpty()
+    try:
+        printer = Printer("mute", os.ttyname(slave), handshake_timeout=1)
+        with pytest.raises(FarmctlError, match="no answer"):
+            await asyncio.wait_for(printer.connect(), 10)
+        assert printer.state == PrinterState.ERROR
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+async def test_a_bad_line_is_refused_before_anything_is_sent(connect, job_file):
+    job_file.write_text("G28\nM117 " + "x" * 100 + "\n")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        before = len(sim.executed)
+        with pytest.raises(FarmctlError, match="line 2"):
+            await printer.print_file(job_file)
+        await asyncio.sleep(0.1)
+        assert len(sim.executed) == before
+        assert printer.state == PrinterState.OPERATIONAL

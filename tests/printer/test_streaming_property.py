@@ -1,0 +1,89 @@
+"""Random jobs through the simulator over a real pty, with random line noise, resets and unplugs.
+
+The property: every job command runs exactly once and in order; or, after a reset or unplug,
+the print stops in a clear state and nothing after the stop runs.
+"""
+
+import asyncio
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from farmctl.printer import JobOutcome, Printer
+from farmctl.protocol.gcode import checksum
+from farmctl.sim import Faults, SimulatedPrinter
+from farmctl.sim.wire import LineFaults
+
+from printer_jobs import write_job
+
+noise = st.one_of(st.just(0.0), st.floats(min_value=0.0001, max_value=0.004))
+
+
+def undetectable(number: int, sent: str, received: str) -> bool:
+    """A corruption Marlin's XOR checksum cannot see (two flips of the same bit): no host can catch it."""
+    return checksum(f"N{number} {sent}".encode()) == checksum(f"N{number} {received}".encode("latin-1"))
+
+
+def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> None:
+    sessions = [index for index, e in enumerate(executed) if e.command.startswith("M110")]
+    executed = executed[sessions[-1] + 1:]  # the print runs in the last session; M110 restarts numbering
+    numbered = [e for e in executed if e.numbered]
+    job = [e for e in numbered if e.command.startswith(("G1", "G28"))]
+    if complete:
+        assert len(job) == len(expected)
+    else:
+        assert len(job) <= len(expected)
+    numbers = [e.line_number for e in numbered]
+    assert numbers == sorted(set(numbers)), "a line ran twice or out of order"
+    for record, command in zip(job, expected):
+        assert record.command == command or undetectable(record.line_number, command, record.command)
+    stray = [e for e in executed if not e.numbered and e.command[:1] in "GMT"]
+    assert not stray, f"a flushed line's tail ran: {stray}"
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    moves=st.integers(min_value=1, max_value=400),
+    profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3"]),
+    rx_corrupt=noise, rx_drop=noise, tx_corrupt=noise, tx_drop=noise,
+    stop=st.sampled_from([None, None, "reset", "unplug"]),
+    stop_after=st.integers(min_value=10, max_value=300),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
+        tmp_path_factory, moves, profile, rx_corrupt, rx_drop, tx_corrupt, tx_drop, stop, stop_after, seed):
+    job = tmp_path_factory.mktemp("job") / "job.gcode"
+    expected = write_job(job, moves, seed)
+    # the handshake runs on a clean line; noise starts with the print
+    faults = Faults(reset_after_commands=stop_after if stop == "reset" else None,
+                    unplug_after_commands=stop_after if stop == "unplug" else None, seed=seed)
+    with SimulatedPrinter(profile, full_speed=True, time_scale=0, faults=faults) as sim:
+        result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop)))
+        executed = sim.executed
+    stopped_early = stop is not None and stop_after < len(expected) + 3
+    if result.outcome == JobOutcome.DONE:
+        check_ran_once_in_order(executed, expected, complete=True)
+    else:
+        assert stopped_early, f"print failed without a reset or unplug: {result.reason}"
+        assert ("reset" in result.reason) if stop == "reset" else ("port gone" in result.reason)
+        check_ran_once_in_order(executed, expected, complete=False)
+        assert len(executed) == executed_at_stop, "something ran after the print stopped"
+
+
+def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -> None:
+    def apply(_firmware) -> None:
+        sim.wire.rx.faults = LineFaults(rx_corrupt, rx_drop)
+        sim.wire.tx.faults = LineFaults(tx_corrupt, tx_drop)
+    sim.inspect(apply)
+
+
+async def _print(sim: SimulatedPrinter, job, noise):
+    printer = Printer("prop", sim.path, handshake_timeout=5)
+    await printer.connect()
+    set_noise(sim, *noise)
+    try:
+        result = await asyncio.wait_for(printer.print_file(job), 120)
+        count = len(sim.executed)
+        await asyncio.sleep(0.05)
+        return result, count
+    finally:
+        await printer.disconnect()
