@@ -1,0 +1,97 @@
+"""``farmctl keys`` and ``farmctl users`` run as a child process, as an operator would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from farmctl.auth import AuthService, Role
+from farmctl.store import Store
+
+# Until cli.py registers farmctl.auth.command, run cli.main with the module added; afterwards this
+# is plain ``python -m farmctl`` (see farmctl_argv).
+_SHIM = (
+    "import sys; from farmctl import cli; from farmctl.auth import command; r = cli._registrars; "
+    "cli._registrars = lambda: [*r(), command.register]; sys.exit(cli.main(sys.argv[1:]))"
+)
+
+
+def farmctl_argv() -> list[str]:
+    from farmctl import cli
+    from farmctl.auth import command
+
+    registrars = getattr(cli, "_registrars", None)
+    if registrars is None or command.register in registrars():
+        return [sys.executable, "-m", "farmctl"]
+    return [sys.executable, "-c", _SHIM]
+
+
+def farmctl(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*farmctl_argv(), *args], cwd=cwd, input=stdin, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+async def _auth_for(data: Path) -> tuple[AuthService, Store]:
+    store = await Store.open(data / "farmctl.db")
+    return AuthService(store), store
+
+
+async def test_keys_add_prints_a_working_key_on_its_last_line(tmp_path: Path) -> None:
+    data = tmp_path / "new" / "data"  # created on demand
+    done = farmctl(tmp_path, "keys", "add", "ci", "--role", "viewer", "--data", str(data))
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.splitlines()[-1]
+    assert key.strip() == key and " " not in key and len(key) >= 43
+    auth, store = await _auth_for(data)
+    try:
+        principal = await auth.check_key(key)
+        assert principal is not None and (principal.user, principal.role) == ("ci", Role.VIEWER)
+    finally:
+        await store.close()
+
+
+def test_a_bad_role_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = farmctl(tmp_path, "keys", "add", "ci", "--role", "root", "--data", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr == "farmctl: unknown role 'root'; known roles: admin, operator, viewer\n"
+
+
+async def test_list_and_revoke(tmp_path: Path) -> None:
+    key = farmctl(tmp_path, "keys", "add", "OctoPod", "--data", str(tmp_path)).stdout.splitlines()[-1]
+    farmctl(tmp_path, "keys", "add", "spare", "--role", "admin", "--data", str(tmp_path))
+    listing = farmctl(tmp_path, "keys", "list", "--data", str(tmp_path))
+    assert listing.returncode == 0, listing.stderr
+    header, first, second = listing.stdout.splitlines()
+    assert header.split() == ["ID", "NAME", "USER", "ROLE", "CREATED", "LAST", "USED"]
+    assert first.split()[:4] == ["1", "OctoPod", "OctoPod", "operator"] and first.endswith("never")
+    assert second.split()[:4] == ["2", "spare", "spare", "admin"]
+    assert key not in listing.stdout
+
+    revoked = farmctl(tmp_path, "keys", "revoke", "1", "--data", str(tmp_path))
+    assert revoked.returncode == 0, revoked.stderr
+    auth, store = await _auth_for(tmp_path)
+    try:
+        assert await auth.check_key(key) is None
+    finally:
+        await store.close()
+    again = farmctl(tmp_path, "keys", "revoke", "1", "--data", str(tmp_path))
+    assert (again.returncode, again.stderr) == (2, "farmctl: no API key has id 1\n")
+    not_a_number = farmctl(tmp_path, "keys", "revoke", "first", "--data", str(tmp_path))
+    assert not_a_number.returncode == 2 and not_a_number.stderr.count("\n") == 1
+
+
+async def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    done = farmctl(tmp_path, "users", "add", "alice", "--role", "admin", stdin="s3cret pass\n")
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "farm-data"  # the default folder, relative to where farmctl runs
+    auth, store = await _auth_for(data)
+    try:
+        principal = await auth.verify_password("alice", "s3cret pass")
+        assert principal is not None and principal.role is Role.ADMIN
+    finally:
+        await store.close()
+    empty = farmctl(tmp_path, "users", "add", "bob", stdin="")
+    assert empty.returncode == 2 and "password" in empty.stderr and "Traceback" not in empty.stderr
