@@ -50,6 +50,7 @@ class SerialLink:
         self._fd: int | None = None
         self._write_buffer = bytearray()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader_thread: threading.Thread | None = None
         self._closing = False
@@ -192,18 +193,25 @@ class SerialLink:
         self.pump()
 
     def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """One timer for the sender's next deadline; left alone when the deadline only moved later."""
         deadline = self.sender.next_deadline()
         if deadline is None or self._loop is None:
             return
-        delay = max(0.0, deadline - self._clock())
-        self._timer = self._loop.call_later(delay, self._on_timer)
+        if self._timer is not None:
+            if self._timer_due <= deadline:
+                return  # fires early, finds nothing due, re-arms
+            self._timer.cancel()
+        self._timer_due = deadline
+        self._timer = self._loop.call_later(max(0.0, deadline - self._clock()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        events = self.sender.tick(self._clock())
+        now = self._clock()
+        deadline = self.sender.next_deadline()
+        if deadline is not None and deadline > now:
+            self._arm_timer()
+            return
+        events = self.sender.tick(now)
         if events:
             self._on_events(events)
         self.pump()

@@ -22,11 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", required=True, help="device path, pty path or pyserial URL")
     parser.add_argument("--baud", type=int, default=None, help="default: the firmware profile's")
     parser.add_argument("--profile", default=None, help="firmware profile (default: detected from M115)")
+    parser.add_argument("--ping-pong", action="store_true", help="one line in flight at a time (for flaky boards)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(print_file(args.file, args.port, args.baud, args.profile))
+    return asyncio.run(print_file(args.file, args.port, args.baud, args.profile, args.ping_pong))
 
 
 def format_progress(progress: JobProgress, now: float) -> str:
@@ -72,9 +73,9 @@ async def _on_interrupt(printer: Printer, interactive: bool) -> None:
         printer.cancel()
 
 
-async def print_file(path: Path, port: str, baud: int | None, profile: str | None) -> int:
+async def print_file(path: Path, port: str, baud: int | None, profile: str | None, ping_pong: bool = False) -> int:
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    printer = Printer("printer", port, baud, profile)
+    printer = Printer("printer", port, baud, profile, ping_pong=ping_pong)
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[None]] = set()
 

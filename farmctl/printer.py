@@ -18,7 +18,7 @@ from pathlib import Path
 from farmctl.errors import FarmctlError
 from farmctl.job import JobLine, check_job, read_job
 from farmctl.link import SerialLink
-from farmctl.profiles import FirmwareProfile, get_profile, match_firmware, DEFAULT_PROFILE
+from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
@@ -89,12 +89,17 @@ class Printer:
     """A printer on one port. All methods run on the event loop; none blocks it."""
 
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
-                 on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0) -> None:
+                 on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
+                 ping_pong: bool = False) -> None:
         self.name = name
         self.port = port
+        self.ping_pong = ping_pong
         self.forced_profile = get_profile(profile) if profile else None
-        self.profile: FirmwareProfile = self.forced_profile or get_profile(DEFAULT_PROFILE)
-        self.baud = baud or self.profile.baud
+        self.profile: FirmwareProfile = self._driven(self.forced_profile or get_profile(DEFAULT_PROFILE))
+        # Without a baud or a profile, try the common Marlin rate first, then Prusa's.
+        self._bauds = [baud] if baud else [self.profile.baud] if profile else sorted(
+            {p.baud for p in load_profiles().values()}, reverse=True)
+        self.baud = self._bauds[0]
         self.state = PrinterState.OFFLINE
         self.error = ""
         self.firmware: dict[str, str] = {}
@@ -139,14 +144,18 @@ class Printer:
         """Open the port and handshake: M110 N0 until ok, M115 to learn firmware and caps."""
         self._set_state(PrinterState.CONNECTING)
         self.error = ""
-        try:
-            await self._link.open()
-            self._link.reset_input()
-            await self._handshake()
-        except FarmctlError as exc:
-            await self._link.close()
-            self._set_state(PrinterState.ERROR, exc.message)
-            raise
+        for attempt, baud in enumerate(self._bauds, 1):
+            self.baud = self._link.baud = baud
+            try:
+                await self._link.open()
+                self._link.reset_input()
+                await self._handshake()
+                break
+            except FarmctlError as exc:
+                await self._link.close()
+                if attempt == len(self._bauds) or "no answer" not in exc.message:
+                    self._set_state(PrinterState.ERROR, exc.message)
+                    raise
         self._set_state(PrinterState.OPERATIONAL)
         self._poller = asyncio.create_task(self._poll_temperatures(), name=f"{self.name} temperatures")
 
@@ -159,10 +168,10 @@ class Printer:
                 break
             except asyncio.TimeoutError:
                 if time.monotonic() > deadline:
-                    raise FarmctlError(f"{self.port}: no answer from the firmware") from None
+                    raise FarmctlError(f"{self.port}: no answer from the firmware at {self.baud} baud") from None
         await self.command("M115", timeout=10)
         if self.forced_profile is None:
-            detected = match_firmware(self.firmware.get("FIRMWARE_NAME", ""), self._advanced_ok_seen)
+            detected = self._driven(match_firmware(self.firmware.get("FIRMWARE_NAME", ""), self._advanced_ok_seen))
             if detected != self.profile:
                 self.profile = detected
                 self._link.replace_sender(detected)
@@ -170,6 +179,9 @@ class Printer:
                 await asyncio.wait_for(self._session_ready.wait(), HANDSHAKE_RETRY * 2)
         if self.capabilities.get("AUTOREPORT_TEMP"):
             await self.command("M155 S2", timeout=10)
+
+    def _driven(self, profile: FirmwareProfile) -> FirmwareProfile:
+        return profile.with_ping_pong() if self.ping_pong else profile
 
     def _restart_session(self) -> None:
         self._session_ready.clear()
@@ -315,6 +327,7 @@ class Printer:
         self._held = False
         self._set_state(PrinterState.PRINTING)
         self._feed()
+        self._link.pump()
         return await self._job_done
 
     def _feed(self) -> None:
@@ -332,7 +345,6 @@ class Printer:
                         break
                     continue
                 sender.submit(line.command, line)
-            self._link.pump()
         if self.state == PrinterState.PAUSING and sender.idle:
             self._set_state(PrinterState.PAUSED)
         elif self.state == PrinterState.PRINTING and self._held and sender.idle:
@@ -348,12 +360,14 @@ class Printer:
             self._held = True
             self._set_state(PrinterState.PAUSING)
             self._feed()
+            self._link.pump()
 
     def resume(self) -> None:
         if self.state in (PrinterState.PAUSED, PrinterState.PAUSING):
             self._held = False
             self._set_state(PrinterState.PRINTING)
             self._feed()
+            self._link.pump()
 
     def cancel(self) -> None:
         """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
@@ -368,6 +382,7 @@ class Printer:
         for command in COOLDOWN_COMMANDS:
             sender.submit(command, None)
         self._feed()
+        self._link.pump()
 
     def _finish(self, outcome: JobOutcome, reason: str) -> None:
         """The single exit of a print."""

@@ -47,13 +47,13 @@ def clean(text: str, line_number: int | None = None) -> str:
     command = command.strip()
     if not command:
         return ""
-    for char in command:
-        if char == "*":
-            raise GcodeError("'*' is reserved for the checksum", line_number)
-        if char == "\\":
-            raise GcodeError("'\\' is an escape character in Marlin", line_number)
-        if not (" " <= char <= "~"):
-            raise GcodeError(f"character {char!r} cannot be sent to Marlin", line_number)
+    if "*" in command:
+        raise GcodeError("'*' is reserved for the checksum", line_number)
+    if "\\" in command:
+        raise GcodeError("'\\' is an escape character in Marlin", line_number)
+    if not (command.isascii() and command.isprintable()):
+        bad = next(char for char in command if not (" " <= char <= "~"))
+        raise GcodeError(f"character {bad!r} cannot be sent to Marlin", line_number)
     return command
 
 

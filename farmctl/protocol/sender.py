@@ -91,6 +91,7 @@ class _Line:
     command: str
     tag: Any
     submitted: bool  # False for the M105s the sender slips in itself
+    long_running: bool  # acks only when finished: G28, M109, M400…
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class Sender:
         self._probe_sent_at: float | None = None
         self._silent_rounds = 0
         self._last_progress = now
+        self._peeked: _Line | None = None  # the next new line, encoded once while it waits for room
 
     # -- commands in ---------------------------------------------------------------------------
 
@@ -230,8 +232,12 @@ class Sender:
             (command, tag), submitted = self._pending[0], True
         else:
             return None
+        peeked = self._peeked
+        if peeked is not None and peeked.command is command and peeked.tag is tag:
+            return peeked
         encoded = gcode.encode(self._next_number, command, self.profile.max_line_length)
-        return _Line(self._next_number, encoded, command, tag, submitted)
+        self._peeked = _Line(self._next_number, encoded, command, tag, submitted, gcode.is_long_running(command))
+        return self._peeked
 
     def _take_next_line(self, line: _Line) -> None:
         if self._resend_cursor is not None:
@@ -240,6 +246,7 @@ class Sender:
             self._resend_cursor = following if following < self._next_number else None
             return
         (self._urgent or self._pending).popleft()
+        self._peeked = None
         self._history[line.number] = line
         self._history.pop(line.number - max(self.profile.history, 256), None)
         self._next_number += 1
@@ -413,7 +420,7 @@ class Sender:
         return None
 
     def _timeout(self) -> float:
-        long_running = any(t.line is not None and gcode.is_long_running(t.line.command) for t in self._inflight)
+        long_running = any(t.line is not None and t.line.long_running for t in self._inflight)
         return LONG_COMMAND_TIMEOUT if long_running else self._stall_timeout
 
     def tick(self, now: float) -> list[Event]:

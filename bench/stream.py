@@ -1,0 +1,126 @@
+"""Streaming benchmark: farmctl's send-ahead against its own strict ping-pong, on the simulator.
+
+Each run streams a job through the real stack (Printer -> SerialLink -> pty) to a simulated
+Marlin in a child process with real wire timing and 2 ms reply latency, so the host's CPU is
+measured alone. Prints one table; ratios compare send-ahead with ping-pong in the same run.
+
+    python bench/stream.py                # 20,000 lines, 115200 and 250000 baud
+    python bench/stream.py --lines 5000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from farmctl.printer import JobOutcome, Printer
+from farmctl.sim import Faults
+from farmctl.sim.process import SimulatorProcess
+
+FEEDRATE = 3000.0  # mm/min = 50 mm/s
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    min_mm: float
+    max_mm: float
+    time_scale: float  # 0: moves take no time (wire-bound)
+    noise: float = 0.0
+
+
+JOBS = [
+    Job("curves 0.1-0.3 mm", 0.1, 0.3, 1.0),
+    Job("dense curves (420 lines/s)", 0.10, 0.138, 1.0),
+    Job("wire-bound", 0.1, 0.3, 0.0),
+    Job("noisy line, 1e-4/byte both ways", 0.1, 0.3, 1.0, noise=1e-4),
+]
+
+
+def write_job(path: Path, job: Job, lines: int, seed: int = 1) -> float:
+    """Short segments wandering like a slicer's curve; returns the lines/s the moves need."""
+    rnd = random.Random(seed)
+    x, y, e, heading, move_time = 100.0, 100.0, 0.0, 0.0, 0.0
+    with path.open("w") as out:
+        out.write(f"G92 X{x:.0f} Y{y:.0f} Z0.2 E0\nG1 F{FEEDRATE:.0f}\n")
+        for _ in range(lines):
+            length = rnd.uniform(job.min_mm, job.max_mm)
+            heading += rnd.uniform(-0.3, 0.3)
+            x = min(max(x + length * math.cos(heading), 5), 215)
+            y = min(max(y + length * math.sin(heading), 5), 215)
+            e += length * 0.033
+            move_time += length / (FEEDRATE / 60)
+            out.write(f"G1 X{x:.3f} Y{y:.3f} E{e:.5f}\n")
+    return lines / move_time
+
+
+async def stream(port: str, path: Path, ping_pong: bool) -> tuple[float, float, object, object]:
+    printer = Printer("bench", port, profile="marlin2", ping_pong=ping_pong, handshake_timeout=10)
+    await printer.connect()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = await printer.print_file(path)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    stats = printer.sender_stats
+    await printer.disconnect()
+    if result.outcome != JobOutcome.DONE:
+        raise SystemExit(f"bench run failed: {result.reason}")
+    return wall, cpu, stats, result
+
+
+def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path) -> dict[str, float]:
+    path = workdir / "job.gcode"
+    needed = write_job(path, job, lines)
+    faults = Faults(rx_corrupt=job.noise, tx_corrupt=job.noise, seed=7)
+    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale, faults=faults) as sim:
+        wall, cpu, stats, result = asyncio.run(stream(sim.path, path, ping_pong))
+        report = sim.stop()
+    capacity = baud / 10
+    return {
+        "needed": needed if job.time_scale else float("nan"),
+        "lines_s": result.commands_acknowledged / wall,
+        "utilisation": stats.bytes_sent / (capacity * wall),
+        "starved_s": report.stats.planner_starved_s,
+        "resends": stats.lines_resent,
+        "garbled": stats.garbled_replies,
+        "stalls": stats.stalls,
+        "cpu_10k": cpu / result.commands_acknowledged * 10_000,
+        "wall": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=20_000)
+    parser.add_argument("--baud", type=int, action="append", help="repeatable; default 115200 and 250000")
+    parser.add_argument("--job", action="append", help="substring of a job name to run (repeatable)")
+    args = parser.parse_args()
+    bauds = args.baud or [115200, 250000]
+    jobs = [j for j in JOBS if not args.job or any(s in j.name for s in args.job)]
+    print(f"{args.lines} lines per run, marlin2 simulator in a child process, 2 ms reply latency\n")
+    header = (f"{'job':32} {'baud':>6} {'mode':10} {'lines/s':>8} {'x':>5} {'wire%':>6} {'starved s':>9} "
+              f"{'resent':>6} {'garbled':>7} {'stalls':>6} {'CPU s/10k':>9} {'wall s':>7}")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for job in jobs:
+            for baud in bauds:
+                pong = run_one(job, baud, args.lines, True, Path(tmp))
+                ahead = run_one(job, baud, args.lines, False, Path(tmp))
+                for mode, r in (("ping-pong", pong), ("send-ahead", ahead)):
+                    ratio = r["lines_s"] / pong["lines_s"]
+                    print(f"{job.name:32} {baud:>6} {mode:10} {r['lines_s']:>8.0f} {ratio:>5.2f} {r['utilisation'] * 100:>5.1f}% "
+                          f"{r['starved_s']:>9.2f} {r['resends']:>6} {r['garbled']:>7} {r['stalls']:>6} "
+                          f"{r['cpu_10k']:>9.3f} {r['wall']:>7.1f}")
+                if not math.isnan(ahead["needed"]):
+                    print(f"{'':32} {'':6} moves need {ahead['needed']:.0f} lines/s")
+    print("\nx = lines/s relative to ping-pong in the same run; wire% = bytes sent / (baud/10 x seconds)")
+
+
+if __name__ == "__main__":
+    main()
