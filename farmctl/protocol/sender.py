@@ -6,9 +6,13 @@ sender's job is to keep the stream flowing without ever losing a line:
 
 * send-ahead: unacknowledged bytes stay below the RX buffer and unacknowledged lines within the
   command slots (ADVANCED_OK's ``B`` may raise the slot count);
-* resends from a history of at least 256 lines; one resend per burst of ``Resend:`` requests for
-  a line (the stale lines still on the wire each trigger another request); the ``ok`` that
-  follows a ``Resend:`` is not a new credit; a requested number must fit what was really sent;
+* resends from a history of at least 256 lines. After a ``Resend:`` the lines that were still on
+  the wire each trigger another request, and each such error flushes the firmware's RX buffer
+  again, destroying whatever re-sent lines already waited there. So a resend is followed by a
+  short *recovery*: one line in flight until the firmware takes a re-sent line, the repeated
+  requests for that line are not acted on (one resend per burst), and a re-sent line that
+  vanished in a flush is sent again after a quiet moment. The ``ok`` that follows a ``Resend:``
+  is not a new credit, and a requested number must fit what was really sent;
 * anonymous ``ok`` s are matched to lines in send order (ADVANCED_OK names the line). Anything
   that makes that matching uncertain (a garbled reply, a resend, an unknown command) marks the
   stream *uncertain*: an M105 is slipped in so its ``ok T:`` resynchronises the window within
@@ -29,7 +33,7 @@ from typing import Any
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
-    Busy, LineError, LineErrorKind, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
+    Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
     parse_reply,
 )
 
@@ -39,6 +43,8 @@ LONG_COMMAND_TIMEOUT = 600.0
 """The same for G28/G29/M109/M190/M400…, which may ack minutes later and need not report meanwhile."""
 PROBE_TIMEOUT = 1.0
 """A position probe whose reply was lost is repeated after this long."""
+RECOVERY_QUIET = 0.1
+"""After a resend, a re-sent line with no reply for this long was flushed away: send it again."""
 MAX_SILENT_ROUNDS = 3
 """Stalls in a row with no reply at all before the printer is declared not responding."""
 _M105 = "M105"
@@ -129,10 +135,9 @@ class Sender:
         self._next_number = 0
         self._acked_max = -1
         self._resend_cursor: int | None = None
-        self._burst_line: int | None = None
-        self._burst_stale = 0
-        self._burst_seq = 0
-        self._last_error: LineErrorKind | None = None
+        self._recovery_line: int | None = None  # the line a resend started from, until the firmware takes one
+        self._recovery_seq = 0  # transmissions after this one belong to the recovery
+        self._last_reply = now
         self._expect_resend_ok = False
         self._uncertain = False
         self._resync_wanted = False
@@ -255,6 +260,8 @@ class Sender:
         """Room for one more line in the RX buffer and the command slots (always room for one)."""
         if not self._inflight:
             return True
+        if self._recovery_line is not None and self._inflight[-1].seq > self._recovery_seq:
+            return False  # recovering from a resend: one re-sent line at a time
         return len(self._inflight) < self._slots and self._inflight_bytes + size <= self._max_bytes
 
     def _transmit(self, line: _Line) -> None:
@@ -295,6 +302,7 @@ class Sender:
 
     def _handle(self, reply: Reply, now: float) -> list[Event]:
         self._silent_rounds = 0
+        self._last_reply = now
         expecting_resend_ok, self._expect_resend_ok = self._expect_resend_ok, False
         if isinstance(reply, (Ok, ResendRequest, LineError, Busy)):
             self._last_progress = now
@@ -302,9 +310,7 @@ class Sender:
             if expecting_resend_ok and reply.temperatures is None:
                 return []  # the rejected line's ok: not a new credit
             return self._on_ok(reply)
-        if isinstance(reply, LineError):
-            self._last_error = reply.kind
-        elif isinstance(reply, ResendRequest):
+        if isinstance(reply, ResendRequest):
             return self._on_resend(reply.line)
         elif isinstance(reply, Unrecognized):
             self.stats.garbled_replies += 1
@@ -352,8 +358,8 @@ class Sender:
         while self._inflight:
             transmission = self._inflight.popleft()
             self._inflight_bytes -= transmission.size
-            if transmission.seq > self._burst_seq:
-                self._burst_stale = 0  # a line sent after the resend was answered: the burst is over
+            if transmission.seq > self._recovery_seq:
+                self._recovery_line = None  # the firmware took a re-sent line: every stale line is behind us
             line = transmission.line
             if line is not None:
                 self._acked_max = max(self._acked_max, line.number)
@@ -368,33 +374,29 @@ class Sender:
     def _on_resend(self, number: int) -> list[Event]:
         self.stats.resend_requests += 1
         self._expect_resend_ok = self.profile.ok_after_resend
-        last_error, self._last_error = self._last_error, None
         if not self._plausible_resend(number):
             self.stats.resend_requests_ignored += 1
             self._doubt()
             return []
-        if self._probe_sent_at is not None:
-            self._probe_sent_at = None
-            self._burst_stale = 0
-        elif number == self._burst_line and self._burst_stale > 0 and last_error in (None, LineErrorKind.LINE_NUMBER):
-            self._burst_stale -= 1  # a line that was already on the wire when the firmware flushed
+        self._probe_sent_at = None
+        if number == self._recovery_line:
+            # A stale line's complaint, or our re-sent line was garbled or flushed: the quiet timer decides.
             self.stats.resend_requests_ignored += 1
             return []
         self._uncertain = True
         rejected_from = min((t.seq for t in self._inflight if t.number is not None and t.number >= number),
                             default=self._seq + 1)
-        stale = [t for t in self._inflight if t.seq >= rejected_from]
         self._inflight = deque(t for t in self._inflight if t.seq < rejected_from)
         self._inflight_bytes = sum(t.size for t in self._inflight)
-        self._burst_line = number
-        self._burst_stale = max(0, sum(1 for t in stale if t.number is not None) - 1)
-        self._burst_seq = self._seq
         if number >= self._next_number:
             self._resend_cursor = None
+            self._recovery_line = None
             if not self._inflight and not self._unsent():
                 self._uncertain = False  # the firmware confirmed every line we sent
             return []
         self._resend_cursor = number
+        self._recovery_line = number
+        self._recovery_seq = self._seq
         return [Resending(number)]
 
     def _plausible_resend(self, number: int) -> bool:
@@ -415,6 +417,8 @@ class Sender:
             return None
         if self._probe_sent_at is not None:
             return self._probe_sent_at + PROBE_TIMEOUT
+        if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
+            return self._last_reply + RECOVERY_QUIET
         if self._inflight:
             return self._last_progress + self._timeout()
         return None
@@ -425,6 +429,16 @@ class Sender:
 
     def tick(self, now: float) -> list[Event]:
         """Run timeouts: a stalled window is abandoned and the firmware asked; silence means it is gone."""
+        if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
+            if now - self._last_reply < RECOVERY_QUIET:
+                return []
+            lost = self._inflight.pop()  # flushed before the firmware read it: send it again
+            self._inflight_bytes -= lost.size
+            if lost.number is not None:
+                self._resend_cursor = lost.number
+            self._recovery_seq = self._seq
+            self._last_reply = now
+            return []
         if self._probe_sent_at is not None:
             if now - self._probe_sent_at < PROBE_TIMEOUT:
                 return []
