@@ -14,16 +14,11 @@ Register = Callable[[argparse._SubParsersAction], None]
 
 
 def _registrars() -> list[Register]:
+    from farmctl import print_command, serve_command
+    from farmctl.auth import command as auth_command
     from farmctl.sim import command as sim_command
 
-    registrars: list[Register] = [sim_command.register]
-    try:
-        from farmctl import print_command
-    except ImportError:  # pragma: no cover - while the module is being built
-        pass
-    else:
-        registrars.append(print_command.register)
-    return registrars
+    return [serve_command.register, print_command.register, sim_command.register, auth_command.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

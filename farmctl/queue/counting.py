@@ -93,6 +93,14 @@ class Counting(ModelBase):
             await tx.update_job(job.id, acquired_by=printer)
             return Claim(run, await self._job(tx, job.id), item)
 
+    async def has_work(
+        self, profile: str | None = None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
+        materials: Sequence[str | None] | None = None,
+    ) -> bool:
+        """Whether a claim would find a copy now (read only: nothing is reserved)."""
+        async with self._store.transaction(write=False) as tx:
+            return _pick(await tx.printable_jobs(queues), await tx.open_runs_per_set(), profile, materials) is not None
+
     async def open_run(self, printer: str) -> RunRecord | None:
         """The run ``printer`` is printing now, if any."""
         async with self._store.transaction(write=False) as tx:

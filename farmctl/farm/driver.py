@@ -1,0 +1,288 @@
+"""The queue driver: for one printer, claim the next copy, print it, count it, run the hooks, repeat.
+
+One task per printer. Every print ends in one place (``_settle``) that records the run's result
+in the same transaction that counts it, so a crash can never leave a finished print uncounted
+or a counted print unfinished. ``set_active(False)`` stops taking new work but never stops a
+print in progress, as in Continuous Print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from farmctl.automation import Event as HookEvent
+from farmctl.automation import run_event
+from farmctl.errors import FarmctlError
+from farmctl.printer import JobOutcome, Printer, PrinterState
+from farmctl.queue import QueueModel
+from farmctl.store import ARCHIVE_QUEUE, RunResult, Store
+
+log = logging.getLogger(__name__)
+
+IDLE_RECHECK = 5.0
+"""Seconds between looks at the queue while idle (a change in the queue wakes the driver sooner)."""
+COOLDOWN_POLL = 2.0
+
+
+class StatusType(Enum):
+    INIT = "INIT"
+    NORMAL = "NORMAL"
+    NEEDS_ACTION = "NEEDS_ACTION"
+    ERROR = "ERROR"
+
+
+class DriverState(Enum):
+    """What the driver is doing; the text is what Continuous Print shows for it."""
+
+    INACTIVE = ("Inactive (click Start Managing)", StatusType.INIT)
+    WAITING_FOR_PRINTER = ("Waiting for the printer to be ready", StatusType.NEEDS_ACTION)
+    IDLE = ("Idle (awaiting printable Job)", StatusType.NORMAL)
+    STARTING = ("Starting print", StatusType.NORMAL)
+    PRINTING = ("Printing", StatusType.NORMAL)
+    PAUSED = ("Paused", StatusType.NEEDS_ACTION)
+    CLEARING_BED = ("Clearing bed", StatusType.NEEDS_ACTION)
+    COOLING_DOWN = ("Cooling down", StatusType.NORMAL)
+    FINISHING = ("Finishing up", StatusType.NEEDS_ACTION)
+
+    @property
+    def text(self) -> str:
+        return self.value[0]
+
+    @property
+    def type(self) -> StatusType:
+        return self.value[1]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSettings:
+    cooldown_below: float | None = None  # bed °C; None: no cooldown wait
+    cooldown_timeout: float = 3600.0
+    profile: str | None = None  # matched against a set's profiles list
+
+
+class QueueDriver:
+    """Feeds one printer from the farm's queues."""
+
+    def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
+                 settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self.printer = printer
+        self.model = model
+        self.store = store
+        self.uploads = uploads
+        self.settings = settings
+        self.state = DriverState.INACTIVE
+        self.reason = ""
+        self.current_path: str | None = None
+        self._active = False
+        self._wake = asyncio.Event()
+        self._on_change = on_change
+        self._task: asyncio.Task[None] | None = None
+        self._log = logging.LoggerAdapter(log, {"printer": name})
+
+    # -- control -----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def status(self) -> str:
+        if self.state == DriverState.INACTIVE and self.reason:
+            return f"Inactive: {self.reason}"
+        if self.state == DriverState.PRINTING and self.printer.state == PrinterState.PAUSED:
+            return DriverState.PAUSED.text
+        return self.state.text
+
+    @property
+    def status_type(self) -> StatusType:
+        if self.state == DriverState.INACTIVE and self.reason:
+            return StatusType.NEEDS_ACTION
+        return self.state.type
+
+    async def restore(self) -> None:
+        """After a start the queue is inactive; the stored reason (an interrupted print) is kept."""
+        async with self.store.transaction(write=False) as tx:
+            stored = await tx.printer_status(self.name)
+        self._active = False
+        self.reason = stored.reason if stored is not None else ""
+
+    async def set_active(self, active: bool, reason: str = "") -> None:
+        """Start or stop taking new work; a print in progress is never stopped by this."""
+        self._active = active
+        self.reason = "" if active else reason
+        async with self.store.transaction() as tx:
+            await tx.set_printer_status(self.name, active, self.reason, asyncio.get_running_loop().time())
+        if active and self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
+        self._set(self.state if not active and self.state not in (DriverState.IDLE, DriverState.WAITING_FOR_PRINTER)
+                  else (DriverState.IDLE if active else DriverState.INACTIVE))
+        self.wake()
+
+    def wake(self) -> None:
+        """The queue changed: look again now."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    def _set(self, state: DriverState) -> None:
+        if state != self.state:
+            self._log.info("queue: %s", state.text)
+            self.state = state
+        if self._on_change:
+            self._on_change()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while self._active:
+                if self.printer.state != PrinterState.OPERATIONAL:
+                    self._set(DriverState.WAITING_FOR_PRINTER)
+                    await self._sleep(1.0)
+                    continue
+                claim = await self.model.claim(self.name, self.settings.profile, queues=await self._queues())
+                if claim is None:
+                    self._set(DriverState.IDLE)
+                    await self._sleep(IDLE_RECHECK)
+                    continue
+                await self._print_claim(claim)
+            if self.state != DriverState.INACTIVE:
+                self._set(DriverState.INACTIVE)
+        except Exception:  # an unexpected failure stops this printer's queue, never the farm
+            self._log.exception("queue driver failed")
+            await self._abandon_open_run()
+            self._active = False
+            self.reason = "an internal error stopped the queue; see the log"
+            self._set(DriverState.INACTIVE)
+        finally:
+            self._task = None
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _queues(self) -> list[str]:
+        return [queue.name for queue in await self.model.get_queues() if queue.name != ARCHIVE_QUEUE]
+
+    async def _print_claim(self, claim) -> None:
+        path = self.uploads / claim.set.path
+        self.current_path = claim.set.path
+        if not path.is_file():
+            await self._settle(claim.run.id, RunResult.CANCELLED)
+            await self.set_active(False, f"{claim.set.path} is missing; the copy is still owed")
+            return
+        symbols = await self._symbols(claim)
+        self._set(DriverState.STARTING)
+        if not await self._run_hooks(HookEvent.PRINT_START, symbols):
+            await self._settle(claim.run.id, RunResult.CANCELLED)
+            return
+        self._set(DriverState.PRINTING)
+        try:
+            result = await self.printer.print_file(path)
+        except FarmctlError as exc:
+            await self._settle(claim.run.id, RunResult.CANCELLED)
+            await self.set_active(False, f"could not start {claim.set.path}: {exc.message}")
+            return
+        if result.outcome == JobOutcome.DONE:
+            await self._settle(claim.run.id, RunResult.SUCCESS)
+            await self._after_success(symbols)
+        elif result.outcome == JobOutcome.CANCELLED:
+            await self._settle(claim.run.id, RunResult.CANCELLED)
+            await self._run_hooks(HookEvent.PRINT_CANCEL, symbols)
+            await self.set_active(False, f"{claim.set.path} was cancelled")
+        else:
+            await self._settle(claim.run.id, RunResult.FAILURE)
+            await self.set_active(False, f"{claim.set.path} failed: {result.reason}")
+        self.current_path = None
+
+    async def _abandon_open_run(self) -> None:
+        """After an internal error: an open run not being printed is closed as aborted; its copy stays owed."""
+        if self.printer.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
+            return  # the print goes on; it is settled when it ends or at the next start
+        run = await self.model.open_run(self.name)
+        if run is not None:
+            await self._settle(run.id, RunResult.ABORTED)
+
+    async def _settle(self, run_id: int, result: RunResult) -> None:
+        """The single place a print's outcome is recorded (and counted, in the same transaction)."""
+        await self.model.finish_run(run_id, result)
+        if self._on_change:
+            self._on_change()
+
+    async def _after_success(self, symbols: dict) -> None:
+        self._set(DriverState.CLEARING_BED)
+        await self._run_hooks(HookEvent.PRINT_SUCCESS, symbols)
+        await self._cool_down(symbols)
+        if not await self.model.has_work(self.settings.profile, queues=await self._queues()):
+            self._set(DriverState.FINISHING)
+            await self._run_hooks(HookEvent.FINISH, symbols)
+
+    async def _cool_down(self, symbols: dict) -> None:
+        threshold = self.settings.cooldown_below
+        if threshold is None:
+            return
+        self._set(DriverState.COOLING_DOWN)
+        await self._run_hooks(HookEvent.COOLDOWN, symbols)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.cooldown_timeout
+        while loop.time() < deadline:
+            reading = self.printer.temperatures.get("B") if self.printer.temperatures else None
+            if reading is not None and reading.actual < threshold:
+                return
+            await asyncio.sleep(COOLDOWN_POLL)
+
+    async def _symbols(self, claim) -> dict:
+        temperatures = self.printer.temperatures
+        bed = temperatures.get("B") if temperatures else None
+        return {
+            "current": {"path": claim.set.path, "materials": list(claim.set.materials or []),
+                        "bed_temp": bed.actual if bed else None, "state": self.state.name.lower()},
+            "external": await self.model.get_external(),
+            "metadata": _metadata(claim.set.metadata),
+        }
+
+    async def _run_hooks(self, event: HookEvent, symbols: dict) -> bool:
+        """Run an event's scripts as a small print (``@pause`` holds it until a person resumes)."""
+        result = run_event(event, await self.model.hooks(event.value), symbols)
+        if result.stderr:
+            self._log.warning("%s", result.stderr.strip())
+        if not result.gcode.strip():
+            return True
+        with tempfile.NamedTemporaryFile("w", suffix=".gcode", prefix=f"{event.value}-", delete=False) as handle:
+            handle.write(result.gcode + "\n")
+            script = Path(handle.name)
+        try:
+            outcome = await self.printer.print_file(script)
+        except FarmctlError as exc:
+            self._log.warning("%s script not run: %s", event.display_name, exc.message)
+            return False
+        finally:
+            script.unlink(missing_ok=True)
+        return outcome.outcome == JobOutcome.DONE
+
+
+def _metadata(text: str | None) -> dict:
+    """A set's metadata for preprocessors: the stored JSON object, or empty."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

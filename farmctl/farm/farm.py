@@ -1,0 +1,172 @@
+"""The farm: one store, one uploads folder, and every configured printer with its queue driver.
+
+Printers on ``port = "sim"`` get a simulated Marlin of the configured firmware profile, so the
+whole farm runs on any machine. A printer whose port fails is retried every few seconds; a
+failure on one printer never touches another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farmctl.auth import AuthService
+from farmctl.farm.config import FarmConfig, PrinterConfig
+from farmctl.farm.driver import DriverSettings, QueueDriver
+from farmctl.files import UploadFolder
+from farmctl.errors import FarmctlError
+from farmctl.printer import Printer, PrinterState
+from farmctl.queue import QueueModel
+from farmctl.sim import SimulatedPrinter
+from farmctl.store import Store
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "farmctl.db"
+RECONNECT_EVERY = 5.0
+DEFAULT_MAX_UPLOAD = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """How simulated printers run: real wire and move timing for a demo, full speed for tests."""
+
+    full_speed: bool = False
+    time_scale: float = 1.0
+
+
+@dataclass(slots=True)
+class FarmPrinter:
+    config: PrinterConfig
+    printer: Printer
+    driver: QueueDriver
+    sim: SimulatedPrinter | None = None
+    keeper: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+class Farm:
+    """Everything one ``farmctl serve`` process runs. ``async with Farm.running(...)`` in tests."""
+
+    def __init__(self, config: FarmConfig, data_dir: Path, *, sim: SimOptions = SimOptions(),
+                 max_upload: int = DEFAULT_MAX_UPLOAD) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.uploads_dir = data_dir / "uploads"
+        self.sim_options = sim
+        self.max_upload = max_upload
+        self.store: Store
+        self.model: QueueModel
+        self.auth: AuthService
+        self.uploads: UploadFolder
+        self.printers: dict[str, FarmPrinter] = {}
+        self.started = time.time()
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, config: FarmConfig, data_dir: Path, **options: Any) -> AsyncIterator[Farm]:
+        farm = cls(config, data_dir, **options)
+        await farm.start()
+        try:
+            yield farm
+        finally:
+            await farm.stop()
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir.mkdir(exist_ok=True)
+        self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        self.model = QueueModel(self.store)
+        self.auth = AuthService(self.store)
+        self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
+        interrupted = await self.model.recover_after_crash()
+        for run in interrupted:
+            async with self.store.transaction() as tx:
+                await tx.set_printer_status(run.printer, False,
+                                            f"the print of {run.set_path} was interrupted by a restart; "
+                                            "that copy is still owed (click Start Managing to print it)", time.time())
+        for config in self.config.printers:
+            self.printers[config.name] = await self._add_printer(config)
+
+    async def _add_printer(self, config: PrinterConfig) -> FarmPrinter:
+        sim = None
+        port = config.port
+        if config.simulated:
+            sim = SimulatedPrinter(config.profile or "marlin2", full_speed=self.sim_options.full_speed,
+                                   time_scale=self.sim_options.time_scale).start()
+            port = sim.path
+        printer = Printer(config.name, port, config.baud, config.profile, on_change=lambda _: self.notify())
+        driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
+                             DriverSettings(profile=config.profile), on_change=self.notify)
+        await driver.restore()
+        entry = FarmPrinter(config, printer, driver, sim)
+        entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
+        return entry
+
+    async def _keep_connected(self, entry: FarmPrinter) -> None:
+        """Connect, and reconnect after the port vanishes or the printer errs, every few seconds."""
+        while True:
+            if entry.printer.state in (PrinterState.OFFLINE, PrinterState.ERROR):
+                try:
+                    await entry.printer.connect()
+                except FarmctlError as exc:
+                    log.warning("printer %s: %s", entry.name, exc.message)
+            await asyncio.sleep(RECONNECT_EVERY)
+
+    async def stop(self) -> None:
+        for entry in self.printers.values():
+            if entry.keeper is not None:
+                entry.keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await entry.keeper
+            await entry.driver.stop()
+            await entry.printer.disconnect()
+            if entry.sim is not None:
+                entry.sim.stop()
+        await self.store.close()
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def printer(self, name: str) -> FarmPrinter:
+        try:
+            return self.printers[name]
+        except KeyError:
+            raise FarmctlError(f"no printer named {name!r}", 404) from None
+
+    def default_printer(self) -> FarmPrinter | None:
+        """The printer the main port's OctoPrint paths address: the only one, or the one marked default."""
+        if len(self.printers) == 1:
+            return next(iter(self.printers.values()))
+        marked = [p for p in self.printers.values() if p.config.default]
+        return marked[0] if marked else None
+
+    def wake_drivers(self) -> None:
+        """The queue changed: every driver looks again."""
+        for entry in self.printers.values():
+            entry.driver.wake()
+
+    # -- change notification (the push channel listens here) ------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(queue)
+
+    def notify(self, event: dict[str, Any] | None = None) -> None:
+        message = event or {"type": "changed"}
+        for queue in self._subscribers:
+            if not queue.full():
+                queue.put_nowait(message)

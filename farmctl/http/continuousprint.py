@@ -1,0 +1,260 @@
+"""Continuous Print's API (``/plugin/continuousprint/...``) translated onto farmctl's queue model.
+
+Per printer (``/printers/<name>/plugin/continuousprint/...``, a printer's own port, or the default
+printer on the main port's plain paths) and for the whole farm (``/farm/plugin/continuousprint/...``
+on the main port): the farm's ``state/get`` lists every printer, its ``set_active`` starts or stops
+them all. The queue itself is the farm's, so the queue endpoints behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.app import PRINTER_NAME, farm_of, printer_of
+from farmctl.http.params import form, id_list, json_body, parse_json_text, payload, require as required
+from farmctl.queue.validate import as_bool
+from farmctl.store import LOCAL_QUEUE
+
+BASE = "/plugin/continuousprint"
+FARM_BASE = "/farm/plugin/continuousprint"
+
+
+def _ok() -> web.Response:
+    return web.json_response("OK")
+
+
+# -- state -------------------------------------------------------------------------------------
+
+async def _printer_state(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
+    driver = entry.driver
+    return {
+        "active": driver.active,
+        "profile": entry.config.profile or entry.printer.profile.name,
+        "status": driver.status,
+        "statusType": driver.status_type.value,
+        "queues": await farm.model.queue_state(entry.name),
+    }
+
+
+async def _farm_state(farm: Farm) -> dict[str, Any]:
+    printers = [{"name": p.name, "active": p.driver.active, "status": p.driver.status,
+                 "statusType": p.driver.status_type.value, "printer": p.printer.state.value}
+                for p in farm.printers.values()]
+    active = bool(printers) and all(p["active"] for p in printers)
+    return {
+        "active": active,
+        "profile": "",
+        "status": "Printing" if any(p["status"] == "Printing" for p in printers) else
+                  ("Idle (awaiting printable Job)" if active else "Inactive (click Start Managing)"),
+        "statusType": "NORMAL" if active else "INIT",
+        "queues": await farm.model.queue_state(),
+        "printers": printers,
+    }
+
+
+def _addressed(request: web.Request) -> FarmPrinter | None:
+    """The printer a request is about, or None for the main port's plain paths in a farm with no default."""
+    farm = farm_of(request)
+    if request.match_info.get("printer") is None and request.app.get(PRINTER_NAME) is None \
+            and farm.default_printer() is None:
+        return None
+    return printer_of(request)
+
+
+async def state_get(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    entry = _addressed(request)
+    return web.json_response(await _printer_state(farm, entry) if entry else await _farm_state(farm))
+
+
+async def farm_state_get(request: web.Request) -> web.Response:
+    return web.json_response(await _farm_state(farm_of(request)))
+
+
+async def _active_flag(request: web.Request) -> bool:
+    data = await payload(request)
+    return as_bool(required(data, "active"), "active")
+
+
+async def set_active(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    entry = _addressed(request)
+    if entry is None:
+        return await farm_set_active(request)
+    await entry.driver.set_active(await _active_flag(request))
+    return web.json_response(await _printer_state(farm, entry))
+
+
+async def farm_set_active(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    active = await _active_flag(request)
+    for entry in farm.printers.values():
+        await entry.driver.set_active(active)
+    return web.json_response(await _farm_state(farm))
+
+
+# -- jobs and sets -------------------------------------------------------------------------------
+
+def _changed(request: web.Request) -> None:
+    farm_of(request).wake_drivers()
+    farm_of(request).notify()
+
+
+async def set_add(request: web.Request) -> web.Response:
+    data = await payload(request)
+    required(data, "path")
+    added = await farm_of(request).model.add_set(
+        data, job=data.get("job"), job_name=data.get("jobName"), job_draft=data.get("jobDraft", True),
+        queue=str(data.get("queue") or LOCAL_QUEUE))
+    _changed(request)
+    return web.json_response(added.to_api())
+
+
+async def job_add(request: web.Request) -> web.Response:
+    data = await payload(request)
+    job = await farm_of(request).model.add_job(required(data, "name"), queue=str(data.get("queue") or LOCAL_QUEUE))
+    _changed(request)
+    return web.json_response(job.to_api())
+
+
+async def job_mv(request: web.Request) -> web.Response:
+    data = await payload(request)
+    await farm_of(request).model.move_job(required(data, "id"), data.get("after_id"),
+                                          str(data.get("src_queue") or LOCAL_QUEUE), data.get("dest_queue"))
+    _changed(request)
+    return _ok()
+
+
+async def job_edit(request: web.Request) -> web.Response:
+    job = await farm_of(request).model.edit_job(await payload(request))
+    _changed(request)
+    return web.json_response(job.to_api())
+
+
+async def job_import(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    data = await payload(request)
+    path = await farm.uploads.local_path(str(required(data, "path")))
+    job = await farm.model.import_job(path, farm.uploads_dir, str(data.get("queue") or LOCAL_QUEUE))
+    _changed(request)
+    return web.json_response(job.to_api())
+
+
+async def job_export(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    data = await payload(request)
+    result = await farm.model.export_jobs(id_list(data, "job_ids"), farm.uploads_dir, farm.uploads_dir)
+    return web.json_response(result.to_api())
+
+
+async def job_rm(request: web.Request) -> web.Response:
+    data = await payload(request)
+    deleted = await farm_of(request).model.remove_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
+    _changed(request)
+    return web.json_response({"jobs_deleted": deleted})
+
+
+async def job_reset(request: web.Request) -> web.Response:
+    data = await payload(request)
+    updated = await farm_of(request).model.reset_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
+    _changed(request)
+    return web.json_response({"num_updated": updated})
+
+
+# -- history, queues, automation -----------------------------------------------------------------
+
+async def history_get(request: web.Request) -> web.Response:
+    return web.json_response([run.to_api() for run in await farm_of(request).model.get_history()])
+
+
+async def history_reset(request: web.Request) -> web.Response:
+    await farm_of(request).model.reset_history()
+    return _ok()
+
+
+async def queues_get(request: web.Request) -> web.Response:
+    return web.json_response([queue.to_api() for queue in await farm_of(request).model.get_queues()])
+
+
+async def _json_field(request: web.Request) -> Any:
+    """The ``json`` form field (or a JSON body): lists are allowed here, unlike ``payload``."""
+    if request.content_type == "application/json":
+        return await json_body(request)
+    fields = await form(request)
+    if "json" not in fields:
+        raise FarmctlError("missing 'json'")
+    return parse_json_text(str(fields["json"]), "the json field")
+
+
+async def queues_edit(request: web.Request) -> web.Response:
+    await farm_of(request).model.edit_queues(await _json_field(request))
+    _changed(request)
+    return _ok()
+
+
+async def automation_get(request: web.Request) -> web.Response:
+    return web.json_response(await farm_of(request).model.get_automation())
+
+
+async def automation_edit(request: web.Request) -> web.Response:
+    await farm_of(request).model.edit_automation(await _json_field(request))
+    return _ok()
+
+
+async def automation_external(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise FarmctlError("the body must be a JSON object")
+    await farm_of(request).model.set_external(body)
+    return _ok()
+
+
+async def automation_simulate(request: web.Request) -> web.Response:
+    from farmctl.automation import run_event
+
+    fields = await form(request)
+    symtable = parse_json_text(str(fields.get("symtable", "{}")), "symtable")
+    automation = parse_json_text(str(required(fields, "automation")), "automation")
+    if not isinstance(symtable, dict) or not isinstance(automation, list):
+        raise FarmctlError("symtable must be a JSON object and automation a JSON list of [script, preprocessor]")
+    hooks = []
+    for item in automation:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+                and (item[1] is None or isinstance(item[1], str))):
+            raise FarmctlError("each automation entry must be [script, preprocessor or null]")
+        hooks.append((item[0], item[1]))
+    result = run_event("continuousprint_start_print", hooks, symtable)
+    return web.json_response(result.as_dict())
+
+
+_SHARED = [
+    ("POST", "set/add", set_add), ("POST", "job/add", job_add), ("POST", "job/mv", job_mv),
+    ("POST", "job/edit", job_edit), ("POST", "job/import", job_import), ("POST", "job/export", job_export),
+    ("POST", "job/rm", job_rm), ("POST", "job/reset", job_reset),
+    ("GET", "history/get", history_get), ("POST", "history/reset", history_reset),
+    ("GET", "queues/get", queues_get), ("POST", "queues/edit", queues_edit),
+    ("GET", "automation/get", automation_get), ("POST", "automation/edit", automation_edit),
+    ("POST", "automation/external", automation_external), ("POST", "automation/simulate", automation_simulate),
+]
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    """A printer's Continuous Print: its own state and set_active, the farm's shared queue."""
+    base = prefix + BASE
+    app.router.add_get(f"{base}/state/get", state_get)
+    app.router.add_post(f"{base}/set_active", set_active)
+    for method, path, handler in _SHARED:
+        app.router.add_route(method, f"{base}/{path}", handler)
+
+
+def add_farm_routes(app: web.Application, prefix: str) -> None:
+    """The whole farm: state of every printer, set_active for all of them."""
+    base = prefix + FARM_BASE
+    app.router.add_get(f"{base}/state/get", farm_state_get)
+    app.router.add_post(f"{base}/set_active", farm_set_active)
+    for method, path, handler in _SHARED:
+        app.router.add_route(method, f"{base}/{path}", handler)

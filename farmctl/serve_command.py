@@ -1,0 +1,72 @@
+"""``farmctl serve``: the farm server — every printer, the queue, the HTTP APIs and the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.config import load_config
+from farmctl.farm.farm import Farm, SimOptions
+
+DEFAULT_DATA = Path("farm-data")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="run the farm server (a demo farm of simulated printers without --config)")
+    parser.add_argument("--config", type=Path, default=None, help="farm.toml with one [[printers]] table per printer")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="database, uploads and logs (default ./farm-data)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--sim-speed", choices=["real", "fast"], default="real",
+                        help="simulated printers: real wire and move timing, or as fast as possible (tests)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    sim = SimOptions() if args.sim_speed == "real" else SimOptions(full_speed=True, time_scale=0.0)
+    return asyncio.run(serve(config, args.data, args.host, args.port, sim))
+
+
+async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> int:
+    from farmctl.http.app import build_main_app, build_printer_app
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Farm.running(config, data, sim=sim) as farm:
+        runners: list[web.AppRunner] = []
+        try:
+            sites = [(build_main_app(farm), port)] + [
+                (build_printer_app(farm, p.name), p.api_port) for p in config.printers if p.api_port]
+            for app, app_port in sites:
+                runner = web.AppRunner(app, access_log=None)
+                await runner.setup()
+                runners.append(runner)
+                try:
+                    await web.TCPSite(runner, host, app_port).start()
+                except OSError as exc:
+                    raise FarmctlError(f"cannot listen on {host}:{app_port}: {exc.strerror}") from None
+            names = ", ".join(farm.printers)
+            print(f"farmctl: serving {len(farm.printers)} printer(s) ({names}) on http://{host}:{port}/", flush=True)
+            if not await _has_keys(farm):
+                print("farmctl: no API key yet; create one with: farmctl keys add NAME --data "
+                      f"{data}", flush=True)
+            await stop.wait()
+        finally:
+            for runner in runners:
+                with contextlib.suppress(Exception):
+                    await runner.cleanup()
+    return 0
+
+
+async def _has_keys(farm: Farm) -> bool:
+    return bool(await farm.auth.list_keys())
