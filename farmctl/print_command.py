@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from farmctl.errors import FarmctlError
+from farmctl.job import check_job
+from farmctl.protocol.gcode import MAX_LINE_LENGTH
 from farmctl.printer import JobOutcome, JobProgress, JobResult, Printer, PrinterState
 
 EXIT_CANCELLED = 3
@@ -75,6 +76,7 @@ async def _on_interrupt(printer: Printer, interactive: bool) -> None:
 
 async def print_file(path: Path, port: str, baud: int | None, profile: str | None, ping_pong: bool = False) -> int:
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    check_job(path, MAX_LINE_LENGTH)  # a missing or unsendable file is refused before the port is touched
     printer = Printer("printer", port, baud, profile, ping_pong=ping_pong)
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[None]] = set()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from farmctl.auth import Role
 from farmctl.errors import FarmctlError
 from farmctl.farm.config import load_config
 from farmctl.farm.farm import Farm, SimOptions
@@ -57,9 +58,11 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
                     raise FarmctlError(f"cannot listen on {host}:{app_port}: {exc.strerror}") from None
             names = ", ".join(farm.printers)
             print(f"farmctl: serving {len(farm.printers)} printer(s) ({names}) on http://{host}:{port}/", flush=True)
-            if not await _has_keys(farm):
-                print("farmctl: no API key yet; create one with: farmctl keys add NAME --data "
-                      f"{data}", flush=True)
+            first_key = await _first_admin_key(farm)
+            if first_key:
+                print(f"farmctl: first start: admin API key {first_key}\n"
+                      f"farmctl: open http://{host}:{port}/ and paste it (shown once; more with 'farmctl keys add')",
+                      flush=True)
             await stop.wait()
         finally:
             for runner in runners:
@@ -68,5 +71,8 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
     return 0
 
 
-async def _has_keys(farm: Farm) -> bool:
-    return bool(await farm.auth.list_keys())
+async def _first_admin_key(farm: Farm) -> str | None:
+    """On a fresh data folder (no keys, no users) make one admin key, so the dashboard can be opened."""
+    if await farm.auth.list_keys() or await farm.auth.users():
+        return None
+    return await farm.auth.add_key("initial-admin", Role.ADMIN)
