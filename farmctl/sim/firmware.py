@@ -30,7 +30,8 @@ from farmctl.profiles import FirmwareProfile
 from farmctl.sim.gcodes import HANDLERS, Handler
 from farmctl.sim.identity import Family, Identity, identity_for
 from farmctl.sim.outcome import Reply, Wait, WaitKind, command_code
-from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, LineError, Rejected, check_line
+from farmctl.protocol.replies import LineErrorKind
+from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply
 from farmctl.sim.physics import Heater, Motion, Physics, Planner
 from farmctl.sim.records import Executed, Stats
 
@@ -313,8 +314,8 @@ class MarlinFirmware:
         self._ring.clear()
         self._ring_overflowed = False
 
-    def _line_error(self, error: LineError, now: float) -> None:
-        self.emit(error.reply(self.last_n), now)
+    def _line_error(self, error: LineErrorKind, now: float) -> None:
+        self.emit(error_reply(error, self.last_n), now)
         self._flush_ring()
         self.request_resend(now)
 

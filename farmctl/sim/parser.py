@@ -13,22 +13,16 @@ from enum import Enum
 
 from farmctl.profiles import ChecksumWithoutLine
 from farmctl.protocol.gcode import checksum
+from farmctl.protocol.replies import LineErrorKind
 
 EOL = frozenset(b"\r\n")
 _BACKSPACE = 0x08
 _SPECIAL = (b";", b"\\", b"\x08")
 
 
-class LineError(Enum):
-    """The rejections Marlin prints as ``Error:<text>, Last Line: <last>``."""
-
-    LINE_NUMBER = "Line Number is not Last Line Number+1"
-    CHECKSUM = "checksum mismatch"
-    NO_CHECKSUM = "No Checksum with line number"
-    NO_LINE_NUMBER = "No Line Number with checksum"
-
-    def reply(self, last_n: int) -> str:
-        return f"Error:{self.value}, Last Line: {last_n}"
+def error_reply(error: LineErrorKind, last_n: int) -> str:
+    """``Error:<text>, Last Line: <last>``, in the wording the host's reply parser reads."""
+    return f"Error:{error.value}, Last Line: {last_n}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +35,7 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    error: LineError
+    error: LineErrorKind
 
 
 class LineAssembler:
@@ -133,7 +127,7 @@ def check_line(line: bytes, last_n: int, unnumbered_checksum: ChecksumWithoutLin
     command = text.lstrip(" ") if skip_leading_spaces else text
     if command[:1] != "N":
         if "*" in command and unnumbered_checksum is ChecksumWithoutLine.REJECT:
-            return Rejected(LineError.NO_LINE_NUMBER)
+            return Rejected(LineErrorKind.NO_LINE_NUMBER)
         return Accepted(strip_command(command), None)
     number_text = command[1:]
     is_m110 = "M110" in command
@@ -143,12 +137,12 @@ def check_line(line: bytes, last_n: int, unnumbered_checksum: ChecksumWithoutLin
             number_text = command[second + 1:]
     number = _leading_int(number_text)
     if number != last_n + 1 and not is_m110:
-        return Rejected(LineError.LINE_NUMBER)
+        return Rejected(LineErrorKind.LINE_NUMBER)
     star = command.rfind("*")
     if star < 0:
-        return Rejected(LineError.NO_CHECKSUM)
+        return Rejected(LineErrorKind.NO_CHECKSUM)
     if _leading_int(command[star + 1:]) != checksum(line[len(line) - len(command):][:star]):
-        return Rejected(LineError.CHECKSUM)
+        return Rejected(LineErrorKind.CHECKSUM_MISMATCH)
     return Accepted(strip_command(command), number)
 
 
