@@ -1,6 +1,25 @@
+import random
+from pathlib import Path
+
 import pytest
 
 from farmctl.printer import Printer
+
+
+def write_job_file(path: Path, moves: int, seed: int = 0, header: str = "G28\n") -> list[str]:
+    """A job of short moves; returns its commands in order, as the firmware should run them."""
+    rnd = random.Random(seed)
+    commands = [line for line in header.splitlines() if line and not line.startswith(("@", ";"))]
+    body = []
+    for index in range(moves):
+        body.append(f"G1 X{rnd.uniform(0, 200):.3f} Y{rnd.uniform(0, 200):.3f} E{index * 0.01:.4f} F3000")
+    path.write_text(header + "".join(f"{line} ; move {index}\n" for index, line in enumerate(body)))
+    return commands + body
+
+
+@pytest.fixture
+def write_job():
+    return write_job_file
 
 
 @pytest.fixture

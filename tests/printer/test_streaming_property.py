@@ -13,7 +13,6 @@ from farmctl.protocol.gcode import checksum
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
 
-from printer_jobs import write_job
 
 noise = st.one_of(st.just(0.0), st.floats(min_value=0.0001, max_value=0.004))
 
@@ -55,7 +54,7 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     seed=st.integers(min_value=0, max_value=2**16),
 )
 def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
-        tmp_path_factory, moves, profile, rx_corrupt, rx_drop, tx_corrupt, tx_drop, stop, stop_after, seed):
+        tmp_path_factory, moves, profile, rx_corrupt, rx_drop, tx_corrupt, tx_drop, stop, stop_after, seed, write_job):
     job = tmp_path_factory.mktemp("job") / "job.gcode"
     expected = write_job(job, moves, seed)
     # the handshake runs on a clean line; noise starts with the print

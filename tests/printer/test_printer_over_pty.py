@@ -9,7 +9,6 @@ from farmctl.errors import FarmctlError
 from farmctl.printer import JobOutcome, PrinterState
 from farmctl.sim import SimulatedPrinter
 
-from printer_jobs import write_job
 
 
 async def eventually(predicate, timeout=10.0):
@@ -26,7 +25,7 @@ def job_commands(sim):
 @pytest.mark.parametrize("profile, firmware", [
     ("marlin2", "Marlin 2."), ("marlin2-advanced-ok", "Marlin 2."), ("marlin1", "Marlin 1."), ("prusa-mk3", "Prusa-Firmware"),
 ])
-async def test_profile_is_detected_from_m115_and_a_job_prints_exactly(connect, job_file, profile, firmware):
+async def test_profile_is_detected_from_m115_and_a_job_prints_exactly(connect, job_file, profile, firmware, write_job):
     expected = write_job(job_file, 150)
     with SimulatedPrinter(profile, full_speed=True, time_scale=0) as sim:
         printer = await connect(sim.path)
@@ -55,7 +54,7 @@ async def test_autoreport_is_used_when_advertised_else_m105_polling(connect):
         await eventually(lambda: printer.temperatures is not None, timeout=6)
 
 
-async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, job_file):
+async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, job_file, write_job):
     write_job(job_file, 400)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
         printer = await connect(sim.path)
@@ -71,7 +70,7 @@ async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(conn
         assert printer.state == PrinterState.ERROR
 
 
-async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, job_file, tmp_path):
+async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, job_file, tmp_path, write_job):
     expected = write_job(job_file, 400)
     link = tmp_path / "printer-link"
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, link=link) as sim:
@@ -104,7 +103,7 @@ async def test_at_pause_holds_the_stream_until_resumed(connect, job_file):
 
 
 @pytest.mark.parametrize("action", ["pause", "paused"])
-async def test_host_actions_from_the_printer_are_obeyed(connect, job_file, action):
+async def test_host_actions_from_the_printer_are_obeyed(connect, job_file, action, write_job):
     write_job(job_file, 3000)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
         printer = await connect(sim.path)
@@ -122,7 +121,7 @@ async def test_host_actions_from_the_printer_are_obeyed(connect, job_file, actio
         assert result.outcome == JobOutcome.CANCELLED
 
 
-async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, job_file):
+async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, job_file, write_job):
     write_job(job_file, 3000, header="M104 S200\nM140 S60\nG28\n")
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
         printer = await connect(sim.path)
