@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,6 +28,8 @@ from farmctl.protocol.sender import Acknowledged, Event, NotResponding
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
+TEMPERATURE_HISTORY = 300
+"""Temperature reports kept for OctoPrint's ``?history=true`` (ten minutes at one report per 2 s)."""
 COOLDOWN_COMMANDS = ("M104 S0", "M140 S0", "M107")
 
 
@@ -105,6 +108,7 @@ class Printer:
         self.firmware: dict[str, str] = {}
         self.capabilities: dict[str, bool] = {}
         self.temperatures: Temperatures | None = None
+        self.temperature_history: deque[tuple[float, Temperatures]] = deque(maxlen=TEMPERATURE_HISTORY)
         self.progress: JobProgress | None = None
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
@@ -248,9 +252,9 @@ class Printer:
             if event.line is not None:
                 self._advanced_ok_seen = True
             if event.temperatures is not None:
-                self.temperatures = event.temperatures
+                self._record_temperatures(event.temperatures)
         elif isinstance(event, Temperatures):
-            self.temperatures = event
+            self._record_temperatures(event)
         elif isinstance(event, FirmwareInfo):
             self.firmware = event.fields
         elif isinstance(event, Capability):
@@ -263,6 +267,10 @@ class Printer:
             self._fail(f"the printer stopped answering ({event.seconds:.0f} s)")
         elif isinstance(event, HostAction):
             self._on_action(event)
+
+    def _record_temperatures(self, report: Temperatures) -> None:
+        self.temperatures = report
+        self.temperature_history.append((time.time(), report))
 
     def _on_ack(self, event: Acknowledged) -> None:
         tag = event.tag
