@@ -21,7 +21,7 @@ from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
-from farmctl.printer import Printer, PrinterState
+from farmctl.printer import JobResult, Printer, PrinterState
 from farmctl.queue import QueueModel
 from farmctl.sim import SimulatedPrinter
 from farmctl.store import Store
@@ -48,6 +48,10 @@ class FarmPrinter:
     driver: QueueDriver
     sim: SimulatedPrinter | None = None
     keeper: asyncio.Task[None] | None = field(default=None, repr=False)
+    selected: str | None = None
+    """The uploads-relative file OctoPrint clients selected for this printer's next job."""
+    stay_offline: bool = False
+    """An operator disconnected the printer: the keeper does not reconnect it until asked."""
 
     @property
     def name(self) -> str:
@@ -71,6 +75,7 @@ class Farm:
         self.printers: dict[str, FarmPrinter] = {}
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._prints: set[asyncio.Task[JobResult]] = set()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -116,7 +121,7 @@ class Farm:
     async def _keep_connected(self, entry: FarmPrinter) -> None:
         """Connect, and reconnect after the port vanishes or the printer errs, every few seconds."""
         while True:
-            if entry.printer.state in (PrinterState.OFFLINE, PrinterState.ERROR):
+            if entry.printer.state in (PrinterState.OFFLINE, PrinterState.ERROR) and not entry.stay_offline:
                 try:
                     await entry.printer.connect()
                 except FarmctlError as exc:
@@ -133,6 +138,8 @@ class Farm:
             await entry.printer.disconnect()
             if entry.sim is not None:
                 entry.sim.stop()
+        if self._prints:  # a disconnect ends every print, so these finish at once
+            await asyncio.wait(self._prints, timeout=5.0)
         await self.store.close()
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -149,6 +156,24 @@ class Farm:
             return next(iter(self.printers.values()))
         marked = [p for p in self.printers.values() if p.config.default]
         return marked[0] if marked else None
+
+    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Task[JobResult]:
+        """Start printing ``path`` on one printer in a tracked task; returns once the print is under way.
+
+        Raises the printer's FarmctlError (409 when it is not ready) instead of losing it in the task.
+        """
+        task = asyncio.create_task(entry.printer.print_file(path), name=f"print {path.name} on {entry.name}")
+        self._prints.add(task)
+        task.add_done_callback(self._print_ended)
+        await asyncio.sleep(0)  # print_file checks the state and sets PRINTING before its first await
+        if task.done() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        return task
+
+    def _print_ended(self, task: asyncio.Task[JobResult]) -> None:
+        self._prints.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
+            log.error("print task %s failed", task.get_name(), exc_info=exc)
 
     def wake_drivers(self) -> None:
         """The queue changed: every driver looks again."""
