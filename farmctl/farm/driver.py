@@ -71,7 +71,8 @@ class QueueDriver:
     """Feeds one printer from the farm's queues."""
 
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
-                 settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None) -> None:
+                 settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None,
+                 on_settle: Callable[[], None] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
@@ -84,6 +85,7 @@ class QueueDriver:
         self._active = False
         self._wake = asyncio.Event()
         self._on_change = on_change
+        self._on_settle = on_settle  # a run ended: its copy, or the job's next pass, may be free for others
         self._task: asyncio.Task[None] | None = None
         self._log = logging.LoggerAdapter(log, {"printer": name})
 
@@ -151,6 +153,7 @@ class QueueDriver:
     async def _run(self) -> None:
         try:
             while self._active:
+                self._wake.clear()  # here, not in _sleep: a wake that comes while claiming is not lost
                 if self.printer.state != PrinterState.OPERATIONAL:
                     self._set(DriverState.WAITING_FOR_PRINTER)
                     await self._sleep(1.0)
@@ -173,7 +176,6 @@ class QueueDriver:
             self._task = None
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), seconds)
         except asyncio.TimeoutError:
@@ -224,6 +226,8 @@ class QueueDriver:
     async def _settle(self, run_id: int, result: RunResult) -> None:
         """The single place a print's outcome is recorded (and counted, in the same transaction)."""
         await self.model.finish_run(run_id, result)
+        if self._on_settle:
+            self._on_settle()
         if self._on_change:
             self._on_change()
 

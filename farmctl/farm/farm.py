@@ -112,7 +112,8 @@ class Farm:
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=lambda _: self.notify())
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
-                             DriverSettings(profile=config.profile), on_change=self.notify)
+                             DriverSettings(profile=config.profile), on_change=self.notify,
+                             on_settle=self.wake_drivers)
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
