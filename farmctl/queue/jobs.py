@@ -22,6 +22,7 @@ from farmctl.queue.validate import (
     as_metadata,
     as_optional_id,
     as_profiles,
+    as_set_path,
     as_str,
 )
 from farmctl.store import ARCHIVE_QUEUE, LOCAL_QUEUE, JobRecord, SetRecord, Tx
@@ -47,7 +48,7 @@ class SetFields:
         def pick(key: str, default: Any) -> Any:
             return data[key] if key in data else default
 
-        path = as_str(pick("path", base.path if base else None), "path")
+        path = as_set_path(pick("path", base.path if base else None))
         count = as_int(pick("count", base.count if base else 1), "count", minimum=1)
         remaining = as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0)
         return cls(

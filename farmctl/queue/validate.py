@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from farmctl.errors import FarmctlError
+from farmctl.files.paths import safe_relative_path
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -62,6 +63,14 @@ def as_str(value: Any, name: str, *, allow_empty: bool = False) -> str:
     if not allow_empty and not value.strip():
         raise FarmctlError(f"{name} must not be empty")
     return value
+
+
+def as_set_path(value: Any) -> str:
+    """A set's file, relative to the uploads folder: no absolute path, no '..', no hidden names.
+
+    The driver prints ``uploads / path``, so a path that climbs out would stream any file on the host.
+    """
+    return str(safe_relative_path(as_str(value, "path"), require_extension=False))
 
 
 def _as_list(value: Any, name: str) -> list[Any]:
