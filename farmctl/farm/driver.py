@@ -20,6 +20,7 @@ from pathlib import Path
 from farmctl.automation import Event as HookEvent
 from farmctl.automation import run_event
 from farmctl.errors import FarmctlError
+from farmctl.files.paths import resolve_in
 from farmctl.printer import JobOutcome, Printer, PrinterState
 from farmctl.queue import QueueModel
 from farmctl.store import ARCHIVE_QUEUE, RunResult, Store
@@ -185,8 +186,13 @@ class QueueDriver:
         return [queue.name for queue in await self.model.get_queues() if queue.name != ARCHIVE_QUEUE]
 
     async def _print_claim(self, claim) -> None:
-        path = self.uploads / claim.set.path
         self.current_path = claim.set.path
+        try:  # a stored path, or a symlink under uploads, must not lead to a file elsewhere on the host
+            path = await asyncio.to_thread(resolve_in, self.uploads, claim.set.path, require_extension=False)
+        except FarmctlError as exc:
+            await self._settle(claim.run.id, RunResult.CANCELLED)
+            await self.set_active(False, f"{claim.set.path} is not printable: {exc.message}; the copy is still owed")
+            return
         if not path.is_file():
             await self._settle(claim.run.id, RunResult.CANCELLED)
             await self.set_active(False, f"{claim.set.path} is missing; the copy is still owed")
