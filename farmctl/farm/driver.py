@@ -125,8 +125,14 @@ class QueueDriver:
             await tx.set_printer_status(self.name, active, self.reason, asyncio.get_running_loop().time())
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
-        self._set(self.state if not active and self.state not in (DriverState.IDLE, DriverState.WAITING_FOR_PRINTER)
-                  else (DriverState.IDLE if active else DriverState.INACTIVE))
+        # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
+        # progress keeps its state (re-sending active=true must not make a printing printer look idle).
+        if active and self.state == DriverState.INACTIVE:
+            self._set(DriverState.IDLE)
+        elif not active and self.state in (DriverState.IDLE, DriverState.WAITING_FOR_PRINTER):
+            self._set(DriverState.INACTIVE)
+        elif self._on_change:
+            self._on_change()
         self.wake()
 
     def wake(self) -> None:
