@@ -1,0 +1,109 @@
+"""What the OctoPrint routes share: reading a request body the way OctoPrint's clients send it,
+the URLs a response points at, and which uploaded file a printer is busy with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.params import json_body
+from farmctl.printer import PrinterState
+
+VERSION = "1.11.8"
+API_VERSION = "0.1"
+
+BUSY = frozenset({PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING})
+OPERATIONAL = BUSY | {PrinterState.OPERATIONAL}
+_TRUE = frozenset({"true", "yes", "y", "1", "on"})
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def truthy(value: Any) -> bool:
+    """OctoPrint's booleans: true/yes/y/1 in any case, or a JSON true."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    return isinstance(value, str) and value.strip().lower() in _TRUE
+
+
+async def command_body(request: web.Request) -> dict[str, Any]:
+    """A JSON object body (OctoPrint's command endpoints), or form fields for lenient clients."""
+    if request.content_type == "application/json":
+        body = await json_body(request)
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        body = dict(await request.post())
+    elif request.can_read_body:
+        body = await json_body(request)
+    else:
+        body = {}
+    if not isinstance(body, dict):
+        raise FarmctlError("the request body must be a JSON object")
+    return body
+
+
+def command_of(body: dict[str, Any], known: tuple[str, ...]) -> str:
+    command = body.get("command")
+    if command not in known:
+        raise FarmctlError(f"unknown command {command!r}; known: {', '.join(known)}")
+    return command
+
+
+def number(body: dict[str, Any], name: str, low: float, high: float, default: float | None = None) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            raise FarmctlError(f"missing {name!r}")
+        raise FarmctlError(f"{name} must be a number, not {value!r}")
+    if not low <= value <= high:
+        raise FarmctlError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    return float(value)
+
+
+def url_prefix(request: web.Request) -> str:
+    """``/printers/<name>`` when the request came that way, else empty."""
+    name = request.match_info.get("printer")
+    return f"/printers/{name}" if name else ""
+
+
+def base_url(request: web.Request) -> str:
+    return f"{request.url.origin()}{url_prefix(request)}"
+
+
+def require_operational(entry: FarmPrinter) -> None:
+    if entry.printer.state not in OPERATIONAL:
+        raise FarmctlError("Printer is not operational", 409)
+
+
+def uploads_relative(farm: Farm, path: Path) -> str | None:
+    """The uploads-relative name of a file on disk, or None if it is not in the uploads folder."""
+    try:
+        return path.resolve().relative_to(farm.uploads_dir.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def printing_file(entry: FarmPrinter) -> Path | None:
+    """The file a busy printer is streaming (a print or an event script), else None."""
+    progress = entry.printer.progress
+    if entry.printer.state in BUSY and progress is not None:
+        return progress.path
+    return None
+
+
+def in_use(farm: Farm, relative: str) -> bool:
+    """True when some printer is printing this file, or a file inside this folder."""
+    for entry in farm.printers.values():
+        path = printing_file(entry)
+        rel = uploads_relative(farm, path) if path is not None else None
+        if rel is not None and (rel == relative or rel.startswith(relative.rstrip("/") + "/")):
+            return True
+    return False

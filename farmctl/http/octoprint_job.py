@@ -1,0 +1,138 @@
+"""OctoPrint's /api/job: the selected or printing file, its progress, and start / restart /
+cancel / pause. A print runs in a task the farm tracks; the request returns once it is under way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.files import FileInfo
+from farmctl.http.app import farm_of, printer_of
+from farmctl.http.octoprint_common import (
+    BUSY, command_body, command_of, no_content, printing_file, uploads_relative,
+)
+from farmctl.http.octoprint_printer import state_text
+from farmctl.printer import PrinterState
+
+RESTART_WAIT = 10.0
+_S = PrinterState
+
+
+async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
+    """Print the printer's selected file; 409 when nothing is selected or the printer is not ready."""
+    if entry.selected is None:
+        raise FarmctlError("no file is selected for printing", 409)
+    if entry.printer.state != _S.OPERATIONAL:
+        raise FarmctlError(f"the printer is {state_text(entry).lower()}, not ready to print", 409)
+    path = await farm.uploads.local_path(entry.selected)
+    await farm.start_print(entry, path)
+
+
+async def _file_info(farm: Farm, relative: str) -> FileInfo | None:
+    try:
+        return await farm.uploads.info(relative)
+    except FarmctlError:
+        return None
+
+
+async def job_record(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
+    """GET /api/job's object (the push channel's ``job`` and ``progress`` come from here too)."""
+    printer = entry.printer
+    streaming = printing_file(entry)
+    relative = uploads_relative(farm, streaming) if streaming is not None else entry.selected
+    info = await _file_info(farm, relative) if relative is not None else None
+    file: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
+    if info is not None:
+        file = {"name": info.name, "path": info.path, "display": info.name, "origin": "local",
+                "size": info.size, "date": info.date}
+    elif streaming is not None:  # an event script from the queue: not an upload
+        file = {"name": streaming.name, "path": None, "display": streaming.name, "origin": "local",
+                "size": printer.progress.size if printer.progress else None, "date": None}
+    analysis = info.analysis if info is not None else None
+    estimate = analysis.estimated_print_time if analysis is not None else None
+    filament = None
+    if analysis is not None:
+        filament = {f"tool{n}": {"length": length, "volume": round(analysis.filament_volume_cm3(n), 5)}
+                    for n, length in enumerate(analysis.filament_mm)}
+    progress = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
+                "printTimeLeftOrigin": None}
+    current = printer.progress
+    if current is not None and (streaming is not None or (
+            info is not None and uploads_relative(farm, current.path) == info.path)):
+        elapsed = time.monotonic() - current.started
+        fraction = current.fraction
+        if estimate:
+            left, origin = max(0.0, estimate - elapsed), "analysis"
+        elif fraction > 0:
+            left, origin = elapsed / fraction - elapsed, "linear"
+        else:
+            left, origin = None, None
+        if printer.state not in BUSY:
+            left = 0.0 if fraction >= 1 else left
+        progress = {"completion": round(fraction * 100, 3), "filepos": current.offset,
+                    "printTime": int(elapsed), "printTimeLeft": None if left is None else int(left),
+                    "printTimeLeftOrigin": origin}
+    return {
+        "job": {"file": file, "estimatedPrintTime": estimate, "averagePrintTime": None, "lastPrintTime": None,
+                "filament": filament, "user": None},
+        "progress": progress,
+        "state": state_text(entry),
+        "error": entry.printer.error or None,
+    }
+
+
+async def job_get(request: web.Request) -> web.Response:
+    return web.json_response(await job_record(farm_of(request), printer_of(request)))
+
+
+async def job_post(request: web.Request) -> web.Response:
+    farm, entry = farm_of(request), printer_of(request)
+    body = await command_body(request)
+    command = command_of(body, ("start", "restart", "cancel", "pause"))
+    printer = entry.printer
+    if command == "start":
+        await start_selected(farm, entry)
+    elif command == "cancel":
+        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
+            raise FarmctlError("no print job is running", 409)
+        printer.cancel()
+    elif command == "restart":
+        if printer.state != _S.PAUSED:
+            raise FarmctlError("only a paused print can be restarted", 409)
+        printer.cancel()
+        await _wait_for_ready(entry)
+        await start_selected(farm, entry)
+    else:
+        action = body.get("action", "toggle")
+        if action not in ("pause", "resume", "toggle"):
+            raise FarmctlError(f"unknown pause action {action!r}; known: pause, resume, toggle")
+        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
+            raise FarmctlError("no print job is running", 409)
+        if action == "toggle":
+            action = "pause" if printer.state == _S.PRINTING else "resume"
+        if action == "pause":
+            printer.pause()
+        else:
+            printer.resume()
+    return no_content()
+
+
+async def _wait_for_ready(entry: FarmPrinter) -> None:
+    deadline = time.monotonic() + RESTART_WAIT
+    while entry.printer.state == _S.CANCELLING and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if entry.printer.state != _S.OPERATIONAL:
+        raise FarmctlError(f"the cancelled print did not end in time; the printer is {state_text(entry)}", 409)
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    app.router.add_routes([
+        web.get(prefix + "/api/job", job_get),
+        web.post(prefix + "/api/job", job_post),
+    ])

@@ -1,0 +1,368 @@
+"""OctoPrint's printer routes: /api/connection, /api/printer and its tool, bed, printhead and
+command endpoints. Every change becomes G-code sent through ``Printer.command``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import FarmPrinter
+from farmctl.http.app import printer_of
+from farmctl.http.octoprint_common import (
+    BUSY, OPERATIONAL, command_body, command_of, no_content, number, require_operational,
+)
+from farmctl.printer import PrinterState
+from farmctl.protocol import gcode
+from farmctl.protocol.replies import Reading, Temperatures
+
+log = logging.getLogger(__name__)
+
+PROFILE_ID = "_default"
+BAUDRATES = (250000, 230400, 115200, 57600, 38400, 19200, 9600)
+COMMAND_WAIT = 5.0
+"""Seconds a request waits for its commands' acknowledgements before answering 204 anyway (M109...)."""
+MAX_TEMPERATURE = 400.0
+_S = PrinterState
+
+# -- shared by /api/printer, /api/job and the push channel -------------------------------------
+
+
+def state_flags(state: PrinterState) -> dict[str, bool]:
+    return {
+        "operational": state in OPERATIONAL,
+        "printing": state == _S.PRINTING,
+        "cancelling": state == _S.CANCELLING,
+        "pausing": state == _S.PAUSING,
+        "resuming": False,
+        "finishing": False,
+        "closedOrError": state in (_S.OFFLINE, _S.ERROR),
+        "error": state == _S.ERROR,
+        "paused": state == _S.PAUSED,
+        "ready": state == _S.OPERATIONAL,
+        "sdReady": False,
+    }
+
+
+def state_text(entry: FarmPrinter) -> str:
+    state = entry.printer.state
+    if state == _S.OFFLINE and entry.printer.error:
+        return "Offline after error"
+    return state.value
+
+
+def state_record(entry: FarmPrinter) -> dict[str, Any]:
+    return {"text": state_text(entry), "flags": state_flags(entry.printer.state), "error": entry.printer.error}
+
+
+def _reading(reading: Reading | None, offset: float = 0.0) -> dict[str, Any]:
+    if reading is None:
+        return {"actual": None, "target": None, "offset": offset}
+    return {"actual": reading.actual, "target": reading.target, "offset": offset}
+
+
+def tool_reading(report: Temperatures, tool: int, tools: int) -> Reading | None:
+    found = report.get(f"T{tool}")
+    if found is None and tool == 0 and tools == 1:
+        found = report.get("T")
+    return found
+
+
+def temperature_now(entry: FarmPrinter, report: Temperatures | None, with_offsets: bool = True) -> dict[str, Any]:
+    """``{tool0: {actual, target, offset}, ..., bed: {...}}`` for one report."""
+    if report is None:
+        return {}
+    tools = entry.config.extruders
+    result: dict[str, Any] = {}
+    for tool in range(tools):
+        result[f"tool{tool}"] = _reading(tool_reading(report, tool, tools))
+    if entry.config.bed.heated or report.get("B") is not None:
+        result["bed"] = _reading(report.get("B"))
+    if (chamber := report.get("C")) is not None:
+        result["chamber"] = _reading(chamber)
+    if not with_offsets:
+        for value in result.values():
+            value.pop("offset", None)
+    return result
+
+
+def temperature_record(entry: FarmPrinter, history: bool, limit: int | None) -> dict[str, Any]:
+    result = temperature_now(entry, entry.printer.temperatures)
+    if history:
+        samples = list(entry.printer.temperature_history)
+        if limit is not None:
+            samples = samples[-limit:] if limit > 0 else []
+        result["history"] = [{"time": int(when)} | temperature_now(entry, report, with_offsets=False)
+                             for when, report in samples]
+    return result
+
+
+def _history_query(request: web.Request) -> tuple[bool, int | None]:
+    history = request.query.get("history", "").lower() in ("true", "1", "yes")
+    limit_text = request.query.get("limit")
+    if limit_text is None:
+        return history, None
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        raise FarmctlError(f"limit must be a whole number, not {limit_text!r}") from None
+    return history, max(0, limit)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+_running: set[asyncio.Task[None]] = set()
+
+
+def _checked(commands: Sequence[Any]) -> list[str]:
+    cleaned = []
+    for text in commands:
+        if not isinstance(text, str):
+            raise FarmctlError(f"a command must be text, not {text!r}")
+        try:
+            command = gcode.clean(text)
+        except gcode.GcodeError as exc:
+            raise FarmctlError(f"{text!r}: {exc}") from None
+        if command:
+            cleaned.append(command)
+    return cleaned
+
+
+async def send(entry: FarmPrinter, commands: Sequence[Any]) -> None:
+    """Send commands in order. Waits a few seconds for their acknowledgements; a slow one (M109,
+    G28) keeps running after the request is answered, as in OctoPrint, where commands are queued."""
+    require_operational(entry)
+    cleaned = _checked(commands)
+    if not cleaned:
+        return
+
+    async def run() -> None:
+        for command in cleaned:
+            await entry.printer.command(command)
+
+    task = asyncio.create_task(run(), name=f"commands for {entry.name}")
+    _running.add(task)
+    task.add_done_callback(_command_done)
+    done, _ = await asyncio.wait({task}, timeout=COMMAND_WAIT)
+    if task in done:
+        task.result()
+
+
+def _command_done(task: asyncio.Task[None]) -> None:
+    _running.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("%s: %s", task.get_name(), getattr(exc, "message", exc))
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+async def connection_get(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    printer = entry.printer
+    online = printer.state != _S.OFFLINE
+    return web.json_response({
+        "current": {"state": state_text(entry), "port": printer.port if online else None,
+                    "baudrate": printer.baud if online else None,
+                    "printerProfile": PROFILE_ID},
+        "options": {"ports": [printer.port], "baudrates": list(BAUDRATES),
+                    "printerProfiles": [{"id": PROFILE_ID, "name": entry.name}],
+                    "portPreference": printer.port, "baudratePreference": entry.config.baud,
+                    "printerProfilePreference": PROFILE_ID, "autoconnect": True},
+    })
+
+
+async def connection_post(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    body = await command_body(request)
+    command = command_of(body, ("connect", "disconnect", "fake_ack"))
+    if command == "connect":
+        port, baud, profile = body.get("port"), body.get("baudrate"), body.get("printerProfile")
+        if port not in (None, "", "AUTO", entry.printer.port):
+            raise FarmctlError(f"unknown port {port!r}; this printer is on {entry.printer.port}")
+        if baud not in (None, 0, "AUTO") and baud not in BAUDRATES:
+            raise FarmctlError(f"unsupported baudrate {baud!r}; known: {', '.join(map(str, BAUDRATES))}")
+        if profile not in (None, "", PROFILE_ID):
+            raise FarmctlError(f"unknown printer profile {profile!r}; known: {PROFILE_ID}")
+        entry.stay_offline = False
+        if entry.printer.state in (_S.OFFLINE, _S.ERROR):
+            try:
+                await entry.printer.connect()
+            except FarmctlError as exc:  # OctoPrint answers 204 too and shows the error state
+                log.warning("printer %s: %s", entry.name, exc.message)
+    elif command == "disconnect":
+        entry.stay_offline = True
+        await entry.printer.disconnect()
+    # fake_ack: the sender recovers lost acknowledgements itself; accepted and ignored.
+    return no_content()
+
+
+async def printer_get(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    require_operational(entry)
+    exclude = {part.strip() for part in request.query.get("exclude", "").split(",") if part.strip()}
+    history, limit = _history_query(request)
+    result: dict[str, Any] = {}
+    if "temperature" not in exclude:
+        result["temperature"] = temperature_record(entry, history, limit)
+    if "sd" not in exclude:
+        result["sd"] = {"ready": False}
+    if "state" not in exclude:
+        result["state"] = state_record(entry)
+    return web.json_response(result)
+
+
+async def command_post(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    body = await command_body(request)
+    if "commands" in body:
+        commands = body["commands"]
+        if not isinstance(commands, list):
+            raise FarmctlError("commands must be a list of G-code lines")
+    elif "command" in body:
+        commands = [body["command"]]
+    else:
+        raise FarmctlError("send {\"command\": \"G28\"} or {\"commands\": [...]}")
+    await send(entry, commands)
+    return no_content()
+
+
+async def custom_controls(request: web.Request) -> web.Response:
+    return web.json_response({"controls": []})
+
+
+def _tool_number(entry: FarmPrinter, name: Any) -> int:
+    tools = entry.config.extruders
+    if isinstance(name, str) and name.startswith("tool") and name[4:].isdigit() and int(name[4:]) < tools:
+        return int(name[4:])
+    raise FarmctlError(f"unknown tool {name!r}; this printer has tool0..tool{tools - 1}")
+
+
+def _tool_map(entry: FarmPrinter, body: dict[str, Any], name: str, low: float, high: float) -> dict[int, float]:
+    values = body.get(name)
+    if not isinstance(values, dict) or not values:
+        raise FarmctlError(f"{name} must be an object like {{\"tool0\": 200}}")
+    return {_tool_number(entry, tool): number(values, tool, low, high) for tool in values}
+
+
+async def tool_post(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    body = await command_body(request)
+    command = command_of(body, ("target", "offset", "select", "extrude", "flowrate"))
+    single = entry.config.extruders == 1
+    if command == "target":
+        targets = _tool_map(entry, body, "targets", 0, MAX_TEMPERATURE)
+        await send(entry, [f"M104 S{t:g}" if single else f"M104 T{n} S{t:g}" for n, t in targets.items()])
+    elif command == "offset":
+        _tool_map(entry, body, "offsets", -50, 50)
+        require_operational(entry)  # offsets are shown as 0: farmctl applies none of its own
+    elif command == "select":
+        tool = _tool_number(entry, body.get("tool"))
+        await send(entry, [f"T{tool}"])
+    elif command == "extrude":
+        amount = number(body, "amount", -1000, 1000)
+        speed = number(body, "speed", 1, 10000, default=300)
+        _not_while_printing(entry, "extrude")
+        await send(entry, ["G91", f"G1 E{amount:g} F{speed:g}", "G90"])
+    else:
+        factor = number(body, "factor", 75, 125)
+        await send(entry, [f"M221 S{factor:g}"])
+    return no_content()
+
+
+async def tool_get(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    require_operational(entry)
+    history, limit = _history_query(request)
+    record = temperature_record(entry, history, limit)
+    record.pop("bed", None)
+    record.pop("chamber", None)
+    return web.json_response(record)
+
+
+async def bed_get(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    require_operational(entry)
+    _heated_bed(entry)
+    history, limit = _history_query(request)
+    record = temperature_record(entry, history, limit)
+    result: dict[str, Any] = {"bed": record.get("bed", _reading(None))}
+    if history:
+        result["history"] = [{"time": h["time"], "bed": h.get("bed")} for h in record["history"]]
+    return web.json_response(result)
+
+
+def _heated_bed(entry: FarmPrinter) -> None:
+    if not entry.config.bed.heated:
+        raise FarmctlError("this printer has no heated bed", 409)
+
+
+async def bed_post(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    body = await command_body(request)
+    command = command_of(body, ("target", "offset"))
+    _heated_bed(entry)
+    if command == "target":
+        target = number(body, "target", 0, MAX_TEMPERATURE)
+        await send(entry, [f"M140 S{target:g}"])
+    else:
+        number(body, "offset", -50, 50)
+        require_operational(entry)
+    return no_content()
+
+
+def _not_while_printing(entry: FarmPrinter, what: str) -> None:
+    require_operational(entry)
+    if entry.printer.state in BUSY:
+        raise FarmctlError(f"cannot {what} while the printer is {entry.printer.state.value.lower()}", 409)
+
+
+async def printhead_post(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    body = await command_body(request)
+    command = command_of(body, ("jog", "home", "feedrate"))
+    if command == "jog":
+        moves = [f"{axis.upper()}{number(body, axis, -10000, 10000):g}" for axis in ("x", "y", "z")
+                 if body.get(axis) is not None]
+        if not moves:
+            raise FarmctlError("jog needs at least one of x, y, z")
+        speed = body.get("speed")
+        feed = f" F{number(body, 'speed', 1, 100000):g}" if speed not in (None, False) else ""
+        _not_while_printing(entry, "jog")
+        move = f"G0 {' '.join(moves)}{feed}"
+        await send(entry, ["G90", move] if body.get("absolute") else ["G91", move, "G90"])
+    elif command == "home":
+        axes = body.get("axes")
+        if not isinstance(axes, list) or not axes or any(a not in ("x", "y", "z") for a in axes):
+            raise FarmctlError("home needs axes, a list of \"x\", \"y\" and \"z\"")
+        _not_while_printing(entry, "home")
+        await send(entry, ["G28 " + " ".join(a.upper() for a in ("x", "y", "z") if a in axes)])
+    else:
+        factor = number(body, "factor", 50, 200)
+        await send(entry, [f"M220 S{factor:g}"])
+    return no_content()
+
+
+async def sd_get(request: web.Request) -> web.Response:
+    return web.json_response({"ready": False})
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    app.router.add_routes([
+        web.get(prefix + "/api/connection", connection_get),
+        web.post(prefix + "/api/connection", connection_post),
+        web.get(prefix + "/api/printer", printer_get),
+        web.post(prefix + "/api/printer/command", command_post),
+        web.get(prefix + "/api/printer/command/custom", custom_controls),
+        web.get(prefix + "/api/printer/tool", tool_get),
+        web.post(prefix + "/api/printer/tool", tool_post),
+        web.get(prefix + "/api/printer/bed", bed_get),
+        web.post(prefix + "/api/printer/bed", bed_post),
+        web.post(prefix + "/api/printer/printhead", printhead_post),
+        web.get(prefix + "/api/printer/sd", sd_get),
+    ])

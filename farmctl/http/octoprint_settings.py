@@ -1,0 +1,171 @@
+"""OctoPrint's /api/settings, /api/printerprofiles and /api/system/commands for one printer, and the
+tiny page a printer's own port serves at ``/`` (OctoFarm checks that it answers 200).
+
+Settings are built from the printer's farm.toml entry; the one writable value, appearance.name,
+lives in memory until the next start. ``api.key`` is always null: farmctl has no global key and
+never echoes the caller's, which OctoFarm would reject.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+import weakref
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.auth import Role
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import FarmPrinter
+from farmctl.http.app import farm_of, printer_of, require
+from farmctl.http.octoprint_common import VERSION, base_url, command_body
+from farmctl.http.octoprint_printer import BAUDRATES, PROFILE_ID, state_text
+from farmctl.printer import Printer
+
+_UUID_NAMESPACE = uuid.UUID("5d0b0a43-5b0e-4f0c-9a57-2f1b6f8c7e10")
+_names: weakref.WeakKeyDictionary[Printer, str] = weakref.WeakKeyDictionary()  # appearance.name set by clients
+MAX_NAME_CHARS = 100
+TEMPERATURE_PROFILES = [{"name": "PLA", "extruder": 210, "bed": 60, "chamber": None},
+                        {"name": "PETG", "extruder": 240, "bed": 80, "chamber": None},
+                        {"name": "ABS", "extruder": 250, "bed": 100, "chamber": None}]
+SYSTEM_ACTIONS = {
+    "shutdown": "Shutdown system",
+    "reboot": "Reboot system",
+    "restart": "Restart OctoPrint",
+}
+
+
+def upnp_uuid(name: str) -> str:
+    """Stable per printer name, so Home Assistant keeps one device per printer across restarts."""
+    return str(uuid.uuid5(_UUID_NAMESPACE, name))
+
+
+def display_name(entry: FarmPrinter) -> str:
+    return _names.get(entry.printer, entry.name)
+
+
+def _profile(entry: FarmPrinter) -> dict[str, Any]:
+    bed, count = entry.config.bed, entry.config.extruders
+    return {
+        "id": PROFILE_ID, "name": display_name(entry), "model": entry.config.profile or entry.printer.profile.name,
+        "color": "default", "default": True, "current": True, "resource": "",
+        "heatedBed": bed.heated, "heatedChamber": False,
+        "volume": {"width": bed.width, "depth": bed.depth, "height": bed.height, "formFactor": "rectangular",
+                   "origin": "lowerleft", "custom_box": False},
+        "axes": {"x": {"speed": 6000, "inverted": False}, "y": {"speed": 6000, "inverted": False},
+                 "z": {"speed": 200, "inverted": False}, "e": {"speed": 300, "inverted": False}},
+        "extruder": {"count": count, "offsets": [[0.0, 0.0]] * count, "nozzleDiameter": 0.4,
+                     "sharedNozzle": False, "defaultExtrusionLength": 5},
+    }
+
+
+async def printerprofiles(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    profile = _profile(entry)
+    profile["resource"] = f"{base_url(request)}/api/printerprofiles/{PROFILE_ID}"
+    return web.json_response({"profiles": {PROFILE_ID: profile}})
+
+
+async def printerprofile(request: web.Request) -> web.Response:
+    if request.match_info["id"] != PROFILE_ID:
+        raise FarmctlError(f"no printer profile {request.match_info['id']!r}; the only one is {PROFILE_ID}", 404)
+    entry = printer_of(request)
+    profile = _profile(entry)
+    profile["resource"] = f"{base_url(request)}/api/printerprofiles/{PROFILE_ID}"
+    return web.json_response(profile)
+
+
+def settings_record(request: web.Request, entry: FarmPrinter) -> dict[str, Any]:
+    printer = entry.printer
+    return {
+        "api": {"key": None, "allowCrossOrigin": False},
+        "appearance": {"name": display_name(entry), "color": "default", "colorTransparent": False,
+                       "defaultLanguage": "_default", "showFahrenheitAlso": False},
+        "feature": {"sdSupport": False, "temperatureGraph": True, "keyboardControl": True,
+                    "pollWatched": False, "modelSizeDetection": True, "printCancelConfirmation": True},
+        "folder": {"uploads": str(farm_of(request).uploads_dir), "timelapse": None, "watched": None},
+        "gcodeAnalysis": {"runAt": "always"},
+        "plugins": {"discovery": {"upnpUuid": upnp_uuid(entry.name), "publicPort": request.url.port},
+                    "appkeys": {}},
+        "printer": {"defaultExtrusionLength": 5},
+        "scripts": {"gcode": {}},
+        "serial": {"port": printer.port, "baudrate": printer.baud, "portOptions": [printer.port],
+                   "baudrateOptions": list(BAUDRATES), "autoconnect": True, "log": False},
+        "server": {"commands": {"serverRestartCommand": None, "systemRestartCommand": None,
+                                "systemShutdownCommand": None}, "allowFraming": False},
+        "system": {"actions": [], "events": None},
+        "temperature": {"profiles": TEMPERATURE_PROFILES, "cutoff": 30, "sendAutomatically": False},
+        "webcam": {"webcamEnabled": False, "timelapseEnabled": False, "streamUrl": "", "snapshotUrl": "",
+                   "flipH": False, "flipV": False, "rotate90": False},
+    }
+
+
+async def settings_get(request: web.Request) -> web.Response:
+    return web.json_response(settings_record(request, printer_of(request)))
+
+
+async def settings_post(request: web.Request) -> web.Response:
+    """Only appearance.name can change (until the next start); anything else is refused, not ignored."""
+    require(request, Role.ADMIN)
+    entry = printer_of(request)
+    body = await command_body(request)
+    for key, value in body.items():
+        if key != "appearance" or not isinstance(value, dict) or set(value) - {"name"}:
+            raise FarmctlError("only appearance.name can be changed here; farm.toml holds the rest")
+    name = body.get("appearance", {}).get("name")
+    if name is not None:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable():
+            raise FarmctlError(f"appearance.name must be 1 to {MAX_NAME_CHARS} printable characters")
+        _names[entry.printer] = name.strip()
+    return web.json_response(settings_record(request, entry))
+
+
+def _action(request: web.Request, action: str) -> dict[str, Any]:
+    return {"action": action, "name": SYSTEM_ACTIONS[action], "source": "core",
+            "confirm": f"farmctl does not {action} the machine from the OctoPrint API.",
+            "resource": f"{base_url(request)}/api/system/commands/core/{action}"}
+
+
+async def system_commands(request: web.Request) -> web.Response:
+    return web.json_response({"core": [_action(request, a) for a in SYSTEM_ACTIONS], "custom": []})
+
+
+async def system_commands_of(request: web.Request) -> web.Response:
+    source = request.match_info["source"]
+    if source == "core":
+        return web.json_response([_action(request, a) for a in SYSTEM_ACTIONS])
+    if source == "custom":
+        return web.json_response([])
+    raise FarmctlError(f"unknown command source {source!r}; known: core, custom", 404)
+
+
+async def system_command_post(request: web.Request) -> web.Response:
+    require(request, Role.ADMIN)
+    source, action = request.match_info["source"], request.match_info["action"]
+    if source not in ("core", "custom") or (source == "core" and action not in SYSTEM_ACTIONS) or source == "custom":
+        raise FarmctlError(f"no system command {source}/{action}", 404)
+    raise FarmctlError(f"farmctl does not {action} the machine over the OctoPrint API: one farm serves several "
+                       "printers. Use the host's own tools (e.g. systemctl) instead.", 400)
+
+
+async def index(request: web.Request) -> web.Response:
+    entry = printer_of(request)
+    name = html.escape(display_name(entry))
+    return web.Response(content_type="text/html", text=(
+        f"<!doctype html><html><head><meta charset=utf-8><title>{name} - farmctl</title></head><body>"
+        f"<h1>{name}</h1><p>{html.escape(state_text(entry))}. This port is the OctoPrint {VERSION} API of one "
+        "printer of a farmctl farm; the farm's dashboard is on its main port. App key requests are "
+        "decided there.</p></body></html>"))
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    app.router.add_routes([
+        web.get(prefix + "/api/settings", settings_get),
+        web.post(prefix + "/api/settings", settings_post),
+        web.get(prefix + "/api/printerprofiles", printerprofiles),
+        web.get(prefix + "/api/printerprofiles/{id}", printerprofile),
+        web.get(prefix + "/api/system/commands", system_commands),
+        web.get(prefix + "/api/system/commands/{source}", system_commands_of),
+        web.post(prefix + "/api/system/commands/{source}/{action}", system_command_post),
+    ])
