@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from farmctl.errors import FarmctlError
 from farmctl.store import JobRecord, QueueRecord, Store, Tx
@@ -13,6 +14,8 @@ class ModelBase:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        # state/get's queues, per printer, valid while the database's change marker is unchanged
+        self._queue_state_cache: tuple[tuple[int, int] | None, dict[str | None, list[dict[str, Any]]]] = (None, {})
 
     @property
     def store(self) -> Store:

@@ -94,8 +94,20 @@ class Settings(ModelBase):
             await tx.update_queue(current[ARCHIVE_QUEUE].id, float(len(wanted) + 1), None, Strategy.LINEAR)
 
     async def queue_state(self, printer: str | None = None) -> list[dict[str, Any]]:
-        """The ``queues`` list of state/get; ``active_set`` is the set ``printer`` is printing."""
+        """The ``queues`` list of state/get; ``active_set`` is the set ``printer`` is printing.
+
+        Clients poll this, and with thousands of jobs building it costs far more than the query
+        that tells whether anything changed, so the answer is kept until the database changes.
+        The returned list is shared with later callers: serialise it, do not modify it.
+        """
         async with self._store.transaction(write=False) as tx:
+            marker = await tx.change_marker()
+            cached_at, cached = self._queue_state_cache
+            if cached_at == marker and printer in cached:
+                return cached[printer]
+            if cached_at != marker:
+                cached = {}
+                self._queue_state_cache = (marker, cached)
             open_runs = await tx.open_runs(printer) if printer else []
             active = {r.queue_name: r.set_id for r in open_runs}
             out = []
@@ -112,6 +124,7 @@ class Settings(ModelBase):
                     "peers": {},
                     "rank": q.rank,
                 })
+            cached[printer] = out
             return out
 
     async def get_history(self, limit: int = HISTORY_LIMIT) -> list[RunRecord]:

@@ -6,6 +6,7 @@ to the update methods are checked against a fixed list so no caller text ever be
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,13 @@ _JOB_SELECT = """SELECT j.id, q.name AS queue, j.name, j.rank, j.count, j.remain
     j.draft, j.acquired_by, j.archived FROM jobs j JOIN queues q ON q.id = j.queue_id"""
 
 
+@functools.lru_cache(maxsize=4096)
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    """A stored materials/profiles list. Few distinct values recur across thousands of sets, so a
+    cache spares state/get a JSON parse per column per set (the tuple is immutable, safe to share)."""
+    return tuple(json.loads(text))
+
+
 def _set_record(row: aiosqlite.Row) -> SetRecord:
     return SetRecord(
         id=row["id"],
@@ -38,8 +46,8 @@ def _set_record(row: aiosqlite.Row) -> SetRecord:
         remaining=row["remaining"],
         completed=row["completed"],
         metadata=row["metadata"],
-        materials=tuple(json.loads(row["materials"])),
-        profiles=tuple(json.loads(row["profiles"])),
+        materials=_json_tuple(row["materials"]),
+        profiles=_json_tuple(row["profiles"]),
     )
 
 
@@ -53,6 +61,14 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
 
 class Tx(RunsAndAutomation, AuthRows, PrinterStatusRows):
     """The open transaction's view of the database."""
+
+    async def change_marker(self) -> tuple[int, int]:
+        """Differs whenever committed data may have changed since the last reading: this
+        connection's writes (``total_changes()``) or another connection's (``data_version``)."""
+        own = await self._one("SELECT total_changes()")
+        other = await self._one("PRAGMA data_version")
+        assert own is not None and other is not None
+        return int(own[0]), int(other[0])
 
     # Queues
 
@@ -91,10 +107,14 @@ class Tx(RunsAndAutomation, AuthRows, PrinterStatusRows):
         rows = await self._all(f"{_JOB_SELECT} WHERE {where} ORDER BY q.rank, j.rank, j.id", params)
         if not rows:
             return []
-        ids = [r["id"] for r in rows]
-        marks = ",".join("?" * len(ids))
-        by_job: dict[int, list[SetRecord]] = {i: [] for i in ids}
-        for s in await self._all(f"SELECT * FROM sets WHERE job_id IN ({marks}) ORDER BY rank, id", ids):
+        by_job: dict[int, list[SetRecord]] = {r["id"]: [] for r in rows}
+        # The same WHERE as a subquery, not one bound id per job: no SQLITE_MAX_VARIABLE_NUMBER
+        # limit (32766 in many builds) on the number of jobs a queue can show.
+        sets = await self._all(
+            f"""SELECT * FROM sets WHERE job_id IN
+                (SELECT j.id FROM jobs j JOIN queues q ON q.id = j.queue_id WHERE {where})
+                ORDER BY rank, id""", params)
+        for s in sets:
             by_job[s["job_id"]].append(_set_record(s))
         return [
             JobRecord(
