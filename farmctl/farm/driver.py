@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -122,7 +123,7 @@ class QueueDriver:
         self._active = active
         self.reason = "" if active else reason
         async with self.store.transaction() as tx:
-            await tx.set_printer_status(self.name, active, self.reason, asyncio.get_running_loop().time())
+            await tx.set_printer_status(self.name, active, self.reason, time.time())
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
         # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
