@@ -1,0 +1,81 @@
+"""Fixtures: ``farmctl serve`` as a child process, and the same app in-process on an aiohttp test server.
+
+The child process is what users run; the in-process farm is for tests that need to look inside a
+simulated printer (``farm.printers[name].sim.executed``), which a child process keeps to itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from server_helpers import ServerProcess, farm_toml
+
+from farmctl.auth import Role
+from farmctl.farm.config import FarmConfig, PrinterConfig
+from farmctl.farm.farm import Farm, SimOptions
+from farmctl.http.app import build_main_app
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """One simulated printer ``p1``, full speed, with an admin key in ``server.keys["admin"]``."""
+    proc = ServerProcess(tmp_path, farm_toml("p1"))
+    try:
+        proc.start()
+        proc.add_key("admin")
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+def farm2(tmp_path: Path) -> Iterator[ServerProcess]:
+    """Two simulated printers ``p1`` and ``p2`` sharing the farm's queue, full speed."""
+    proc = ServerProcess(tmp_path, farm_toml("p1", "p2"))
+    try:
+        proc.start()
+        proc.add_key("admin")
+        yield proc
+    finally:
+        proc.kill()
+
+
+@dataclass
+class InProcess:
+    farm: Farm
+    client: TestClient
+    key: str
+    uploads: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.key}
+
+
+@contextlib.asynccontextmanager
+async def in_process(data: Path, *names: str) -> AsyncIterator[InProcess]:
+    """The main app of a farm of simulated printers (full speed) on an aiohttp test server."""
+    config = FarmConfig(printers=tuple(PrinterConfig(n, "sim", profile="marlin2") for n in names))
+    async with Farm.running(config, data, sim=SimOptions(full_speed=True, time_scale=0.0)) as farm:
+        key = await farm.auth.add_key("test", Role.ADMIN)
+        async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
+            yield InProcess(farm, client, key, farm.uploads_dir)
+
+
+@pytest.fixture
+async def inproc(tmp_path: Path) -> AsyncIterator[InProcess]:
+    """One printer ``p1`` in-process."""
+    async with in_process(tmp_path / "data", "p1") as farm:
+        yield farm
+
+
+@pytest.fixture
+async def inproc2(tmp_path: Path) -> AsyncIterator[InProcess]:
+    """Two printers ``p1`` and ``p2`` in-process, sharing the farm's queue."""
+    async with in_process(tmp_path / "data", "p1", "p2") as farm:
+        yield farm
