@@ -137,6 +137,7 @@ class Sender:
         self._resend_cursor: int | None = None
         self._recovery_line: int | None = None  # the line a resend started from, until the firmware takes one
         self._recovery_seq = 0  # transmissions after this one belong to the recovery
+        self._implausible: int | None = None  # the last Resend number that fit nothing we sent
         self._last_reply = now
         self._expect_resend_ok = False
         self._uncertain = False
@@ -375,9 +376,16 @@ class Sender:
         self.stats.resend_requests += 1
         self._expect_resend_ok = self.profile.ok_after_resend
         if not self._plausible_resend(number):
+            repeated, self._implausible = number == self._implausible, number
+            if number <= self._acked_max and (repeated or self._probe_sent_at is not None):
+                # The firmware insists on a line it had long acknowledged (twice, or when asked where
+                # it is): its numbering went back, so it rebooted and its 'start' was lost on the wire.
+                self._halt()
+                return [Start()]
             self.stats.resend_requests_ignored += 1
             self._doubt()
             return []
+        self._implausible = None
         self._probe_sent_at = None
         if number == self._recovery_line:
             # A stale line's complaint, or our re-sent line was garbled or flushed: the quiet timer decides.

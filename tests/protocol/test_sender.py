@@ -1,6 +1,7 @@
 """The sender's rules, fed reply lines by hand (no firmware, no I/O)."""
 
 from farmctl.profiles import get_profile
+from farmctl.protocol.replies import Start
 from farmctl.protocol.sender import Acknowledged, NotResponding, Resending, Sender
 
 MOVE = "G1 X10.000 Y10.000 E0.50000"
@@ -184,3 +185,17 @@ def test_advanced_ok_ignores_an_ok_for_a_line_not_yet_taken():
     sender.data_to_send(0.0)
     assert acks(sender.receive_data(b"ok N0 P15 B3\n", 0.01)) == []
     assert acks(sender.receive_data(b"ok N1 P15 B3\n", 0.02)) == [1]
+
+
+def test_a_reset_whose_start_was_garbled_is_recognised_when_numbering_goes_back():
+    sender = started()
+    for _ in range(20):
+        sender.submit("G1 X1")
+    for step in range(10):
+        sender.data_to_send(step)
+        sender.receive_data(b"ok\nok\nok\n", step + 0.5)
+    events = sender.receive_data(b"stXrt\nError:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 11)
+    assert not any(isinstance(e, Start) for e in events)  # one odd request may be a garbled number
+    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 11.1)
+    assert any(isinstance(e, Start) for e in events)
+    assert sender.halted and sender.data_to_send(11.2) == b""
