@@ -10,18 +10,26 @@ measured alone. Prints one table; ratios compare send-ahead with ping-pong in th
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import math
-import random
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import sys
 
-from farmctl.printer import JobOutcome, Printer
-from farmctl.sim import Faults
-from farmctl.sim.process import SimulatorProcess
+# bench/queue.py is named like the standard library's queue, which asyncio imports lazily: running
+# this file puts bench/ first on sys.path, so take that entry out before anything imports queue.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from farmctl.printer import JobOutcome, Printer  # noqa: E402
+from farmctl.sim import Faults  # noqa: E402
+from farmctl.sim.process import SimulatorProcess  # noqa: E402
 
 FEEDRATE = 3000.0  # mm/min = 50 mm/s
 
