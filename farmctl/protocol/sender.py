@@ -139,7 +139,7 @@ class Sender:
         self._recovery_seq = 0  # transmissions after this one belong to the recovery
         self._implausible: int | None = None  # the last Resend number that fit nothing we sent
         self._last_reply = now
-        self._expect_resend_ok = False
+        self._uncredited_ok_next = False
         self._uncertain = False
         self._resync_wanted = False
         self._probe_sent_at: float | None = None
@@ -304,19 +304,24 @@ class Sender:
     def _handle(self, reply: Reply, now: float) -> list[Event]:
         self._silent_rounds = 0
         self._last_reply = now
-        expecting_resend_ok, self._expect_resend_ok = self._expect_resend_ok, False
+        uncredited, self._uncredited_ok_next = self._uncredited_ok_next, False
         if isinstance(reply, (Ok, ResendRequest, LineError, Busy)):
             self._last_progress = now
         if isinstance(reply, Ok):
-            if expecting_resend_ok and reply.temperatures is None:
-                return []  # the rejected line's ok: not a new credit
+            if uncredited and reply.temperatures is None:
+                return []  # the ok of a rejected line or of a flushed line's tail: not a new credit
             return self._on_ok(reply)
         if isinstance(reply, ResendRequest):
             return self._on_resend(reply.line)
         elif isinstance(reply, Unrecognized):
             self.stats.garbled_replies += 1
             self._doubt()
-        elif isinstance(reply, (UnknownCommand, RxBufferFull)):
+        elif isinstance(reply, UnknownCommand):
+            if not any(t.line is not None and t.line.command == reply.command for t in self._inflight):
+                # The tail of a line cut in half by a flush: its ok belongs to no line we sent.
+                self._uncredited_ok_next = True
+                self._doubt()
+        elif isinstance(reply, RxBufferFull):
             self._doubt()
         elif isinstance(reply, Start):
             self._halt()
@@ -374,7 +379,7 @@ class Sender:
 
     def _on_resend(self, number: int) -> list[Event]:
         self.stats.resend_requests += 1
-        self._expect_resend_ok = self.profile.ok_after_resend
+        self._uncredited_ok_next = self.profile.ok_after_resend
         if not self._plausible_resend(number):
             repeated, self._implausible = number == self._implausible, number
             if number <= self._acked_max and (repeated or self._probe_sent_at is not None):

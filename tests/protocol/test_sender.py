@@ -118,15 +118,27 @@ def test_a_garbled_reply_slips_in_an_m105_whose_ok_resynchronises():
     assert sender.in_flight == 0 or acks(events)
 
 
-def test_doubt_is_settled_by_asking_the_firmware_before_reporting_idle():
+def test_a_flushed_tails_ok_is_no_credit_and_doubt_is_settled_before_idle():
     sender = started()
     sender.submit("G1 X1")
     sender.data_to_send(0.0)
-    sender.receive_data(b"echo:Unknown command: \"X1*12\"\nok\n", 0.01)
+    events = sender.receive_data(b"echo:Unknown command: \"X1*12\"\nok\n", 0.01)
+    assert acks(events) == []  # that ok answered a fragment, not line 1
+    assert sender.data_to_send(0.01).startswith(b"N2 M105*")  # resynchronise
+    assert acks(sender.receive_data(b"ok\nok T:20.0 /0.0 B:20.0 /0.0\n", 0.02)) == [1]
     assert not sender.idle
-    probe = sender.data_to_send(0.01)
-    assert probe.startswith(b"N1 G1 X1*")  # the last line again: Marlin will not run it twice
-    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 1\nResend: 2\nok\n", 0.02)
+    probe = sender.data_to_send(0.03)
+    assert probe.startswith(b"N2 M105*")  # the last line again: Marlin will not run it twice
+    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 2\nResend: 3\nok\n", 0.04)
+    assert sender.idle
+
+
+def test_an_unknown_command_we_sent_is_acknowledged_normally():
+    sender = started()
+    sender.submit("M900 K0")
+    sender.data_to_send(0.0)
+    events = sender.receive_data(b"echo:Unknown command: \"M900 K0\"\nok\n", 0.01)
+    assert acks(events) == [1]
     assert sender.idle
 
 
@@ -147,11 +159,13 @@ def test_probe_that_finds_the_last_line_missing_resends_it():
     sender = started()
     sender.submit("G1 X1")
     sender.data_to_send(0.0)
-    sender.receive_data(b"echo:Unknown command: \"1*9\"\nok\n", 0.01)  # not line 1's ok after all
-    sender.data_to_send(0.01)
-    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 0.02)
+    sender.receive_data(b"ok\n", 0.01)  # in fact the ok of something else: line 1 was lost
+    sender.receive_data(b"k\n", 0.011)  # ...and a garbled line makes the host doubt
+    probe = sender.data_to_send(0.02)
+    assert probe.startswith(b"N1 G1 X1*")
+    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 0\nResend: 1\nok\n", 0.03)
     assert Resending(1) in events
-    assert lines(sender.data_to_send(0.02)) == [1]
+    assert lines(sender.data_to_send(0.03)) == [1]
 
 
 def test_silence_leads_to_probes_then_not_responding():
