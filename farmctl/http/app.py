@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 FARM = web.AppKey("farm", Farm)
 PRINTER_NAME = web.AppKey("printer_name", str)  # set on a printer's own port
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", object)  # Principal | None: who is calling
 SESSION_COOKIE = "farmctl_session"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

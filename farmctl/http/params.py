@@ -44,8 +44,14 @@ async def payload(request: web.Request) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise FarmctlError("the json field must hold a JSON object")
         return value
-    return {key: fields.getone(key) for key in fields.keys() if not key.endswith("[]")} | {
-        key[:-2]: fields.getall(key) for key in fields.keys() if key.endswith("[]")}
+    flat: dict[str, Any] = {}
+    for key in fields.keys():
+        values = fields.getall(key)
+        if key.endswith("[]"):
+            flat[key[:-2]] = values  # jQuery's job_ids[]=1&job_ids[]=2
+        else:
+            flat[key] = values if len(values) > 1 else values[0]  # requests sends a list as repeated fields
+    return flat
 
 
 async def json_body(request: web.Request) -> Any:

@@ -126,3 +126,15 @@ def test_per_printer_and_farm_paths(farm2: ServerProcess) -> None:
     assert {p["name"]: p["active"] for p in farm_state["printers"]} == {"p1": True, "p2": False}
     assert plain.state().keys() == farm_state.keys()
     assert Client(farm2.cp("nope"), key).get("state/get").status_code == 404
+
+
+def test_lists_as_requests_sends_them_arrive_whole(server: ServerProcess) -> None:
+    """``data={"materials": ["PLA", "PETG"]}`` becomes repeated form fields; all of them count."""
+    cp = Client(server.cp(), server.keys["admin"])
+    (server.uploads / "two.gcode").write_text("G28\n")
+    response = cp.post("set/add", data={"path": "two.gcode", "sd": False, "count": 1,
+                                        "materials": ["PLA", "PETG"], "profiles": ["mk3", "mini"]})
+    assert response.status_code == 200, response.text
+    added = response.json()["set_"]
+    assert added["materials"] == ["PLA", "PETG"]
+    assert added["profiles"] == ["mk3", "mini"]
