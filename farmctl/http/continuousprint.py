@@ -14,7 +14,7 @@ from aiohttp import web
 
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
-from farmctl.http.app import PRINTER_NAME, farm_of, printer_of
+from farmctl.http.app import PRINTER_NAME, Handler, farm_of, printer_of
 from farmctl.http.params import form, id_list, json_body, parse_json_text, payload, require as required
 from farmctl.queue.validate import as_bool
 from farmctl.store import LOCAL_QUEUE
@@ -242,19 +242,18 @@ _SHARED = [
 ]
 
 
-def add_routes(app: web.Application, prefix: str) -> None:
-    """A printer's Continuous Print: its own state and set_active, the farm's shared queue."""
-    base = prefix + BASE
-    app.router.add_get(f"{base}/state/get", state_get)
-    app.router.add_post(f"{base}/set_active", set_active)
+def _add(app: web.Application, base: str, state: Handler, activate: Handler) -> None:
+    app.router.add_get(f"{base}/state/get", state)
+    app.router.add_post(f"{base}/set_active", activate)
     for method, path, handler in _SHARED:
         app.router.add_route(method, f"{base}/{path}", handler)
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    """A printer's Continuous Print: its own state and set_active, the farm's shared queue."""
+    _add(app, prefix + BASE, state_get, set_active)
 
 
 def add_farm_routes(app: web.Application, prefix: str) -> None:
     """The whole farm: state of every printer, set_active for all of them."""
-    base = prefix + FARM_BASE
-    app.router.add_get(f"{base}/state/get", farm_state_get)
-    app.router.add_post(f"{base}/set_active", farm_set_active)
-    for method, path, handler in _SHARED:
-        app.router.add_route(method, f"{base}/{path}", handler)
+    _add(app, prefix + FARM_BASE, farm_state_get, farm_set_active)
