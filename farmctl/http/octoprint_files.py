@@ -7,6 +7,7 @@ checks the name, the size limit and analyses the G-code on the way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from farmctl.printer import PrinterState
 CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 4096
 _LOCATIONS = ("local", "sdcard")
+_PLAIN_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
 
 
 def _refs(request: web.Request, info: FileInfo) -> dict[str, str]:
@@ -90,6 +92,15 @@ async def file_get(request: web.Request) -> web.Response:
     return web.json_response(file_record(request, info))
 
 
+def _filename(part: BodyPartReader) -> str:
+    """The name as the client sent it: aiohttp drops a leading '/' from a quoted filename, which
+    would quietly turn an absolute name into a relative one instead of refusing it."""
+    plain = _PLAIN_FILENAME.search(part.headers.get("Content-Disposition", ""))
+    if plain is not None and "filename*" not in part.headers.get("Content-Disposition", ""):
+        return re.sub(r"\\(.)", r"\1", plain.group(1))
+    return part.filename or ""
+
+
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(CHUNK):
         yield chunk
@@ -132,7 +143,10 @@ async def upload(request: web.Request) -> web.Response:
         if part.name == "file" and part.filename is not None:
             if saved is not None:
                 raise FarmctlError("only one file per upload")
-            target = _joined(fields.get("path", ""), part.filename)
+            name = _filename(part)
+            if name.startswith("/"):
+                raise FarmctlError("file name must be relative, not absolute")
+            target = _joined(fields.get("path", ""), name)
             await _refuse_busy(farm, target)
             saved = await farm.uploads.save_stream(target, _chunks(part))
         elif part.name:

@@ -176,3 +176,26 @@ def test_settings_profiles_and_system_commands(server):
         octo.execute_system_command("core", "shutdown")
     with pytest.raises(RuntimeError, match="404"):
         octo.execute_system_command("core", "selfdestruct")
+
+
+def test_restart_toggle_and_tool_commands(server):
+    octo = client(server)
+    octo.extrude(2)
+    octo.tool_select(0)
+    octo.flowrate(95)
+    done = commands(server)
+    assert "G1 E2 F300" in done and "T0" in done and "M221 S95" in done
+    upload(octo, "long.gcode", long_gcode())
+    octo.select("long.gcode", print=True)
+    with pytest.raises(RuntimeError, match="409"):
+        octo.restart()  # only a paused print restarts
+    octo.toggle()
+    server.wait_state("p1", PrinterState.PAUSED)
+    octo.restart()
+    assert server.state("p1") == PrinterState.PRINTING
+    octo.toggle()
+    server.wait_state("p1", PrinterState.PAUSED)
+    octo.toggle()
+    assert server.state("p1") == PrinterState.PRINTING
+    octo.cancel()
+    server.wait_state("p1", PrinterState.OPERATIONAL)
