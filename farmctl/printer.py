@@ -63,6 +63,21 @@ class JobOutcome(Enum):
     FAILED = "failed"
 
 
+class PrintEvent(Enum):
+    """The moments of a print that clients are told about; the value is OctoPrint's event name."""
+
+    STARTED = "PrintStarted"
+    PAUSED = "PrintPaused"
+    RESUMED = "PrintResumed"
+    DONE = "PrintDone"
+    FAILED = "PrintFailed"
+    CANCELLED = "PrintCancelled"
+
+
+_ENDED = {JobOutcome.DONE: PrintEvent.DONE, JobOutcome.FAILED: PrintEvent.FAILED,
+          JobOutcome.CANCELLED: PrintEvent.CANCELLED}
+
+
 @dataclass(frozen=True, slots=True)
 class JobResult:
     outcome: JobOutcome
@@ -93,7 +108,7 @@ class Printer:
 
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
                  on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
-                 ping_pong: bool = False) -> None:
+                 ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None) -> None:
         self.name = name
         self.port = port
         self.ping_pong = ping_pong
@@ -112,6 +127,7 @@ class Printer:
         self.progress: JobProgress | None = None
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
+        self._on_print = on_print
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
         self._link = SerialLink(port, self.baud, self.profile, self._on_events, self._on_gone)
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
@@ -137,6 +153,10 @@ class Printer:
             self.error = error
         if self._on_change:
             self._on_change(self)
+
+    def _emit(self, event: PrintEvent, reason: str = "") -> None:
+        if self._on_print:
+            self._on_print(self, event, reason)
 
     @property
     def sender_stats(self):
@@ -334,6 +354,7 @@ class Printer:
         self._job_done = asyncio.get_running_loop().create_future()
         self._held = False
         self._set_state(PrinterState.PRINTING)
+        self._emit(PrintEvent.STARTED)
         self._feed()
         self._link.pump()
         return await self._job_done
@@ -355,8 +376,10 @@ class Printer:
                 sender.submit(line.command, line)
         if self.state == PrinterState.PAUSING and sender.idle:
             self._set_state(PrinterState.PAUSED)
+            self._emit(PrintEvent.PAUSED)
         elif self.state == PrinterState.PRINTING and self._held and sender.idle:
             self._set_state(PrinterState.PAUSED)
+            self._emit(PrintEvent.PAUSED)
         elif self.state == PrinterState.CANCELLING and sender.idle:
             self._finish(JobOutcome.CANCELLED, "cancelled")
         elif self.state == PrinterState.PRINTING and sender.idle and self._job_exhausted:
@@ -374,6 +397,7 @@ class Printer:
         if self.state in (PrinterState.PAUSED, PrinterState.PAUSING):
             self._held = False
             self._set_state(PrinterState.PRINTING)
+            self._emit(PrintEvent.RESUMED)
             self._feed()
             self._link.pump()
 
@@ -400,5 +424,6 @@ class Printer:
                            time.monotonic() - progress.started if progress else 0.0)
         self._job_exhausted = True
         self._job_done.set_result(result)
+        self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
             self._set_state(PrinterState.OPERATIONAL)

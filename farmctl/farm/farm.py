@@ -21,7 +21,7 @@ from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
-from farmctl.printer import JobResult, Printer, PrinterState
+from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import QueueModel
 from farmctl.sim import SimulatedPrinter
 from farmctl.store import Store
@@ -110,7 +110,8 @@ class Farm:
             sim = SimulatedPrinter(config.profile or "marlin2", full_speed=self.sim_options.full_speed,
                                    time_scale=self.sim_options.time_scale).start()
             port = sim.path
-        printer = Printer(config.name, port, config.baud, config.profile, on_change=lambda _: self.notify())
+        printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
+                          on_print=self._print_event)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              DriverSettings(profile=config.profile), on_change=self.notify,
                              on_settle=self.wake_drivers)
@@ -182,6 +183,8 @@ class Farm:
             entry.driver.wake()
 
     # -- change notification (the push channel listens here) ------------------------------------
+    # Messages are ``{"type": "changed"}`` (look again) or ``printer_event(...)``: an OctoPrint event
+    # for one printer's clients, or for all of them when ``printer`` is None.
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
@@ -191,8 +194,44 @@ class Farm:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
 
+    def _state_changed(self, printer: Printer) -> None:
+        self.notify(printer_event(printer.name, "PrinterStateChanged",
+                                  {"state_id": printer.state.name, "state_string": printer.state.value}))
+
+    def _print_event(self, printer: Printer, event: PrintEvent, reason: str) -> None:
+        """OctoPrint's payload: the file as clients know it (relative to the uploads), its size and time."""
+        payload: dict[str, Any] = {"origin": "local"}
+        progress = printer.progress
+        if progress is not None:
+            payload.update(name=progress.path.name, path=self._upload_path(progress.path), size=progress.size)
+            if event in (PrintEvent.DONE, PrintEvent.FAILED, PrintEvent.CANCELLED):
+                payload["time"] = round(time.monotonic() - progress.started, 3)
+        if reason and event == PrintEvent.FAILED:
+            payload["reason"] = reason
+        self.notify(printer_event(printer.name, event.value, payload))
+
+    def _upload_path(self, path: Path) -> str:
+        """A printed file's path as clients know it: relative to the uploads folder."""
+        for root in (self.uploads_dir, self.uploads_dir.resolve()):
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return path.name  # an event script's temporary file
+
+    def files_changed(self, kind: str, path: str) -> None:
+        """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""
+        name = path.rsplit("/", 1)[-1]
+        self.notify(printer_event(None, kind, {"storage": "local", "path": path, "name": name,
+                                               "type": ["machinecode", "gcode"]}))
+        self.notify(printer_event(None, "UpdatedFiles", {"type": "printables"}))
+
     def notify(self, event: dict[str, Any] | None = None) -> None:
+        """Tell every subscriber; a subscriber whose queue is full misses this one (never blocks the farm)."""
         message = event or {"type": "changed"}
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
+
+
+def printer_event(printer: str | None, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A change message carrying an OctoPrint event; ``printer`` None means every printer's clients."""
+    return {"type": "event", "printer": printer, "event": event, "payload": payload}
