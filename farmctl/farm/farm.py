@@ -133,9 +133,7 @@ class Farm:
     async def stop(self) -> None:
         for entry in self.printers.values():
             if entry.keeper is not None:
-                entry.keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await entry.keeper
+                await _cancel(entry.keeper)
             await entry.driver.stop()
             await entry.printer.disconnect()
             if entry.sim is not None:
@@ -230,6 +228,16 @@ class Farm:
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel and wait, cancelling again if the task swallowed it: Python 3.11's ``wait_for`` loses a
+    cancel that lands as its inner future finishes, and the keeper would then sleep and loop forever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s failed", task.get_name(), exc_info=task.exception())
 
 
 def printer_event(printer: str | None, event: str, payload: dict[str, Any]) -> dict[str, Any]:
