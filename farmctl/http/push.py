@@ -1,7 +1,352 @@
-"""Routes of this API surface (being built)."""
+"""OctoPrint's push channel: ``/sockjs/websocket`` and the SockJS-framed ``/sockjs/<server>/<session>/websocket``.
 
-from aiohttp import web
+Each connection belongs to one printer (``/printers/<name>/sockjs/...``, a printer's own port, or
+the main port's default printer). It sends ``connected`` at once and nothing else until the client
+authenticates with ``{"auth": "user:session"}``; then ``history`` once, ``current`` every
+``CURRENT_INTERVAL`` × throttle seconds, and that printer's events as they happen.
+
+:class:`PushSession` is the protocol: messages in, messages out, ``now`` passed in; it does no I/O.
+:func:`_serve` only moves frames. The farm hands changes over through a bounded queue that it
+never waits on, so a slow client can miss events but never slows a printer; a client that does not
+take a frame within ``SEND_TIMEOUT`` is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from enum import Enum
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.app import farm_of, printer_of
+from farmctl.printer import Printer, PrinterState
+
+log = logging.getLogger(__name__)
+
+OCTOPRINT_VERSION = "1.11.8"
+CURRENT_INTERVAL = 0.5
+HEARTBEAT = 25.0
+SEND_TIMEOUT = 10.0
+SESSION_CHECK = 10.0
+MAX_THROTTLE = 100
+MAX_FRAME = 64 * 1024
+_HASH = secrets.token_hex(16)  # plugin_hash and config_hash: they change when the server restarts
+
+_S = PrinterState
+_ACTIVE = (_S.PRINTING, _S.PAUSING, _S.PAUSED, _S.CANCELLING)
+
+
+# -- what a printer looks like to OctoPrint clients (also the dashboard's summary) ------------------
+
+def state_of(printer: Printer) -> dict[str, Any]:
+    state = printer.state
+    return {
+        "text": state.value,
+        "flags": {
+            "operational": state in (_S.OPERATIONAL, *_ACTIVE),
+            "printing": state == _S.PRINTING,
+            "cancelling": state == _S.CANCELLING,
+            "pausing": state == _S.PAUSING,
+            "resuming": False,
+            "finishing": False,
+            "closedOrError": state in (_S.OFFLINE, _S.ERROR),
+            "error": state == _S.ERROR,
+            "paused": state == _S.PAUSED,
+            "ready": state == _S.OPERATIONAL,
+            "sdReady": False,
+        },
+        "error": printer.error if state == _S.ERROR else "",
+    }
+
+
+def _upload_path(farm: Farm, entry: FarmPrinter) -> str | None:
+    progress = entry.printer.progress
+    if progress is None:
+        return None
+    if progress.path.is_relative_to(farm.uploads_dir):
+        return progress.path.relative_to(farm.uploads_dir).as_posix()
+    return progress.path.name
+
+
+def job_of(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
+    progress = entry.printer.progress
+    file: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
+    if progress is not None:
+        file.update(name=progress.path.name, path=_upload_path(farm, entry), display=progress.path.name,
+                    origin="local", size=progress.size)
+    return {"file": file, "estimatedPrintTime": None, "lastPrintTime": None,
+            "filament": None, "user": None}
+
+
+def progress_of(printer: Printer, now: float) -> dict[str, Any]:
+    """Completion in percent of the file's bytes; time left extrapolated from the time so far."""
+    progress = printer.progress
+    if progress is None:
+        return {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
+                "printTimeLeftOrigin": None}
+    fraction = progress.fraction
+    active = printer.state in _ACTIVE
+    elapsed = max(0.0, now - progress.started)
+    left = None
+    if active and 0.0 < fraction < 1.0:
+        left = round(elapsed * (1.0 - fraction) / fraction)
+    return {"completion": round(fraction * 100.0, 2), "filepos": progress.offset,
+            "printTime": round(elapsed) if active else None, "printTimeLeft": left,
+            "printTimeLeftOrigin": "linear" if left is not None else None}
+
+
+def temperatures_of(printer: Printer) -> dict[str, dict[str, float | None]]:
+    """``{"tool0": {"actual", "target"}, "bed": {...}}`` from the last report (``T`` is tool0)."""
+    report = printer.temperatures
+    out: dict[str, dict[str, float | None]] = {}
+    if report is None:
+        return out
+    for reading in report.readings:
+        sensor = reading.sensor
+        if sensor == "T" or (sensor.startswith("T") and sensor[1:].isdigit()):
+            name = "tool" + (sensor[1:] or "0")
+            if sensor == "T" and name in out:
+                continue  # "T:" repeats the active tool next to T0:/T1:
+        elif sensor == "B":
+            name = "bed"
+        elif sensor == "C":
+            name = "chamber"
+        else:
+            continue
+        out[name] = {"actual": reading.actual, "target": reading.target}
+    return out
+
+
+def resends_of(printer: Printer) -> dict[str, Any]:
+    stats = printer.sender_stats
+    ratio = round(100.0 * stats.lines_resent / stats.lines_sent) if stats.lines_sent else 0
+    return {"count": stats.lines_resent, "transmitted": stats.lines_sent, "ratio": ratio}
+
+
+def connected_message() -> dict[str, Any]:
+    return {"connected": {
+        "version": OCTOPRINT_VERSION, "display_version": OCTOPRINT_VERSION, "branch": "farmctl",
+        "plugin_hash": _HASH, "config_hash": _HASH, "debug": False, "safe_mode": False,
+        "online": True, "permissions": [],
+    }}
+
+
+# -- the protocol --------------------------------------------------------------------------------
+
+class PushSession:
+    """One client of one printer's push channel. Every method returns the messages to send."""
+
+    def __init__(self, farm: Farm, entry: FarmPrinter) -> None:
+        self.farm = farm
+        self.entry = entry
+        self.throttle = 1
+        self.user: str | None = None
+        self._token: str | None = None
+        self._history_sent = False
+        self._next_current = 0.0
+        self._next_session_check = 0.0
+        self._temperatures_sent: object = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self._token is not None
+
+    def opened(self) -> list[dict[str, Any]]:
+        return [connected_message()]
+
+    def received(self, message: Any, now: float, wall: float) -> list[dict[str, Any]]:
+        """A client message; unknown ones are ignored, as OctoPrint does."""
+        if not isinstance(message, dict):
+            return []
+        out: list[dict[str, Any]] = []
+        if "throttle" in message:
+            value = message["throttle"]
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_THROTTLE:
+                self.throttle = value
+                self._next_current = min(self._next_current, now + self.interval)
+        if "auth" in message:
+            out += self._auth(message["auth"], now, wall)
+        return out
+
+    @property
+    def interval(self) -> float:
+        return CURRENT_INTERVAL * self.throttle
+
+    def _auth(self, value: Any, now: float, wall: float) -> list[dict[str, Any]]:
+        user, _, token = value.partition(":") if isinstance(value, str) else ("", "", "")
+        principal = self.farm.auth.session(token) if token else None
+        if principal is None or principal.user != user:
+            self.user = self._token = None
+            return [{"reauthRequired": {"reason": "stale"}}]
+        self.user, self._token = user, token
+        self._next_session_check = now + SESSION_CHECK
+        if self._history_sent:
+            return []
+        self._history_sent = True
+        self._next_current = now + self.interval
+        history = self._snapshot(now, wall)
+        return [{"history": history}]
+
+    def changed(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """A farm change message: this printer's events (and farm-wide ones) go out once authenticated."""
+        if not self.authenticated or message.get("type") != "event":
+            return []
+        printer = message.get("printer")
+        if printer is not None and printer != self.entry.name:
+            return []
+        return [{"event": {"type": message["event"], "payload": message.get("payload") or {}}}]
+
+    def due(self) -> float | None:
+        """When :meth:`tick` next has something to do (None: only a client message can change that)."""
+        return min(self._next_current, self._next_session_check) if self.authenticated else None
+
+    def tick(self, now: float, wall: float) -> list[dict[str, Any]]:
+        if not self.authenticated:
+            return []
+        if now >= self._next_session_check:
+            self._next_session_check = now + SESSION_CHECK
+            if self.farm.auth.session(self._token or "") is None:
+                self.user = self._token = None
+                return [{"reauthRequired": {"reason": "logout"}}]
+        if now < self._next_current:
+            return []
+        self._next_current = now + self.interval
+        return [{"current": self._snapshot(now, wall)}]
+
+    def _snapshot(self, now: float, wall: float) -> dict[str, Any]:
+        printer = self.entry.printer
+        temps = []
+        if printer.temperatures is not None and printer.temperatures is not self._temperatures_sent:
+            self._temperatures_sent = printer.temperatures
+            temps.append({"time": int(wall), **temperatures_of(printer)})
+        return {
+            "state": state_of(printer), "job": job_of(self.farm, self.entry), "progress": progress_of(printer, now),
+            "currentZ": None, "offsets": {}, "temps": temps, "logs": [], "messages": [], "busyFiles": [],
+            "resends": resends_of(printer),
+        }
+
+
+# -- framing and the connection loop ----------------------------------------------------------------
+
+class Framing(Enum):
+    RAW = "raw"  # one JSON message per websocket frame
+    SOCKJS = "sockjs"  # "o", "h", "a[...]", "c[code,reason]"
+
+
+def encode(framing: Framing, messages: list[dict[str, Any]]) -> list[str]:
+    if framing == Framing.RAW:
+        return [json.dumps(m, separators=(",", ":")) for m in messages]
+    return ["a" + json.dumps(messages, separators=(",", ":"))]
+
+
+def decode(framing: Framing, text: str) -> list[Any]:
+    """Client messages in a frame. SockJS clients send ``["<json>", ...]``; octorest sends the bare object."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    if framing == Framing.RAW or not isinstance(value, list):
+        return [value]
+    messages = []
+    for item in value:
+        if isinstance(item, str):
+            try:
+                item = json.loads(item)
+            except ValueError:
+                continue
+        messages.append(item)
+    return messages
+
+
+async def raw_websocket(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, Framing.RAW)
+
+
+async def sockjs_websocket(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, Framing.SOCKJS)
+
+
+async def sockjs_info(request: web.Request) -> web.Response:
+    """What a SockJS client asks before it opens the websocket transport."""
+    return web.json_response({"websocket": True, "origins": ["*:*"], "cookie_needed": False,
+                              "entropy": secrets.randbits(31)})
+
+
+async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
+    farm = farm_of(request)
+    entry = printer_of(request)  # 404 before the upgrade when the printer is unknown
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    session = PushSession(farm, entry)
+    inbox = farm.subscribe()
+    loop = asyncio.get_running_loop()
+    receiving: asyncio.Future[Any] = asyncio.ensure_future(ws.receive())
+    getting: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(inbox.get())
+    last_sent = loop.time()
+
+    async def send(frames: list[str]) -> None:
+        nonlocal last_sent
+        for frame in frames:
+            await asyncio.wait_for(ws.send_str(frame), SEND_TIMEOUT)
+        last_sent = loop.time()
+
+    try:
+        if framing == Framing.SOCKJS:
+            await send(["o"])
+        await send(encode(framing, session.opened()))
+        while not ws.closed:
+            now = loop.time()
+            wake = [last_sent + HEARTBEAT] if framing == Framing.SOCKJS else []
+            if (due := session.due()) is not None:
+                wake.append(due)
+            timeout = max(0.0, min(wake) - now) if wake else None
+            done, _ = await asyncio.wait({receiving, getting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            now, wall = loop.time(), time.time()
+            out: list[dict[str, Any]] = []
+            if getting in done:  # first: what happened before an auth in this round is not for this client
+                out += session.changed(getting.result())
+                while not inbox.empty():
+                    out += session.changed(inbox.get_nowait())
+                getting = asyncio.ensure_future(inbox.get())
+            if receiving in done:
+                frame = receiving.result()
+                if frame.type != WSMsgType.TEXT:
+                    break  # close, error, or binary (which no push client sends)
+                for message in decode(framing, frame.data):
+                    out += session.received(message, now, wall)
+                receiving = asyncio.ensure_future(ws.receive())
+            out += session.tick(now, wall)
+            if out:
+                await send(encode(framing, out))
+            elif framing == Framing.SOCKJS and now - last_sent >= HEARTBEAT:
+                await send(["h"])
+    except asyncio.TimeoutError:
+        log.info("push client of %s too slow; disconnected", entry.name)
+    except ConnectionResetError:
+        pass
+    finally:
+        farm.unsubscribe(inbox)
+        for future in (receiving, getting):
+            future.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await future
+        if not ws.closed:
+            if framing == Framing.SOCKJS:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.send_str('c[3000,"Go away!"]'), 1.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 1.0)
+    return ws
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
-    """No routes yet."""
+    app.router.add_get(f"{prefix}/sockjs/websocket", raw_websocket)
+    app.router.add_get(f"{prefix}/sockjs/info", sockjs_info)
+    app.router.add_get(f"{prefix}/sockjs/{{server}}/{{session}}/websocket", sockjs_websocket)

@@ -1,0 +1,190 @@
+"""The push socket with aiohttp's websocket client, as OctoFarm and FDM Monster use it, and SockJS-framed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import PushFarm
+
+from farmctl.farm.farm import printer_event
+from farmctl.http import push
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def next_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
+    return await ws.receive_json(timeout=timeout)
+
+
+async def silent(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> bool:
+    """True when nothing arrives for ``seconds``."""
+    try:
+        message = await ws.receive(timeout=seconds)
+    except asyncio.TimeoutError:
+        return True
+    raise AssertionError(f"expected silence, got {message.data!r}")
+
+
+async def until_event(ws: aiohttp.ClientWebSocketResponse, kind: str, seen: list[dict[str, Any]],
+                      timeout: float = 15.0) -> dict[str, Any]:
+    """Read messages (kept in ``seen``) until an event of ``kind``; return its payload."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await next_json(ws, timeout)
+            seen.append(message)
+            if message.get("event", {}).get("type") == kind:
+                return message["event"]["payload"]
+
+
+async def test_auth_throttle_progress_and_print_done(one: PushFarm) -> None:
+    await one.ready("p1")
+    path = one.moves()
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        connected = (await next_json(ws))["connected"]
+        assert connected["version"] == "1.11.8" and connected["online"] is True
+        assert connected["safe_mode"] is False and connected["permissions"] == []
+        assert await silent(ws, 0.8)  # nothing but "connected" before auth
+
+        await ws.send_json({"throttle": 2})
+        await ws.send_json({"auth": one.auth})
+        history = (await next_json(ws))["history"]
+        assert history["state"]["text"] == "Operational"
+        assert history["state"]["flags"]["ready"] is True
+        assert isinstance(history["temps"], list) and "progress" in history
+
+        loop = asyncio.get_running_loop()
+        first = await next_json(ws)
+        t0 = loop.time()
+        second = await next_json(ws)
+        assert "current" in first and "current" in second
+        assert loop.time() - t0 >= 0.8, "throttle 2 means a current message at most every second"
+
+        await ws.send_json({"throttle": 1})
+        printing = asyncio.create_task(one.farm.printers["p1"].printer.print_file(path))
+        seen: list[dict[str, Any]] = []
+        done = await until_event(ws, "PrintDone", seen)
+        assert (await printing).outcome.value == "done"
+
+    assert done["path"] == "moves.gcode" and done["name"] == "moves.gcode" and done["origin"] == "local"
+    assert done["size"] == path.stat().st_size and done["time"] > 0
+    events = [m["event"]["type"] for m in seen if "event" in m]
+    assert events.index("PrintStarted") < events.index("PrintDone")
+    assert {"type": "PrinterStateChanged", "payload": {"state_id": "PRINTING", "state_string": "Printing"}} \
+        in [m["event"] for m in seen if "event" in m]
+    currents = [m["current"] for m in seen if "current" in m]
+    printing_states = [c for c in currents if c["state"]["flags"]["printing"]]
+    completions = [c["progress"]["completion"] for c in printing_states]
+    assert len(set(completions)) >= 3, completions
+    assert completions == sorted(completions) and 0 <= completions[0] < completions[-1] <= 100
+    temps = [entry for c in currents for entry in c["temps"]]
+    assert temps and {"time", "tool0", "bed"} <= temps[-1].keys() and temps[-1]["tool0"]["actual"] > 0
+    last = printing_states[-1]
+    assert last["job"]["file"]["path"] == "moves.gcode"
+    assert last["progress"]["printTime"] >= 0 and last["progress"]["filepos"] > 0
+    assert set(last["resends"]) == {"count", "transmitted", "ratio"}
+    assert {"currentZ", "offsets", "temps", "logs", "messages"} <= last.keys()
+
+
+async def test_bad_auth_gets_reauth_required_and_nothing_else(one: PushFarm) -> None:
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        assert "connected" in await next_json(ws)
+        for bad in ("alice:not-a-session", f"mallory:{one.session}", one.session, 42, ""):
+            await ws.send_json({"auth": bad})
+            assert await next_json(ws) == {"reauthRequired": {"reason": "stale"}}
+        await ws.send_str("not json")
+        await ws.send_json(["a list"])
+        assert await silent(ws, 0.8)
+        # A good session afterwards still works.
+        await ws.send_json({"auth": one.auth})
+        assert "history" in await next_json(ws)
+
+
+async def test_ended_session_asks_for_reauth(one: PushFarm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push, "SESSION_CHECK", 0.2)
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth})
+        assert "history" in await next_json(ws)
+        one.farm.auth.end_session(one.session)
+        async with asyncio.timeout(3):
+            while "reauthRequired" not in (message := await next_json(ws)):
+                pass
+        assert message == {"reauthRequired": {"reason": "logout"}}
+        assert await silent(ws, 0.8)
+
+
+async def test_each_printer_socket_sends_its_own_events(two: PushFarm) -> None:
+    await two.ready("p1", "p2")  # no PrinterStateChanged from the handshake from here on
+    async with two.client.ws_connect("/printers/p1/sockjs/websocket") as ws:
+        await next_json(ws)
+        two.farm.notify(printer_event("p1", "PrintPaused", {"path": "before-auth"}))
+        await ws.send_json({"throttle": 100, "auth": two.auth})
+        assert "history" in await next_json(ws)
+        two.farm.notify(printer_event("p2", "PrintPaused", {"path": "p2's"}))
+        two.farm.notify(printer_event("p1", "PrintPaused", {"path": "p1's"}))
+        two.farm.files_changed("FileAdded", "parts/a.gcode")
+        events = [(await next_json(ws))["event"] for _ in range(3)]
+    assert events == [
+        {"type": "PrintPaused", "payload": {"path": "p1's"}},
+        {"type": "FileAdded", "payload": {"storage": "local", "path": "parts/a.gcode", "name": "a.gcode",
+                                          "type": ["machinecode", "gcode"]}},
+        {"type": "UpdatedFiles", "payload": {"type": "printables"}},
+    ]
+
+
+async def test_unknown_printer_and_ambiguous_default_are_404(two: PushFarm) -> None:
+    for path in ("/printers/nope/sockjs/websocket", "/sockjs/websocket"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await two.client.ws_connect(path)
+        assert refused.value.status == 404, path
+
+
+async def test_a_client_that_never_reads_does_not_slow_the_farm(one: PushFarm) -> None:
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth})
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n in range(20_000):  # far more than any per-connection queue holds
+            one.farm.notify(printer_event(None, "UpdatedFiles", {"n": n}))
+        assert loop.time() - start < 1.0
+        assert len(one.farm._subscribers) == 1 and all(q.qsize() <= q.maxsize for q in one.farm._subscribers)
+
+
+async def sockjs_messages(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The messages of the next ``a[...]`` frame, skipping heartbeats."""
+    while (frame := await ws.receive_str(timeout=5)) == "h":
+        pass
+    assert frame.startswith("a["), frame
+    return json.loads(frame[1:])
+
+
+async def test_sockjs_framing(one: PushFarm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push, "HEARTBEAT", 0.3)
+    info = await one.client.get("/sockjs/info")
+    assert info.status == 200 and (await info.json())["websocket"] is True
+    async with one.client.ws_connect("/sockjs/123/abcdefgh/websocket") as ws:
+        assert await ws.receive_str(timeout=5) == "o"
+        frame = await ws.receive_str(timeout=5)
+        assert frame.startswith("a[")
+        assert "connected" in json.loads(frame[1:])[0]
+        assert await ws.receive_str(timeout=2) == "h"  # heartbeat while idle
+
+        # sockjs-client sends an array of JSON strings.
+        await ws.send_str(json.dumps([json.dumps({"auth": "alice:wrong"})]))
+        assert await sockjs_messages(ws) == [{"reauthRequired": {"reason": "stale"}}]
+        await ws.send_str(json.dumps([json.dumps({"auth": one.auth}), json.dumps({"throttle": 1})]))
+        assert "history" in (await sockjs_messages(ws))[0]
+        assert "current" in (await sockjs_messages(ws))[0]
+
+
+async def test_sockjs_accepts_octorests_bare_object(one: PushFarm) -> None:
+    async with one.client.ws_connect(f"/printers/p1/sockjs/7/{'x' * 8}/websocket") as ws:
+        assert await ws.receive_str(timeout=5) == "o"
+        await ws.receive_str(timeout=5)
+        await ws.send_str(json.dumps({"auth": one.auth}))  # octorest sends json.dumps(data) as is
+        assert "history" in (await sockjs_messages(ws))[0]
