@@ -1,7 +1,124 @@
-"""Routes of this API surface (being built)."""
+"""The farm dashboard on the main port: ``/`` and ``/static/``, plus the few farm-wide reads it needs.
 
-from aiohttp import web
+The page is plain HTML, CSS and JavaScript from ``farmctl/http/static`` (no build step, nothing
+from a CDN: the Pi may be offline). It logs in with an API key (sent as ``X-Api-Key``) or with
+user and password through OctoPrint's ``POST /api/login``, which sets the session cookie. It
+changes things only through the existing APIs, so every button goes through the same farm
+methods as any other client: Continuous Print's ``set_active``, ``set/add`` and ``job/rm``,
+OctoPrint's ``/api/job`` for pause, resume and cancel, and ``/api/farm/appkeys`` for app keys.
+
+Added here:
+
+- ``GET /api/farm/summary``: every printer's state, the shared queue and recent history in one
+  cheap JSON (memory plus two small reads of the database); the page polls it.
+- ``GET /api/farm/files``: the uploads, for "add to queue".
+- ``POST /api/farm/files``: a multipart upload (part ``file``) into the uploads folder; it
+  tells push clients ``FileAdded``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from farmctl.auth import Principal
+from farmctl.errors import FarmctlError
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.files.store import FileInfo, FileType
+from farmctl.http.app import PRINCIPAL, farm_of
+from farmctl.http.push import progress_of, state_of, temperatures_of
+
+STATIC_DIR = Path(__file__).parent / "static"
+HISTORY_ROWS = 20
+UPLOAD_CHUNK = 256 * 1024
+
+
+def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
+    """The upload being (or last) printed. An event script runs from a temporary file: then the
+    queue's current upload, if any, with ``script`` true."""
+    progress = entry.printer.progress
+    if progress is None:
+        return {"path": None, "script": False}
+    if progress.path.is_relative_to(farm.uploads_dir):
+        return {"path": progress.path.relative_to(farm.uploads_dir).as_posix(), "script": False}
+    return {"path": entry.driver.current_path, "script": True}
+
+
+def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
+    printer, driver = entry.printer, entry.driver
+    return {
+        "name": entry.name,
+        "state": state_of(printer),
+        "profile": printer.profile.name,
+        "firmware": printer.firmware.get("FIRMWARE_NAME", ""),
+        "port": "simulated" if entry.config.simulated else entry.config.port,
+        "temperatures": temperatures_of(printer),
+        "job": _file(farm, entry),
+        "progress": progress_of(printer, now),
+        "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,
+                  "path": driver.current_path},
+    }
+
+
+async def summary(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    principal: Principal = request[PRINCIPAL]
+    now = time.monotonic()
+    history = await farm.model.get_history(HISTORY_ROWS)
+    return web.json_response({
+        "user": {"name": principal.user, "role": principal.role.value},
+        "printers": [_printer(farm, entry, now) for entry in farm.printers.values()],
+        "queues": await farm.model.queue_state(),
+        "history": [{**run.to_api(), "printer": run.printer} for run in history],
+    })
+
+
+def _upload(info: FileInfo) -> dict[str, Any]:
+    estimate = info.analysis.estimated_print_time if info.analysis is not None else None
+    return {"path": info.path, "name": info.name, "size": info.size, "date": info.date,
+            "estimatedPrintTime": estimate}
+
+
+async def files(request: web.Request) -> web.Response:
+    listed = await farm_of(request).uploads.list(recursive=True)
+    return web.json_response({"files": [_upload(f) for f in listed if f.type == FileType.MACHINECODE]})
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(UPLOAD_CHUNK):
+        yield chunk
+
+
+async def upload(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    if request.content_type != "multipart/form-data":
+        raise FarmctlError("send the file as multipart/form-data in a part named 'file'")
+    reader = await request.multipart()
+    saved: FileInfo | None = None
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == "file" and part.filename:
+            if saved is not None:
+                raise FarmctlError("one file per upload")
+            saved = await farm.uploads.save_stream(part.filename, _chunks(part))
+    if saved is None:
+        raise FarmctlError("no file in the upload (send it in a multipart part named 'file')")
+    farm.files_changed("FileAdded", saved.path)
+    return web.json_response(_upload(saved), status=201)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    response = web.FileResponse(STATIC_DIR / "index.html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
-    """No routes yet."""
+    app.router.add_get(f"{prefix}/", index)
+    app.router.add_static(f"{prefix}/static/", STATIC_DIR, append_version=False)
+    app.router.add_get(f"{prefix}/api/farm/summary", summary)
+    app.router.add_get(f"{prefix}/api/farm/files", files)
+    app.router.add_post(f"{prefix}/api/farm/files", upload)

@@ -1,0 +1,78 @@
+"""The dashboard's own endpoints without a browser: the page, the farm summary, uploads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from farmctl.auth import Role
+from farmctl.farm.config import FarmConfig, PrinterConfig
+from farmctl.farm.farm import Farm, SimOptions
+from farmctl.http.app import build_main_app
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+async def farm_client(tmp_path: Path) -> AsyncIterator[tuple[Farm, TestClient, dict[str, str]]]:
+    config = FarmConfig(printers=(PrinterConfig("p1", "sim", profile="marlin2"),
+                                  PrinterConfig("p2", "sim", profile="marlin2")))
+    async with Farm.running(config, tmp_path / "data", sim=SimOptions(full_speed=True, time_scale=0.0)) as farm:
+        key = await farm.auth.add_key("dash", Role.OPERATOR)
+        async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
+            yield farm, client, {"X-Api-Key": key}
+
+
+async def test_page_and_static_files_load_without_a_key(farm_client) -> None:
+    _, client, _ = farm_client
+    page = await client.get("/")
+    assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+    text = await page.text()
+    assert "/static/dashboard.js" in text and "http://" not in text and "https://" not in text  # no CDN
+    for name in ("dashboard.js", "dashboard.css"):
+        assert (await client.get(f"/static/{name}")).status == 200
+
+
+async def test_summary_needs_a_key_and_lists_every_printer(farm_client) -> None:
+    _, client, headers = farm_client
+    refused = await client.get("/api/farm/summary")
+    assert refused.status == 403 and "error" in await refused.json()
+    response = await client.get("/api/farm/summary", headers=headers)
+    assert response.status == 200
+    summary = await response.json()
+    assert summary["user"] == {"name": "dash", "role": "operator"}
+    assert [p["name"] for p in summary["printers"]] == ["p1", "p2"]
+    printer = summary["printers"][0]
+    assert {"state", "profile", "firmware", "temperatures", "job", "progress", "queue"} <= printer.keys()
+    assert set(printer["queue"]) == {"active", "status", "statusType", "path"}
+    assert printer["state"]["text"] in ("Connecting", "Operational")
+    assert [q["name"] for q in summary["queues"]] == ["local", "LAN"]
+    assert summary["history"] == []
+
+
+async def test_upload_lists_the_file_and_tells_push_clients(farm_client) -> None:
+    farm, client, headers = farm_client
+    inbox = farm.subscribe()
+    form = aiohttp.FormData()
+    form.add_field("file", b"G28\nG1 X10\n", filename="part.gcode", content_type="application/octet-stream")
+    response = await client.post("/api/farm/files", data=form, headers=headers)
+    assert response.status == 201, await response.text()
+    assert (await response.json())["path"] == "part.gcode"
+    listed = await (await client.get("/api/farm/files", headers=headers)).json()
+    assert [f["path"] for f in listed["files"]] == ["part.gcode"]
+    events = []
+    while not inbox.empty():
+        message = inbox.get_nowait()
+        if message.get("type") == "event" and message["printer"] is None:
+            events.append(message["event"])
+    assert events == ["FileAdded", "UpdatedFiles"]
+
+    bad = aiohttp.FormData()
+    bad.add_field("file", b"x", filename="../escape.gcode")
+    refused = await client.post("/api/farm/files", data=bad, headers=headers)
+    assert refused.status >= 400 and "error" in await refused.json()
+    assert not (farm.data_dir / "escape.gcode").exists()
