@@ -8,6 +8,7 @@ printer, uploads a file, queues it and watches it print to success, then leaves 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -154,6 +155,33 @@ async def test_log_in_manage_queue_and_print_to_success(served: Served, browser,
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.screenshot(path=str(PHONE_SCREENSHOT), full_page=True)
     assert not script_errors, script_errors
+
+
+async def test_admin_approves_an_app_key_request(served: Served, browser) -> None:
+    from playwright.async_api import expect
+
+    from farmctl.auth import AppKeyState
+
+    auth = served.farm.auth
+    token = auth.request_app_key("OrcaSlicer")
+
+    async def keep_polling() -> tuple[AppKeyState, str | None]:  # an app polls, or its request expires after 5 s
+        while (answer := auth.poll(token))[0] is AppKeyState.PENDING:
+            await asyncio.sleep(0.5)
+        return answer  # the one poll that hands the key out
+
+    poller = asyncio.create_task(keep_polling())
+    page = await browser.new_page()
+    await page.goto(served.url + "/")
+    await page.fill("#key-input", served.key)
+    await page.click("#key-form button[type=submit]")
+    panel = page.locator("#appkeys")
+    await expect(panel).to_be_visible()
+    await expect(panel).to_contain_text("OrcaSlicer")
+    await panel.get_by_role("button", name="Approve").click()
+    state, key = await asyncio.wait_for(poller, 5)
+    assert state is AppKeyState.GRANTED and key and await auth.check_key(key) is not None
+    await expect(panel).to_be_hidden()
 
 
 async def test_password_login_and_logout(served: Served, browser) -> None:
