@@ -107,3 +107,20 @@ def in_use(farm: Farm, relative: str) -> bool:
         if rel is not None and (rel == relative or rel.startswith(relative.rstrip("/") + "/")):
             return True
     return False
+
+
+def state_flags(state: PrinterState) -> dict[str, bool]:
+    """OctoPrint's state flags, the same for REST, push and the dashboard."""
+    return {
+        "operational": state in OPERATIONAL,
+        "printing": state == PrinterState.PRINTING,
+        "cancelling": state == PrinterState.CANCELLING,
+        "pausing": state == PrinterState.PAUSING,
+        "resuming": False,
+        "finishing": False,
+        "closedOrError": state in (PrinterState.OFFLINE, PrinterState.ERROR),
+        "error": state == PrinterState.ERROR,
+        "paused": state == PrinterState.PAUSED,
+        "ready": state == PrinterState.OPERATIONAL,
+        "sdReady": False,
+    }

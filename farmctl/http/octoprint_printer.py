@@ -15,7 +15,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import printer_of
 from farmctl.http.octoprint_common import (
-    BUSY, OPERATIONAL, command_body, command_of, no_content, number, require_operational,
+    BUSY, OPERATIONAL, command_body, command_of, no_content, number, require_operational, state_flags,
 )
 from farmctl.printer import PrinterState
 from farmctl.protocol import gcode
@@ -31,22 +31,6 @@ MAX_TEMPERATURE = 400.0
 _S = PrinterState
 
 # -- shared by /api/printer, /api/job and the push channel -------------------------------------
-
-
-def state_flags(state: PrinterState) -> dict[str, bool]:
-    return {
-        "operational": state in OPERATIONAL,
-        "printing": state == _S.PRINTING,
-        "cancelling": state == _S.CANCELLING,
-        "pausing": state == _S.PAUSING,
-        "resuming": False,
-        "finishing": False,
-        "closedOrError": state in (_S.OFFLINE, _S.ERROR),
-        "error": state == _S.ERROR,
-        "paused": state == _S.PAUSED,
-        "ready": state == _S.OPERATIONAL,
-        "sdReady": False,
-    }
 
 
 def state_text(entry: FarmPrinter) -> str:

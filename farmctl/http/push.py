@@ -26,6 +26,7 @@ from aiohttp import WSMsgType, web
 
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import farm_of, printer_of
+from farmctl.http.octoprint_common import state_flags
 from farmctl.printer import Printer, PrinterState
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,7 @@ def state_of(printer: Printer) -> dict[str, Any]:
     state = printer.state
     return {
         "text": state.value,
-        "flags": {
-            "operational": state in (_S.OPERATIONAL, *_ACTIVE),
-            "printing": state == _S.PRINTING,
-            "cancelling": state == _S.CANCELLING,
-            "pausing": state == _S.PAUSING,
-            "resuming": False,
-            "finishing": False,
-            "closedOrError": state in (_S.OFFLINE, _S.ERROR),
-            "error": state == _S.ERROR,
-            "paused": state == _S.PAUSED,
-            "ready": state == _S.OPERATIONAL,
-            "sdReady": False,
-        },
+        "flags": state_flags(state),
         "error": printer.error if state == _S.ERROR else "",
     }
 
