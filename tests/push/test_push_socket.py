@@ -8,7 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import PushFarm
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the fixtures' type; each folder's conftest is its own module
+    from conftest import PushFarm
 
 from farmctl.farm.farm import printer_event
 from farmctl.http import push

@@ -13,7 +13,10 @@ import time
 from typing import Any
 
 import pytest
-from conftest import InProcess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the fixtures' type; each folder's conftest is its own module
+    from conftest import InProcess
 from server_helpers import CP, NO_HOOKS
 
 pytestmark = pytest.mark.timeout(30)
