@@ -1,4 +1,4 @@
-"""An in-process farm of simulated printers with the main app on 127.0.0.1, and a login session.
+"""An in-process farm of simulated printers with the main app on 127.0.0.1, and a passive-login session.
 
 The wire is instant but moves take their real time (``time_scale=1``), so a file of short moves
 prints in a few seconds and progress can be watched rising.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from farmctl.auth import Principal, Role
+from farmctl.auth import Role
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.farm import Farm, SimOptions
 from farmctl.http.app import build_main_app
@@ -51,9 +51,14 @@ class PushFarm:
 async def push_farm(data: Path, *names: str) -> AsyncIterator[PushFarm]:
     config = FarmConfig(printers=tuple(PrinterConfig(n, "sim", profile="marlin2") for n in names))
     async with Farm.running(config, data, sim=SimOptions(full_speed=True, time_scale=1.0)) as farm:
-        session = farm.auth.new_session(Principal("alice", Role.OPERATOR))
+        key = await farm.auth.add_key("alice", Role.OPERATOR)
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
-            yield PushFarm(farm, client, "alice", session)
+            # what OctoFarm and FDM Monster do: a passive login with the key gives the socket's session
+            response = await client.post("/api/login", json={"passive": True}, headers={"X-Api-Key": key})
+            assert response.status == 200, await response.text()
+            user = await response.json()
+            assert user["name"] != "_api" and user["session"]
+            yield PushFarm(farm, client, user["name"], user["session"])
 
 
 @pytest.fixture
