@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> int:
+    from farmctl.http.announce import Announced, announce
     from farmctl.http.app import build_main_app, build_printer_app
 
     stop = asyncio.Event()
@@ -45,6 +47,7 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
         loop.add_signal_handler(sig, stop.set)
     async with Farm.running(config, data, sim=sim) as farm:
         runners: list[web.AppRunner] = []
+        cleanups: list[Callable[[], Awaitable[None]]] = []
         try:
             sites = [(build_main_app(farm), port)] + [
                 (build_printer_app(farm, p.name), p.api_port) for p in config.printers if p.api_port]
@@ -58,6 +61,10 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
                     raise FarmctlError(f"cannot listen on {host}:{app_port}: {exc.strerror}") from None
             names = ", ".join(farm.printers)
             print(f"farmctl: serving {len(farm.printers)} printer(s) ({names}) on http://{host}:{port}/", flush=True)
+            announcer = await announce([Announced(p.name, p.api_port, "/") if p.api_port else
+                                  Announced(p.name, port, f"/printers/{p.name}/") for p in config.printers], host)
+            if announcer is not None:
+                cleanups.append(announcer.close)
             first_key = await _first_admin_key(farm)
             if first_key:
                 print(f"farmctl: first start: admin API key {first_key}\n"
@@ -65,6 +72,9 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
                       flush=True)
             await stop.wait()
         finally:
+            for cleanup in cleanups:
+                with contextlib.suppress(Exception):
+                    await cleanup()
             for runner in runners:
                 with contextlib.suppress(Exception):
                     await runner.cleanup()
