@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 

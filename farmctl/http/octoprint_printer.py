@@ -15,7 +15,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import printer_of
 from farmctl.http.octoprint_common import (
-    BUSY, OPERATIONAL, command_body, command_of, no_content, number, require_operational, state_flags,
+    BUSY, command_body, command_of, no_content, number, require_operational, state_flags,
 )
 from farmctl.printer import PrinterState
 from farmctl.protocol import gcode
