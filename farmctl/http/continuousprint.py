@@ -77,7 +77,10 @@ async def farm_state_get(request: web.Request) -> web.Response:
 
 async def _active_flag(request: web.Request) -> bool:
     data = await payload(request)
-    return as_bool(required(data, "active"), "active")
+    value = required(data, "active")
+    if isinstance(value, str) and not value.strip():
+        raise FarmctlError("active must be true or false, not empty")  # never read an empty field as 'stop'
+    return as_bool(value, "active")
 
 
 async def set_active(request: web.Request) -> web.Response:

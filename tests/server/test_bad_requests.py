@@ -98,7 +98,8 @@ def test_set_add_refuses_a_bad_json_body(srv: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("data", [
-    {"active": "maybe"}, {"active": 2}, {"active": "nope"}, {}, {"json": "{"}, {"json": '{"active": "x"}'},
+    {"active": "maybe"}, {"active": 2}, {"active": "nope"}, {"active": ""}, {}, {"json": "{"},
+    {"json": '{"active": "x"}'},
 ])
 @pytest.mark.parametrize("where", ["p1", "farm"])
 def test_set_active_refuses_a_non_boolean(srv: ServerProcess, data: dict[str, Any], where: str) -> None:
