@@ -164,6 +164,7 @@ async def upload(request: web.Request) -> web.Response:
             if exc.status != 404:
                 raise
         saved = await farm.uploads.move(saved.path, wanted)
+    farm.files_changed("FileAdded", saved.path)
     want_print = truthy(fields.get("print", "false"))
     want_select = truthy(fields.get("select", "false")) or want_print
     ready = entry.printer.state == PrinterState.OPERATIONAL
@@ -222,8 +223,10 @@ async def file_command(request: web.Request) -> web.Response:
         for printer in farm.printers.values():
             if printer.selected == info.path:
                 printer.selected = moved.path
+        farm.files_changed("FileRemoved", info.path)
     else:
         moved = await farm.uploads.copy(info.path, target)
+    farm.files_changed("FileAdded", moved.path)
     refs = _refs(request, moved)
     response = web.json_response({"name": moved.name, "path": moved.path, "origin": "local", "refs": refs},
                                  status=201)
@@ -252,6 +255,7 @@ async def file_delete(request: web.Request) -> web.Response:
     info = await farm.uploads.info(request.match_info["path"])
     await _refuse_busy(farm, info.path)
     await farm.uploads.delete(info.path)
+    farm.files_changed("FileRemoved", info.path)
     for printer in farm.printers.values():
         if printer.selected is not None and (printer.selected == info.path
                                              or printer.selected.startswith(info.path + "/")):

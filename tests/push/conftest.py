@@ -28,6 +28,7 @@ class PushFarm:
     client: TestClient
     user: str
     session: str
+    key: str
 
     @property
     def auth(self) -> str:
@@ -58,7 +59,7 @@ async def push_farm(data: Path, *names: str) -> AsyncIterator[PushFarm]:
             assert response.status == 200, await response.text()
             user = await response.json()
             assert user["name"] != "_api" and user["session"]
-            yield PushFarm(farm, client, user["name"], user["session"])
+            yield PushFarm(farm, client, user["name"], user["session"], key)
 
 
 @pytest.fixture

@@ -191,3 +191,23 @@ async def test_sockjs_accepts_octorests_bare_object(one: PushFarm) -> None:
         await ws.receive_str(timeout=5)
         await ws.send_str(json.dumps({"auth": one.auth}))  # octorest sends json.dumps(data) as is
         assert "history" in (await sockjs_messages(ws))[0]
+
+
+async def test_uploads_and_deletes_through_the_octoprint_api_are_pushed(one: PushFarm) -> None:
+    await one.ready("p1")
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth})
+        data = aiohttp.FormData()
+        data.add_field("file", b"G28\n", filename="pushed.gcode")
+        headers = {"X-Api-Key": one.key}
+        response = await one.client.post("/api/files/local", data=data, headers=headers)
+        assert response.status == 201
+        seen: list[dict[str, Any]] = []
+        added = await until_event(ws, "FileAdded", seen)
+        assert added["path"] == "pushed.gcode"
+        response = await one.client.delete("/api/files/local/pushed.gcode", headers=headers)
+        assert response.status == 204
+        removed = await until_event(ws, "FileRemoved", seen)
+        assert removed["path"] == "pushed.gcode"
+        assert "UpdatedFiles" in [m["event"]["type"] for m in seen if "event" in m]
