@@ -1,13 +1,19 @@
-"""A G-code file as a stream of commands with the byte position of each, checked before it starts."""
+"""A G-code file as a stream of commands: checked before it starts, fed to the sender as room frees up."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from farmctl.errors import FarmctlError
 from farmctl.protocol import gcode
+from farmctl.protocol.sender import Acknowledged, Sender
+
+LOOKAHEAD = 8
+"""Job lines kept queued in the sender beyond what is in flight, so the window never waits for the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,23 @@ class JobSummary:
     path: Path
     size: int
     commands: int
+
+
+@dataclass(slots=True)
+class JobProgress:
+    """What a progress display needs; updated as acknowledgements arrive."""
+
+    path: Path
+    size: int
+    commands: int
+    acknowledged: int = 0
+    offset: int = 0
+    started: float = field(default_factory=time.monotonic)
+    resends: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.offset / self.size if self.size else 1.0
 
 
 def read_job(path: Path) -> Iterator[JobLine]:
@@ -59,3 +82,57 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
     except gcode.GcodeError as exc:
         raise FarmctlError(f"{path.name}: {exc}") from exc
     return JobSummary(path, path.stat().st_size, commands)
+
+
+class FeedState(Enum):
+    FEEDING = "feeding"
+    HELD = "held"    # at an @pause or a pause request: no more lines until released
+    ENDED = "ended"  # the file is used up, or the print was cancelled
+
+
+class JobFeed:
+    """One print's lines, handed to a sender as it makes room, and the progress their ``ok`` s make.
+
+    The serial link's thread calls ``top_up`` and ``acknowledge`` on every read, so a print never
+    waits for the event loop; the printer changes the state (hold, release, end) under the link's lock.
+    """
+
+    def __init__(self, summary: JobSummary) -> None:
+        self.progress = JobProgress(summary.path, summary.size, summary.commands)
+        self.state = FeedState.FEEDING
+        self._lines = read_job(summary.path)
+
+    def top_up(self, sender: Sender) -> None:
+        """Queue lines until the lookahead is full; stop at ``@pause`` (HELD) or the end of the file (ENDED)."""
+        while self.state is FeedState.FEEDING and sender.pending < LOOKAHEAD:
+            line = next(self._lines, None)
+            if line is None:
+                self.end()
+            elif line.host is None:
+                sender.submit(line.command, line)
+            elif line.host.name == "pause":
+                self.state = FeedState.HELD
+
+    def acknowledge(self, event: Acknowledged, resends: int) -> bool:
+        """Count the ``ok`` of one of this print's lines; False if the event belongs to something else."""
+        line = event.tag
+        if type(line) is not JobLine:
+            return False
+        progress = self.progress
+        progress.acknowledged += 1
+        progress.offset = line.end_offset
+        progress.resends = resends
+        return True
+
+    def hold(self) -> None:
+        if self.state is FeedState.FEEDING:
+            self.state = FeedState.HELD
+
+    def release(self) -> None:
+        if self.state is FeedState.HELD:
+            self.state = FeedState.FEEDING
+
+    def end(self) -> None:
+        """No more lines: the file is closed and lines not yet queued are never read."""
+        self.state = FeedState.ENDED
+        self._lines.close()

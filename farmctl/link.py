@@ -1,8 +1,15 @@
-"""The serial link: moves bytes between a pyserial port and a Sender without ever blocking the loop.
+"""The serial link: a thread per port moves bytes between pyserial and a Sender, and feeds the print.
 
-Ports with a file descriptor (USB serial devices, pseudo-terminals) are read and written through
-the event loop's reader/writer callbacks; pyserial URLs without one fall back to a reader thread.
-Opening and closing happen in a worker thread because both can stall on a misbehaving USB device.
+A printer's hot path is an ``ok`` in and the next line out, hundreds of times a second. On its own
+thread that costs one wakeup of one small loop, where the event loop would spend several times as
+much; and a stalled or vanished port, or a busy event loop, never holds up another printer. The
+thread also tops up the current print's lines (a ``JobFeed``) and counts their acknowledgements, so
+the event loop hears only what the rest of farmctl must see: replies other than a plain ``ok``,
+commands' acknowledgements, the feed settling (paused or finished), the port going away.
+
+The thread and the event loop share one lock. The loop changes the sender or the feed inside
+``control()``, which wakes the thread to send what became due; the thread hands events to the loop
+at one point (``call_soon_threadsafe``), in arrival order.
 """
 
 from __future__ import annotations
@@ -10,220 +17,366 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
 
 import serial
 
 from farmctl.errors import FarmctlError
+from farmctl.job import FeedState, JobFeed
 from farmctl.profiles import FirmwareProfile
-from farmctl.protocol.sender import Event, Sender
+from farmctl.protocol.replies import Ok
+from farmctl.protocol.sender import Acknowledged, Event, Sender, SenderStats
 
 log = logging.getLogger(__name__)
 
+_READ_SIZE = 4096
+_POLL_WITHOUT_FD = 0.01
+"""How often a port with no file descriptor (some pyserial URLs) is looked at when nothing arrives."""
+_CLOSE_TIMEOUT = 2.0
 
-class PortGone(Exception):
+
+@dataclass(frozen=True, slots=True)
+class FeedSettled:
+    """The print's feed stopped (held or ended) and the firmware confirmed every line sent."""
+
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class PortGone:
     """The port vanished (unplugged, or the device reset its USB interface)."""
+
+    reason: str
+
+
+LinkEvent = Event | FeedSettled | PortGone
+
+
+class LinkState(Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    GONE = "gone"
 
 
 def open_port(port: str, baud: int) -> serial.SerialBase:
-    """Open a device path, pty path or pyserial URL for raw, non-blocking use."""
+    """Open a device path, pty path or pyserial URL for raw use."""
     try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=0, write_timeout=0, exclusive=True)
+        return serial.serial_for_url(port, baudrate=baud, timeout=0, write_timeout=None, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise FarmctlError(f"cannot open {port}: {exc}") from exc
 
 
 class SerialLink:
-    """One printer's port driven by one Sender; each read's events go to ``on_events`` in arrival order."""
+    """One printer's port driven by one Sender on a thread of its own; events reach ``on_events`` on the loop."""
 
-    def __init__(self, port: str, baud: int, profile: FirmwareProfile, on_events: Callable[[list[Event]], None],
-                 on_gone: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, port: str, baud: int, profile: FirmwareProfile,
+                 on_events: Callable[[list[LinkEvent]], None], clock: Callable[[], float] = time.monotonic) -> None:
         self.port = port
         self.baud = baud
         self.sender = Sender(profile)
+        self.state = LinkState.CLOSED
+        self.advanced_ok_seen = False
+        self.bytes_read = 0
         self._on_events = on_events
-        self._on_gone = on_gone
         self._clock = clock
+        self._lock = threading.Lock()
+        self._feed: JobFeed | None = None
+        self._settled: FeedState | None = None  # the feed state last reported as settled
+        self._outbox: list[LinkEvent] = []
+        self._delivery_due = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._serial: serial.SerialBase | None = None
         self._fd: int | None = None
-        self._write_buffer = bytearray()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = 0.0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._reader_thread: threading.Thread | None = None
+        self._wake_r = self._wake_w = -1
+        self._unwritten = b""
+        self._waiting_to_write = False
+        self._thread: threading.Thread | None = None
         self._closing = False
-        self.bytes_read = 0
 
     @property
     def is_open(self) -> bool:
-        return self._serial is not None
+        return self.state is LinkState.OPEN
+
+    @property
+    def stats(self) -> SenderStats:
+        return self.sender.stats
+
+    # -- opening and closing ---------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Open the port (in a worker thread: a misbehaving USB device can stall it), drop stale input, start."""
+        await self.close()  # a port that went away is closed first
         self._loop = asyncio.get_running_loop()
-        self._closing = False
         self._serial = await asyncio.to_thread(open_port, self.port, self.baud)
         try:
-            fd = self._serial.fileno()
-        except (AttributeError, NotImplementedError, serial.SerialException):
-            fd = None
-        if fd is not None:
-            os.set_blocking(fd, False)
-            self._fd = fd
-            self._loop.add_reader(fd, self._on_readable)
-        else:
-            self._reader_thread = threading.Thread(target=self._read_in_thread, name=f"serial {self.port}", daemon=True)
-            self._reader_thread.start()
-
-    def reset_input(self) -> None:
-        """Drop whatever the firmware printed before we started listening."""
-        if self._serial is not None:
-            try:
-                self._serial.reset_input_buffer()
-            except (serial.SerialException, OSError):
-                pass
-
-    def replace_sender(self, profile: FirmwareProfile) -> Sender:
-        self.sender = Sender(profile)
-        return self.sender
+            self._serial.reset_input_buffer()  # whatever the firmware printed before we listened
+        except (serial.SerialException, OSError):
+            pass
+        try:
+            self._fd = self._serial.fileno()
+        except (AttributeError, NotImplementedError, serial.SerialException, OSError):
+            self._fd = None
+        if self._fd is not None:
+            os.set_blocking(self._fd, False)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._closing = False
+        self._unwritten = b""
+        self._waiting_to_write = False
+        self.state = LinkState.OPEN
+        self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
+        self._thread.start()
 
     async def close(self) -> None:
-        self._closing = True
-        self._detach()
-        port, self._serial = self._serial, None
+        thread = self._thread
+        if thread is None:
+            return
+        with self._lock:
+            self._closing = True
+        self._wake()
+        await asyncio.to_thread(thread.join, _CLOSE_TIMEOUT)
+        if thread.is_alive():
+            log.warning("%s: the serial thread did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
+        self._thread = None
+        port, self._serial, self._fd = self._serial, None, None
         if port is not None:
-            await asyncio.to_thread(port.close)
-        if self._reader_thread is not None:
-            await asyncio.to_thread(self._reader_thread.join, 1.0)
-            self._reader_thread = None
+            await asyncio.to_thread(_close_quietly, port)
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+        self._wake_r = self._wake_w = -1
+        with self._lock:
+            self.state = LinkState.CLOSED
+            self._outbox.clear()  # nothing the closed port said is news any more
 
-    def _detach(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._fd is not None and self._loop is not None:
-            self._loop.remove_reader(self._fd)
-            self._loop.remove_writer(self._fd)
-            self._fd = None
+    # -- what the event loop may do ----------------------------------------------------------------
 
-    # -- moving bytes --------------------------------------------------------------------------
+    @contextmanager
+    def control(self) -> Iterator[Sender]:
+        """Change the sender (or the feed) under the lock; on exit the thread sends what became due."""
+        with self._lock:
+            yield self.sender
+        self._wake()
 
-    def pump(self) -> None:
-        """Write what the sender's window allows and re-arm its timer; call after submitting."""
-        if self._serial is None:
-            return
-        data = self.sender.data_to_send(self._clock())
-        if data:
-            self._write(data)
-        self._arm_timer()
+    def replace_sender(self, profile: FirmwareProfile) -> Sender:
+        with self.control():
+            self.sender = Sender(profile)
+        return self.sender
 
-    def _write(self, data: bytes) -> None:
-        if self._write_buffer or self._fd is None:
-            self._write_buffer += data
-            if self._fd is None:
-                self._flush_without_fd()
-            return
+    def start_feed(self, feed: JobFeed) -> None:
+        with self.control():
+            self._feed = feed
+            self._settled = None
+
+    def stop_feed(self) -> None:
+        """Forget the print's feed (its single exit ran); lines it queued but did not send are dropped."""
+        with self.control() as sender:
+            if self._feed is not None:
+                if self._feed.state is not FeedState.ENDED:
+                    self._feed.end()
+                sender.discard_pending()
+            self._feed = None
+
+    @property
+    def feed_settled(self) -> FeedState | None:
+        """The feed's state if it stopped and every line sent is confirmed; None while anything is moving."""
+        with self._lock:
+            return self._settled_state()
+
+    def _settled_state(self) -> FeedState | None:
+        feed = self._feed
+        if feed is None or feed.state is FeedState.FEEDING or not self.sender.idle:
+            return None
+        return feed.state
+
+    # -- the thread ----------------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"\0")
+            except (BlockingIOError, OSError):
+                pass  # already awake, or closing
+
+    def _run(self) -> None:
+        wait = self._wait_on_fd if self._fd is not None else self._wait_on_serial
+        poller = select.poll()
+        if self._fd is not None:
+            poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        deadline: float | None = self._clock()
         try:
-            written = os.write(self._fd, data)
+            while True:
+                data = wait(poller, deadline)
+                deadline, out = self._step(data, deadline)
+                if out:
+                    self._send(poller, out)
+        except _Closing:
+            pass
+        except PortGoneError as exc:
+            self._post_gone(str(exc))
+            _close_quietly(self._serial)  # at once, so a replugged device gets its old name back
+        except Exception:  # a bug here must end this printer's link, never the farm
+            log.exception("%s: serial thread failed", self.port)
+            self._post_gone("internal error in the serial link (see the log)")
+
+    def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes]:
+        """Feed what arrived, run timers if due, top up the print; returns the next deadline and what to send."""
+        with self._lock:
+            if self._closing:
+                raise _Closing
+            sender = self.sender
+            now = self._clock()
+            if data:
+                self.bytes_read += len(data)
+                self._route(sender.receive_data(data, now))
+            if deadline is not None and deadline <= now:
+                self._route(sender.tick(now))  # tick re-checks: a deadline that moved on is a no-op
+            feed = self._feed
+            if feed is not None:
+                feed.top_up(sender)
+            out = sender.data_to_send(now)
+            if feed is not None:
+                settled = None if feed.state is FeedState.FEEDING else self._settled_state()
+                if settled is not None and settled is not self._settled:
+                    self._outbox.append(FeedSettled(settled))
+                self._settled = settled
+            notify = bool(self._outbox) and not self._delivery_due
+            if notify:
+                self._delivery_due = True
+            deadline = sender.next_deadline()
+        if notify:
+            self._notify()
+        return deadline, out
+
+    def _route(self, events: list[Event]) -> None:
+        """Keep the per-line events on this thread; everything else goes to the event loop."""
+        feed = self._feed
+        outbox = self._outbox
+        for event in events:
+            kind = type(event)
+            if kind is Ok:
+                if event.line is not None:
+                    self.advanced_ok_seen = True
+                if event.temperatures is None:
+                    continue
+            elif kind is Acknowledged and feed is not None and feed.acknowledge(event, self.sender.stats.lines_resent):
+                continue
+            outbox.append(event)
+
+    def _notify(self) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is left to tell
+
+    def _deliver(self) -> None:
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            self._delivery_due = False
+        if events:
+            self._on_events(events)
+
+    def _post_gone(self, reason: str) -> None:
+        log.warning("%s: %s", self.port, reason)
+        with self._lock:
+            self.state = LinkState.GONE
+            self._outbox.append(PortGone(reason))
+            self._delivery_due = True
+        self._notify()
+
+    # -- bytes in and out ----------------------------------------------------------------------------
+
+    def _wait_on_fd(self, poller: select.poll, deadline: float | None) -> bytes:
+        """Sleep until bytes arrive, the loop wakes us or the deadline passes; returns what was read."""
+        timeout = None if deadline is None else max(0, int((deadline - self._clock()) * 1000) + 1)
+        data = b""
+        for fd, mask in poller.poll(timeout):
+            if fd == self._wake_r:
+                _drain(self._wake_r)
+            elif mask & select.POLLIN:
+                data = self._read_fd()
+            elif mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                raise PortGoneError("the port closed")
+            if fd != self._wake_r and mask & select.POLLOUT:
+                self._flush(poller)
+        return data
+
+    def _read_fd(self) -> bytes:
+        assert self._fd is not None
+        try:
+            data = os.read(self._fd, _READ_SIZE)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise PortGoneError(f"read failed: {exc}") from exc
+        if not data:
+            raise PortGoneError("the port closed")
+        return data
+
+    def _wait_on_serial(self, poller: select.poll, deadline: float | None) -> bytes:
+        """For ports without a file descriptor: pyserial's own read, a short timeout at a time."""
+        assert self._serial is not None
+        timeout = _POLL_WITHOUT_FD if deadline is None else min(_POLL_WITHOUT_FD, max(0.0, deadline - self._clock()))
+        try:
+            self._serial.timeout = timeout
+            return self._serial.read(max(1, self._serial.in_waiting))
+        except (serial.SerialException, OSError, TypeError) as exc:
+            raise PortGoneError(f"read failed: {exc}") from exc
+
+    def _send(self, poller: select.poll, data: bytes) -> None:
+        if self._fd is None:
+            try:
+                assert self._serial is not None
+                self._serial.write(data)
+            except (serial.SerialException, OSError) as exc:
+                raise PortGoneError(f"write failed: {exc}") from exc
+            return
+        self._unwritten += data
+        self._flush(poller)
+
+    def _flush(self, poller: select.poll) -> None:
+        """Write what the port takes now; the rest waits for POLLOUT (a port with flow control held)."""
+        assert self._fd is not None
+        try:
+            written = os.write(self._fd, self._unwritten)
         except BlockingIOError:
             written = 0
         except OSError as exc:
-            self._gone(f"write failed: {exc}")
-            return
-        if written < len(data):
-            self._write_buffer += data[written:]
-            assert self._loop is not None
-            self._loop.add_writer(self._fd, self._on_writable)
+            raise PortGoneError(f"write failed: {exc}") from exc
+        self._unwritten = self._unwritten[written:]
+        if self._waiting_to_write != bool(self._unwritten):
+            self._waiting_to_write = bool(self._unwritten)
+            poller.modify(self._fd, select.POLLIN | select.POLLOUT if self._unwritten else select.POLLIN)
 
-    def _on_writable(self) -> None:
-        assert self._fd is not None and self._loop is not None
-        try:
-            written = os.write(self._fd, self._write_buffer)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._gone(f"write failed: {exc}")
-            return
-        del self._write_buffer[:written]
-        if not self._write_buffer:
-            self._loop.remove_writer(self._fd)
 
-    def _flush_without_fd(self) -> None:
-        data, self._write_buffer = bytes(self._write_buffer), bytearray()
-        try:
-            assert self._serial is not None
-            self._serial.write(data)
-        except (serial.SerialException, OSError) as exc:
-            self._gone(f"write failed: {exc}")
+class PortGoneError(Exception):
+    """Raised inside the link's thread when the port can no longer be read or written."""
 
-    def _on_readable(self) -> None:
-        assert self._fd is not None
-        try:
-            data = os.read(self._fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._gone(f"read failed: {exc}")
-            return
-        if not data:
-            self._gone("the port closed")
-            return
-        self._receive(data)
 
-    def _read_in_thread(self) -> None:
-        port = self._serial
-        assert port is not None and self._loop is not None
-        port.timeout = 0.05
-        while not self._closing:
-            try:
-                data = port.read(4096)
-            except (serial.SerialException, OSError, TypeError) as exc:
-                if not self._closing:
-                    self._loop.call_soon_threadsafe(self._gone, f"read failed: {exc}")
-                return
-            if data:
-                self._loop.call_soon_threadsafe(self._receive, data)
+class _Closing(Exception):
+    """Raised inside the link's thread when ``close()`` asked it to stop."""
 
-    def _receive(self, data: bytes) -> None:
-        self.bytes_read += len(data)
-        events = self.sender.receive_data(data, self._clock())
-        if events:
-            self._on_events(events)
-        self.pump()
 
-    def _arm_timer(self) -> None:
-        """One timer for the sender's next deadline; left alone when the deadline only moved later."""
-        deadline = self.sender.next_deadline()
-        if deadline is None or self._loop is None:
-            return
-        if self._timer is not None:
-            if self._timer_due <= deadline:
-                return  # fires early, finds nothing due, re-arms
-            self._timer.cancel()
-        self._timer_due = deadline
-        self._timer = self._loop.call_later(max(0.0, deadline - self._clock()), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = self._clock()
-        deadline = self.sender.next_deadline()
-        if deadline is not None and deadline > now:
-            self._arm_timer()
-            return
-        events = self.sender.tick(now)
-        if events:
-            self._on_events(events)
-        self.pump()
-
-    def _gone(self, reason: str) -> None:
-        if self._serial is None or self._closing:
-            return
-        log.warning("%s: %s", self.port, reason)
-        self._detach()
-        port, self._serial = self._serial, None
-        try:
-            port.close()
-        except (serial.SerialException, OSError):
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
             pass
-        self._on_gone(reason)
+    except BlockingIOError:
+        pass
+
+
+def _close_quietly(port: serial.SerialBase | None) -> None:
+    if port is None:
+        return
+    try:
+        port.close()
+    except (serial.SerialException, OSError):
+        pass

@@ -11,20 +11,20 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from farmctl.errors import FarmctlError
-from farmctl.job import JobLine, check_job, read_job
-from farmctl.link import SerialLink
+from farmctl.job import FeedState, JobFeed, JobProgress, check_job
+from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
 )
-from farmctl.protocol.sender import Acknowledged, Event, NotResponding
+from farmctl.protocol.sender import Acknowledged, NotResponding, SenderStats
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
@@ -86,23 +86,6 @@ class JobResult:
     seconds: float
 
 
-@dataclass(slots=True)
-class JobProgress:
-    """What a progress display needs; updated as acknowledgements arrive."""
-
-    path: Path
-    size: int
-    commands: int
-    acknowledged: int = 0
-    offset: int = 0
-    started: float = field(default_factory=time.monotonic)
-    resends: int = 0
-
-    @property
-    def fraction(self) -> float:
-        return self.offset / self.size if self.size else 1.0
-
-
 class Printer:
     """A printer on one port. All methods run on the event loop; none blocks it."""
 
@@ -129,14 +112,11 @@ class Printer:
         self._on_change = on_change
         self._on_print = on_print
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
-        self._link = SerialLink(port, self.baud, self.profile, self._on_events, self._on_gone)
+        self._link = SerialLink(port, self.baud, self.profile, self._on_events)
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
         self._next_tag = 0
-        self._job_lines: Iterator[JobLine] = iter(())
-        self._job_exhausted = True
+        self._feed: JobFeed | None = None
         self._job_done: asyncio.Future[JobResult] | None = None
-        self._held = False  # @pause or a pause request: stop feeding job lines
-        self._advanced_ok_seen = False
         self._poller: asyncio.Task[None] | None = None
         self._session_ready = asyncio.Event()
 
@@ -159,8 +139,8 @@ class Printer:
             self._on_print(self, event, reason)
 
     @property
-    def sender_stats(self):
-        return self._link.sender.stats
+    def sender_stats(self) -> SenderStats:
+        return self._link.stats
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -172,7 +152,6 @@ class Printer:
             self.baud = self._link.baud = baud
             try:
                 await self._link.open()
-                self._link.reset_input()
                 await self._handshake()
                 break
             except FarmctlError as exc:
@@ -195,7 +174,7 @@ class Printer:
                     raise FarmctlError(f"{self.port}: no answer from the firmware at {self.baud} baud") from None
         await self.command("M115", timeout=10)
         if self.forced_profile is None:
-            detected = self._driven(match_firmware(self.firmware.get("FIRMWARE_NAME", ""), self._advanced_ok_seen))
+            detected = self._driven(match_firmware(self.firmware.get("FIRMWARE_NAME", ""), self._link.advanced_ok_seen))
             if detected != self.profile:
                 self.profile = detected
                 self._link.replace_sender(detected)
@@ -209,8 +188,8 @@ class Printer:
 
     def _restart_session(self) -> None:
         self._session_ready.clear()
-        self._link.sender.start_session(time.monotonic())
-        self._link.pump()
+        with self._link.control() as sender:
+            sender.start_session(time.monotonic())
 
     async def disconnect(self) -> None:
         if self._poller is not None:
@@ -232,15 +211,15 @@ class Printer:
         if self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
             raise FarmctlError(f"printer {self.name} is not operational", 409)
         if gcode.is_emergency(command) and self.capabilities.get("EMERGENCY_PARSER"):
-            self._link.sender.emergency(command)
-            self._link.pump()
+            with self._link.control() as sender:
+                sender.emergency(command)
             return
         self._next_tag += 1
         tag = self._next_tag
         future = asyncio.get_running_loop().create_future()
         self._ack_waiters[tag] = future
-        self._link.sender.submit(command, ("cmd", tag), urgent=True)
-        self._link.pump()
+        with self._link.control() as sender:
+            sender.submit(command, ("cmd", tag), urgent=True)
         try:
             await asyncio.wait_for(asyncio.shield(future), None if gcode.is_long_running(command) else timeout)
         finally:
@@ -252,25 +231,22 @@ class Printer:
             await asyncio.sleep(TEMPERATURE_INTERVAL)
             if self.capabilities.get("AUTOREPORT_TEMP") or self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
                 continue
-            sender = self._link.sender
-            if not sender.has_m105_queued():
-                sender.submit("M105", None, urgent=True)
-                self._link.pump()
+            with self._link.control() as sender:
+                if not sender.has_m105_queued():
+                    sender.submit("M105", None, urgent=True)
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _on_events(self, events: list[Event]) -> None:
+    def _on_events(self, events: list[LinkEvent]) -> None:
         for event in events:
             self._on_event(event)
-        if self._job_done is not None and not self._job_done.done():
-            self._feed()
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: LinkEvent) -> None:
         if isinstance(event, Acknowledged):
             self._on_ack(event)
+        elif isinstance(event, FeedSettled):
+            self._settle()
         elif isinstance(event, Ok):
-            if event.line is not None:
-                self._advanced_ok_seen = True
             if event.temperatures is not None:
                 self._record_temperatures(event.temperatures)
         elif isinstance(event, Temperatures):
@@ -287,6 +263,8 @@ class Printer:
             self._fail(f"the printer stopped answering ({event.seconds:.0f} s)")
         elif isinstance(event, HostAction):
             self._on_action(event)
+        elif isinstance(event, PortGone):
+            self._fail(f"port gone: {event.reason}")
 
     def _record_temperatures(self, report: Temperatures) -> None:
         self.temperatures = report
@@ -300,10 +278,6 @@ class Printer:
             future = self._ack_waiters.get(tag[1])
             if future and not future.done():
                 future.set_result(None)
-        elif isinstance(tag, JobLine) and self.progress is not None:
-            self.progress.acknowledged += 1
-            self.progress.offset = tag.end_offset
-            self.progress.resends = self._link.sender.stats.lines_resent
 
     def _on_firmware_start(self) -> None:
         """A reboot we did not ask for: a print in progress is lost; an idle printer is greeted again."""
@@ -325,9 +299,6 @@ class Printer:
         elif action.name == "cancel":
             self.cancel()
 
-    def _on_gone(self, reason: str) -> None:
-        self._fail(f"port gone: {reason}")
-
     def _fail(self, reason: str) -> None:
         if self._job_done is not None and not self._job_done.done():
             self._finish(JobOutcome.FAILED, reason)
@@ -347,74 +318,54 @@ class Printer:
         """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
         if self.state != PrinterState.OPERATIONAL:
             raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
-        summary = check_job(path, self.profile.max_line_length)
-        self.progress = JobProgress(path, summary.size, summary.commands)
-        self._job_lines = read_job(path)
-        self._job_exhausted = False
+        feed = JobFeed(check_job(path, self.profile.max_line_length))
+        self._feed, self.progress = feed, feed.progress
         self._job_done = asyncio.get_running_loop().create_future()
-        self._held = False
         self._set_state(PrinterState.PRINTING)
         self._emit(PrintEvent.STARTED)
-        self._feed()
-        self._link.pump()
+        self._link.start_feed(feed)
         return await self._job_done
 
-    def _feed(self) -> None:
-        """Keep a few job lines ahead of the window, stop at @pause, finish when all is confirmed."""
-        sender = self._link.sender
-        if self.state == PrinterState.PRINTING and not self._held:
-            while sender.pending < 8 and not self._job_exhausted:
-                line = next(self._job_lines, None)
-                if line is None:
-                    self._job_exhausted = True
-                    break
-                if line.host is not None:
-                    if line.host.name == "pause":
-                        self._held = True
-                        break
-                    continue
-                sender.submit(line.command, line)
-        if self.state == PrinterState.PAUSING and sender.idle:
+    def _settle(self) -> None:
+        """The feed stopped and every line sent is confirmed: paused, cancelled or done."""
+        settled = self._link.feed_settled
+        if settled is None or self._job_done is None or self._job_done.done():
+            return  # moving again since the link said so, or the print already ended
+        if self.state in (PrinterState.PAUSING, PrinterState.PRINTING) and settled is FeedState.HELD:
             self._set_state(PrinterState.PAUSED)
             self._emit(PrintEvent.PAUSED)
-        elif self.state == PrinterState.PRINTING and self._held and sender.idle:
-            self._set_state(PrinterState.PAUSED)
-            self._emit(PrintEvent.PAUSED)
-        elif self.state == PrinterState.CANCELLING and sender.idle:
+        elif self.state == PrinterState.CANCELLING:
             self._finish(JobOutcome.CANCELLED, "cancelled")
-        elif self.state == PrinterState.PRINTING and sender.idle and self._job_exhausted:
+        elif self.state == PrinterState.PRINTING and settled is FeedState.ENDED:
             self._finish(JobOutcome.DONE, "every line acknowledged")
 
     def pause(self) -> None:
         """Stop feeding job lines; PAUSED once the lines already sent are done."""
-        if self.state == PrinterState.PRINTING:
-            self._held = True
+        if self.state == PrinterState.PRINTING and self._feed is not None:
+            with self._link.control():
+                self._feed.hold()
             self._set_state(PrinterState.PAUSING)
-            self._feed()
-            self._link.pump()
 
     def resume(self) -> None:
-        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING):
-            self._held = False
+        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
+            with self._link.control():
+                self._feed.release()
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
-            self._feed()
-            self._link.pump()
 
     def cancel(self) -> None:
         """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
         if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
             return
-        sender = self._link.sender
-        self._job_exhausted = True
-        sender.discard_pending()
+        assert self._feed is not None
+        with self._link.control() as sender:
+            self._feed.end()
+            sender.discard_pending()
+            if self.capabilities.get("EMERGENCY_PARSER"):
+                sender.emergency("M410")
+            for command in COOLDOWN_COMMANDS:
+                sender.submit(command, None)
         self._set_state(PrinterState.CANCELLING)
-        if self.capabilities.get("EMERGENCY_PARSER"):
-            sender.emergency("M410")
-        for command in COOLDOWN_COMMANDS:
-            sender.submit(command, None)
-        self._feed()
-        self._link.pump()
 
     def _finish(self, outcome: JobOutcome, reason: str) -> None:
         """The single exit of a print."""
@@ -422,7 +373,8 @@ class Printer:
         progress = self.progress
         result = JobResult(outcome, reason, progress.acknowledged if progress else 0,
                            time.monotonic() - progress.started if progress else 0.0)
-        self._job_exhausted = True
+        self._link.stop_feed()
+        self._feed = None
         self._job_done.set_result(result)
         self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:

@@ -69,7 +69,7 @@ def encode(number: int, command: str, max_length: int = MAX_LINE_LENGTH) -> byte
 def command_code(command: str) -> str:
     """The command word of a cleaned command: ``G1``, ``M109``, ``T0`` (upper case)."""
     word = command.split(None, 1)[0].upper()
-    if word[:1] in "GM":
+    if word[:1] in "GM" and not word[1:].isdigit():
         match = re.match(r"[GM]\d+", word)
         return match.group(0) if match else word
     return word

@@ -257,8 +257,14 @@ def _parse_sd(line: str) -> Reply | None:
     return SdStatus(event) if event else None
 
 
+PLAIN_OK = Ok()
+"""The reply a streaming host sees hundreds of times a second, parsed once."""
+
+
 def parse_reply(raw: bytes | str) -> list[Reply]:
     """Every event one reply line carries (usually one; ``ok T:…`` is one Ok with temperatures)."""
+    if raw == b"ok" or raw == b"ok\r":
+        return [PLAIN_OK]
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("ascii")

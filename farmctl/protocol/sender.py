@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
-    Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
+    PLAIN_OK, Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
     parse_reply,
 )
 
@@ -47,6 +47,8 @@ RECOVERY_QUIET = 0.1
 """After a resend, a re-sent line with no reply for this long was flushed away: send it again."""
 MAX_SILENT_ROUNDS = 3
 """Stalls in a row with no reply at all before the printer is declared not responding."""
+MAX_REPLY_BYTES = 4096
+"""A reply line longer than this is cut and judged as it stands (it is noise)."""
 _M105 = "M105"
 _HANDSHAKE = "M110 N0"
 
@@ -90,8 +92,9 @@ class SenderStats:
     acknowledged: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(NamedTuple):
+    """A numbered line as sent (and re-sent). Internal records are named tuples: made per line, so cheap."""
+
     number: int
     encoded: bytes
     command: str
@@ -100,8 +103,7 @@ class _Line:
     long_running: bool  # acks only when finished: G28, M109, M400…
 
 
-@dataclass(frozen=True, slots=True)
-class _Transmission:
+class _Transmission(NamedTuple):
     """One line on its way: sent, its ``ok`` not yet seen."""
 
     seq: int
@@ -118,13 +120,14 @@ class Sender:
         self.stats = SenderStats()
         self._stall_timeout = max(STALL_TIMEOUT_MIN, 2 * profile.keepalive + 1)
         self._max_bytes = profile.rx_buffer - 1
+        self._history_size = max(profile.history, 256)
         self._reset(0.0)
         self._halted = False
 
     def _reset(self, now: float) -> None:
         """Forget the session: numbering, history, window and every doubt."""
         self._slots = 1 if self.profile.ping_pong else self.profile.command_slots
-        self._rx = bytearray()
+        self._rx = b""
         self._out = bytearray()
         self._pending: deque[tuple[str, Any]] = deque()
         self._urgent: deque[tuple[str, Any, bool]] = deque()
@@ -254,7 +257,7 @@ class Sender:
         (self._urgent or self._pending).popleft()
         self._peeked = None
         self._history[line.number] = line
-        self._history.pop(line.number - max(self.profile.history, 256), None)
+        self._history.pop(line.number - self._history_size, None)
         self._next_number += 1
 
     def _fits(self, size: int) -> bool:
@@ -291,11 +294,12 @@ class Sender:
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes read from the port; returns the events of every complete line."""
-        self._rx += data
+        *complete, self._rx = (self._rx + data).split(b"\n")
+        if len(self._rx) > MAX_REPLY_BYTES:  # noise with no end of line: keep memory bounded
+            complete.append(self._rx)
+            self._rx = b""
         events: list[Event] = []
-        while (end := self._rx.find(b"\n")) >= 0:
-            raw = bytes(self._rx[:end])
-            del self._rx[:end + 1]
+        for raw in complete:
             for reply in parse_reply(raw):
                 events.append(reply)
                 events.extend(self._handle(reply, now))
@@ -305,12 +309,13 @@ class Sender:
         self._silent_rounds = 0
         self._last_reply = now
         uncredited, self._uncredited_ok_next = self._uncredited_ok_next, False
-        if isinstance(reply, (Ok, ResendRequest, LineError, Busy)):
+        if type(reply) is Ok:
             self._last_progress = now
-        if isinstance(reply, Ok):
             if uncredited and reply.temperatures is None:
                 return []  # the ok of a rejected line or of a flushed line's tail: not a new credit
-            return self._on_ok(reply)
+            return self._on_ok(reply, now)
+        if isinstance(reply, (ResendRequest, LineError, Busy)):
+            self._last_progress = now
         if isinstance(reply, ResendRequest):
             return self._on_resend(reply.line)
         elif isinstance(reply, Unrecognized):
@@ -340,26 +345,29 @@ class Sender:
         self._reset(self._last_progress)
         self._halted = True
 
-    def _on_ok(self, ok: Ok) -> list[Event]:
+    def _on_ok(self, ok: Ok, now: float) -> list[Event]:
         if ok.queue_free is not None and not self.profile.ping_pong:
             self._slots = max(self._slots, ok.queue_free + 1)  # ADVANCED_OK: B counts free command slots
         if not self._inflight:
             if self._probe_sent_at is not None:
                 self._probe_sent_at = None  # the probe itself was taken (the last line had been lost): ask again
             return []
+        if ok is PLAIN_OK:
+            return self._pop_through(None, now)
         if ok.temperatures is not None:
             if self.has_m105_queued():
-                return self._pop_through(lambda t: t.line is not None and t.line.command == _M105)
+                return self._pop_through(lambda t: t.line is not None and t.line.command == _M105, now)
             self._doubt()  # an M105 we had given up for lost, or two replies run together
             return []
         if ok.line is not None:
             if any(t.number == ok.line for t in self._inflight):
-                return self._pop_through(lambda t: t.number == ok.line)
+                return self._pop_through(lambda t: t.number == ok.line, now)
             self._doubt()  # an ok for a line not in flight: not a credit
             return []
-        return self._pop_through(lambda t: True)
+        return self._pop_through(None, now)
 
-    def _pop_through(self, is_last: Callable[[_Transmission], bool]) -> list[Event]:
+    def _pop_through(self, is_last: Callable[[_Transmission], bool] | None, now: float) -> list[Event]:
+        """Acknowledge in-flight lines in send order up to the first ``is_last`` (None: just the oldest)."""
         events: list[Event] = []
         while self._inflight:
             transmission = self._inflight.popleft()
@@ -372,7 +380,7 @@ class Sender:
                 if line.submitted:
                     self.stats.acknowledged += 1
                     events.append(Acknowledged(line.command, line.number, line.tag))
-            if is_last(transmission):
+            if is_last is None or is_last(transmission):
                 break
             self._uncertain = True  # skipped over: its own ok was lost
         return events

@@ -140,9 +140,9 @@ async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, job_file, 
 async def test_emergency_stop_jumps_a_full_queue(connect):
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=1.0) as sim:
         printer = await connect(sim.path)
-        for x in range(30):  # long moves keep the planner and queue full
-            printer._link.sender.submit(f"G1 X{x * 7} Y{x * 5} F600")
-        printer._link.pump()
+        with printer._link.control() as sender:
+            for x in range(30):  # long moves keep the planner and queue full
+                sender.submit(f"G1 X{x * 7} Y{x * 5} F600")
         await asyncio.sleep(0.3)
         await printer.command("M112")
         await eventually(lambda: sim.inspect(lambda fw: fw.halted))
