@@ -2,6 +2,7 @@
 
 from farmctl.auth.appkeys import AppKeyRequest, AppKeyState
 from farmctl.auth.roles import Principal, Role
-from farmctl.auth.service import RESERVED_USER, AuthService
+from farmctl.auth.keys import RESERVED_USER
+from farmctl.auth.service import AuthService
 
 __all__ = ["AppKeyRequest", "AppKeyState", "AuthService", "Principal", "RESERVED_USER", "Role"]

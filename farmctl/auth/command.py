@@ -1,7 +1,9 @@
-"""``farmctl keys add|list|revoke`` and ``farmctl users add``: manage who may use the farm.
+"""``farmctl keys add|list|revoke|requests|approve|deny`` and ``farmctl users add``: manage who may use the farm.
 
-The database is ``<data>/farmctl.db`` (``--data``, default ``./farm-data``). ``keys add`` prints the
-new key alone on its last line so scripts can take it with ``tail -n 1``; it is never shown again.
+The database is ``<data>/farmctl.db`` (``--data``, default ``./farm-data``), and every command works
+while the server runs. ``keys add`` prints the new key alone on its last line so scripts can take
+it with ``tail -n 1``; it is never shown again. ``keys approve`` decides an app's OctoPrint key
+request; the key goes to the app's next poll, never to this terminal.
 """
 
 from __future__ import annotations
@@ -11,45 +13,58 @@ import asyncio
 import getpass
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
 
 from farmctl.auth.roles import Role
-from farmctl.auth.service import AuthService, key_owner
+from farmctl.auth.keys import key_owner
+from farmctl.auth.service import AuthService
 from farmctl.errors import FarmctlError
 from farmctl.store import Store
 
 DEFAULT_DATA = Path("farm-data")
 DB_NAME = "farmctl.db"
 _ROLES = "|".join(r.value for r in Role)
+_REQUEST_ID_HELP = "the request's id, as 'farmctl keys requests' shows it"
 
 T = TypeVar("T")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    keys = subparsers.add_parser("keys", help="add, list and revoke API keys",
-                                 description="Add, list and revoke API keys.")
+    keys = subparsers.add_parser("keys", help="add, list and revoke API keys; decide app key requests",
+                                 description="Add, list and revoke API keys; approve or deny app key requests.")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    add = key_commands.add_parser("add", help="create an API key and print it once",
-                                  description="Create an API key; its text is printed alone on the last line.")
+    add = _action(key_commands, "add", run_keys_add, "create an API key and print it once",
+                  "Create an API key; its text is printed alone on the last line.")
     add.add_argument("name", metavar="NAME", help="what the key is for, e.g. the app's name")
     add.add_argument("--role", default=Role.OPERATOR.value, metavar=_ROLES,
                      help="what the key may do (default %(default)s)")
     add.add_argument("--user", default=None, help="the user the key belongs to (default: one named like the key)")
-    _data_option(add)
-    add.set_defaults(run=run_keys_add)
 
-    listing = key_commands.add_parser("list", help="list API keys (never their text)",
-                                      description="List API keys: id, name, user, role, created, last used.")
-    _data_option(listing)
-    listing.set_defaults(run=run_keys_list)
-
-    revoke = key_commands.add_parser("revoke", help="delete an API key", description="Delete an API key by id.")
+    _action(key_commands, "list", run_keys_list, "list API keys (never their text)",
+            "List API keys: id, name, user, role, created, last used.")
+    revoke = _action(key_commands, "revoke", run_keys_revoke, "delete an API key", "Delete an API key by id.")
     revoke.add_argument("id", metavar="ID", help="the key's id, as 'farmctl keys list' shows it")
-    _data_option(revoke)
-    revoke.set_defaults(run=run_keys_revoke)
+
+    _action(key_commands, "requests", run_keys_requests, "list app key requests waiting for a decision",
+            "List the app key requests (OctoPrint's /plugin/appkeys) waiting for a decision: id, app, user, "
+            "age. A request is gone once its app stops polling for 5 seconds.")
+    approve = _action(key_commands, "approve", run_keys_approve,
+                      "approve an app key request; the app's next poll gets the key",
+                      "Approve an app key request by id. The key is made when the app next polls, and only "
+                      "the app sees it.")
+    approve.add_argument("id", metavar="ID", help=_REQUEST_ID_HELP)
+    approve.add_argument("--role", default=Role.OPERATOR.value, metavar=_ROLES,
+                         help="what the key may do (default %(default)s)")
+    approve.add_argument("--user", default=None,
+                         help="the user the key belongs to (default: the one the app asked for, else one "
+                              "named like the app)")
+    deny = _action(key_commands, "deny", run_keys_deny, "deny an app key request",
+                   "Deny an app key request by id; the app's next poll gets 404.")
+    deny.add_argument("id", metavar="ID", help=_REQUEST_ID_HELP)
 
     users = subparsers.add_parser("users", help="add users who log in with a password",
                                   description="Add users who log in with a password.")
@@ -63,6 +78,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="what the user may do (default %(default)s)")
     _data_option(user_add)
     user_add.set_defaults(run=run_users_add)
+
+
+def _action(commands: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int],
+            summary: str, description: str) -> argparse.ArgumentParser:
+    """A ``keys`` action that takes ``--data``."""
+    parser = commands.add_parser(name, help=summary, description=description)
+    _data_option(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -89,13 +113,42 @@ def run_keys_list(args: argparse.Namespace) -> int:
 
 
 def run_keys_revoke(args: argparse.Namespace) -> int:
-    try:
-        key_id = int(args.id)
-    except ValueError:
-        raise FarmctlError(f"a key id is a number, as 'farmctl keys list' shows it, not {args.id!r}") from None
+    key_id = _number(args.id, "a key id", "farmctl keys list")
     _with_auth(args.data, lambda auth: auth.revoke_key(key_id))
     print(f"API key {key_id} revoked")
     return 0
+
+
+def run_keys_requests(args: argparse.Namespace) -> int:
+    waiting = _with_auth(args.data, lambda auth: auth.pending_requests())
+    now = time.time()
+    rows = [("ID", "APP", "USER", "AGE")]
+    rows += [(str(r.id), r.app, r.user or "-", _age(now - r.created)) for r in waiting]
+    print(_table(rows) if waiting else "no app key requests are waiting")
+    return 0
+
+
+def run_keys_approve(args: argparse.Namespace) -> int:
+    request_id = _number(args.id, "a request id", "farmctl keys requests")
+    role = Role.parse(args.role)
+    granted = _with_auth(args.data, lambda auth: auth.decide(request_id, True, role, user=args.user))
+    assert granted.role is not None
+    print(f"app key request {request_id} of {granted.app!r} approved: its next poll gets a {granted.role.value} "
+          f"key for user {granted.owner!r}")
+    return 0
+
+
+def run_keys_deny(args: argparse.Namespace) -> int:
+    request_id = _number(args.id, "a request id", "farmctl keys requests")
+    denied = _with_auth(args.data, lambda auth: auth.decide(request_id, False))
+    print(f"app key request {request_id} of {denied.app!r} denied")
+    return 0
+
+
+def _number(text: str, what: str, shown_by: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise FarmctlError(f"{what} is a number, as '{shown_by}' shows it, not {text!r}")
+    return int(text)
 
 
 def run_users_add(args: argparse.Namespace) -> int:
@@ -137,6 +190,15 @@ async def _open_and_run(data: Path, work: Callable[[AuthService], Awaitable[T]])
         return await work(AuthService(store))
     finally:
         await store.close()
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds // 60 % 60:02d}m"
 
 
 def _when(timestamp: float | None) -> str:

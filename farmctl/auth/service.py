@@ -1,19 +1,19 @@
 """Users, API keys, sessions and app-key requests behind one object the HTTP layer and CLI share.
 
-Users and keys live in the store (hashes only); sessions and app-key requests live in memory.
-Every change is one store transaction. The clock is injectable so tests can move time.
+Users, keys (hashes only) and app-key requests live in the store, so ``farmctl keys`` can change
+them while the server runs; sessions live in memory. Every change is one store transaction. The
+clock is injectable so tests can move time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable
 
 from farmctl.auth.appkeys import AppKeyRequest, AppKeyRequests, AppKeyState
+from farmctl.auth.keys import check_name, check_user_name, key_hash, key_owner, mint_key
 from farmctl.auth.passwords import MAX_PASSWORD_CHARS, check_password, hash_password
 from farmctl.auth.roles import Principal, Role
 from farmctl.auth.sessions import DEFAULT_IDLE_SECONDS, Sessions
@@ -22,35 +22,8 @@ from farmctl.store import ApiKeyRecord, Store, UserRecord
 
 log = logging.getLogger(__name__)
 
-RESERVED_USER = "_api"  # OctoPrint's global-key pseudo user; clients must never see it
 LAST_USED_EVERY = 60.0  # record a key's use at most this often, so polling clients cause no write storm
-MAX_NAME_CHARS = 100
 _MAX_KEY_CHARS = 200
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _check_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise FarmctlError(f"a {what} name must be 1 to {MAX_NAME_CHARS} printable characters")
-    return name
-
-
-def _check_user_name(name: str) -> str:
-    name = _check_name(name, "user")
-    if name.lower() == RESERVED_USER:
-        raise FarmctlError(f"{RESERVED_USER!r} is reserved and cannot be a user name")
-    if ":" in name:  # the push socket authenticates with "user:session"
-        raise FarmctlError(f"a user name cannot contain ':' ({name!r})")
-    return name
-
-
-def key_owner(name: str, user: str | None = None) -> str:
-    """The user a new key belongs to: ``user``, else one named like the key (':' becomes '-')."""
-    return _check_user_name(user if user is not None else name.replace(":", "-"))
 
 
 class AuthService:
@@ -59,14 +32,13 @@ class AuthService:
         self._store = store
         self._clock = clock
         self._sessions = Sessions(session_idle)
-        self._app_keys = AppKeyRequests()
-        self._deciding = asyncio.Lock()
+        self._app_keys = AppKeyRequests(store, clock=clock)
 
     # Users
 
     async def add_user(self, name: str, password: str, role: Role = Role.OPERATOR) -> UserRecord:
         """Create a user who can log in. A user that so far only held API keys gets a password."""
-        name = _check_user_name(name)
+        name = check_user_name(name)
         if not password or len(password) > MAX_PASSWORD_CHARS:
             raise FarmctlError(f"a password must be 1 to {MAX_PASSWORD_CHARS} characters")
         hashed = await asyncio.to_thread(hash_password, password)
@@ -105,14 +77,10 @@ class AuthService:
         The key belongs to ``user``, or else to a user named like the key (created without a
         password if missing). The key's own role is what it may do.
         """
-        name = _check_name(name, "key")
+        name = check_name(name, "key")
         owner = key_owner(name, user)
-        key = secrets.token_urlsafe(32)
-        now = self._clock()
         async with self._store.transaction() as tx:
-            if await tx.user(owner) is None:
-                await tx.insert_user(owner, None, role.value, now)
-            key_id = await tx.insert_api_key(name, key_hash(key), owner, role.value, now)
+            key_id, key = await mint_key(tx, name, role, owner, self._clock())
         log.info("API key %d %r added for user %r with role %s", key_id, name, owner, role.value)
         return key
 
@@ -156,39 +124,26 @@ class AuthService:
 
     # App keys (OctoPrint's /plugin/appkeys flow)
 
-    def request_app_key(self, app: str, user: str | None = None) -> str:
-        if user is not None:
-            user = _check_user_name(user)
-        return self._app_keys.open(app, user, self._clock()).token
+    async def request_app_key(self, app: str, user: str | None = None) -> str:
+        """A new request; the token the app polls with."""
+        return await self._app_keys.open(app, user)
 
-    def poll(self, token: str) -> tuple[AppKeyState, str | None]:
-        return self._app_keys.poll(token, self._clock())
+    async def poll(self, token: str) -> tuple[AppKeyState, str | None]:
+        return await self._app_keys.poll(token)
 
-    async def decide(self, token: str, allow: bool, role: Role = Role.OPERATOR, *,
-                     by: Principal | None = None) -> None:
-        """A person's answer. On allow, the key is named after the app and belongs to the user the
-        app asked for, else to the approver ``by``, else to a user named like the app."""
-        async with self._deciding:  # one decision per request, even if two people click at once
-            now = self._clock()
-            request = self._app_keys.pending(token, now)
-            if not allow:
-                self._app_keys.deny(token)
-                return
-            if by is not None and not by.allows(role):
-                raise FarmctlError(f"{by.user!r} ({by.role.value}) cannot grant a {role.value} key", 403)
-            owner = request.user if request.user is not None else (by.user if by is not None else None)
-            key = await self.add_key(request.app, role, owner)
-            try:
-                self._app_keys.allow(token, key)
-            except FarmctlError:  # timed out while the key was written: nobody may get it
-                await self._delete_key_text(key)
-                raise
+    async def app_key_request_id(self, token: str) -> int:
+        return await self._app_keys.find(token)
 
-    async def _delete_key_text(self, key: str) -> None:
-        async with self._store.transaction() as tx:
-            record = await tx.api_key_by_hash(key_hash(key))
-            if record is not None:
-                await tx.delete_api_key(record.id)
+    async def decide(self, request_id: int, allow: bool, role: Role = Role.OPERATOR, *,
+                     by: Principal | None = None, user: str | None = None) -> AppKeyRequest:
+        """A person's answer. On allow, the key is named after the app and belongs to ``user``, else
+        the user the app asked for, else the approver ``by``, else a user named like the app. The
+        command line decides with ``by`` None: whoever can write the database is an admin anyway."""
+        if not allow:
+            return await self._app_keys.deny(request_id)
+        if by is not None and not by.allows(role):
+            raise FarmctlError(f"{by.user!r} ({by.role.value}) cannot grant a {role.value} key", 403)
+        return await self._app_keys.allow(request_id, role, user=user, approver=None if by is None else by.user)
 
-    def pending_requests(self) -> list[AppKeyRequest]:
-        return self._app_keys.waiting(self._clock())
+    async def pending_requests(self) -> list[AppKeyRequest]:
+        return await self._app_keys.waiting()

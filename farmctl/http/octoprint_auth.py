@@ -114,7 +114,7 @@ async def appkeys_request(request: web.Request) -> web.Response:
         raise FarmctlError("send {\"app\": \"<the app's name>\"}")
     if user is not None and not isinstance(user, str):
         raise FarmctlError("user must be text")
-    token = farm_of(request).auth.request_app_key(app, user or None)
+    token = await farm_of(request).auth.request_app_key(app, user or None)
     response = web.json_response({"app_token": token,
                                   "auth_dialog": f"{request.url.origin()}/"}, status=201)
     response.headers["Location"] = f"{base_url(request)}/plugin/appkeys/request/{token}"
@@ -122,7 +122,7 @@ async def appkeys_request(request: web.Request) -> web.Response:
 
 
 async def appkeys_poll(request: web.Request) -> web.Response:
-    state, key = farm_of(request).auth.poll(request.match_info["token"])
+    state, key = await farm_of(request).auth.poll(request.match_info["token"])
     if state is AppKeyState.PENDING:
         return web.json_response({}, status=202)
     if state is AppKeyState.GRANTED:
@@ -130,20 +130,17 @@ async def appkeys_poll(request: web.Request) -> web.Response:
     raise FarmctlError(f"no app key for that request: it was {state.value}", 404)
 
 
-def appkey_listing(request: web.Request) -> list[dict[str, Any]]:
-    return [{"token": r.token, "app": r.app, "user": r.user, "created": r.created, "state": r.state.value}
-            for r in farm_of(request).auth.pending_requests()]
-
-
 async def farm_appkeys(request: web.Request) -> web.Response:
-    """The dashboard's list of app-key requests waiting for a person (admin)."""
+    """The dashboard's list of app-key requests waiting for a person (admin), by id: the poll token
+    is the app's secret, which the farm keeps only hashed."""
     require(request, Role.ADMIN)
-    return web.json_response({"requests": appkey_listing(request)})
+    waiting = await farm_of(request).auth.pending_requests()
+    return web.json_response({"requests": [
+        {"id": r.id, "app": r.app, "user": r.user, "created": r.created, "state": r.state.value} for r in waiting]})
 
 
-async def farm_appkey_decide(request: web.Request) -> web.Response:
-    """Allow or deny one request: {"decision": "allow" | "deny", "role"?: "operator"} (admin)."""
-    principal = require(request, Role.ADMIN)
+async def _decide(request: web.Request, principal: Principal, request_id: int) -> web.Response:
+    """Allow or deny one request: {"decision": "allow" | "deny" | true | false, "role"?: "operator"}."""
     body = await command_body(request)
     decision = body.get("decision")
     if isinstance(decision, bool):
@@ -151,8 +148,24 @@ async def farm_appkey_decide(request: web.Request) -> web.Response:
     if decision not in ("allow", "deny"):
         raise FarmctlError("decision must be \"allow\" or \"deny\"")
     role = Role.parse(str(body.get("role", Role.OPERATOR.value)))
-    await farm_of(request).auth.decide(request.match_info["token"], decision == "allow", role, by=principal)
+    await farm_of(request).auth.decide(request_id, decision == "allow", role, by=principal)
     return no_content()
+
+
+async def farm_appkey_decide(request: web.Request) -> web.Response:
+    """The dashboard's decision, by the request's id as ``/api/farm/appkeys`` lists it."""
+    principal = require(request, Role.ADMIN)
+    text = request.match_info["id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise FarmctlError(f"an app key request id is a number, not {text!r}", 404)
+    return await _decide(request, principal, int(text))
+
+
+async def appkeys_decide(request: web.Request) -> web.Response:
+    """OctoPrint's own decision route, by the app's token."""
+    principal = require(request, Role.ADMIN)
+    request_id = await farm_of(request).auth.app_key_request_id(request.match_info["token"])
+    return await _decide(request, principal, request_id)
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
@@ -166,10 +179,10 @@ def add_routes(app: web.Application, prefix: str) -> None:
         web.get(prefix + "/plugin/appkeys/probe", appkeys_probe),
         web.post(prefix + "/plugin/appkeys/request", appkeys_request),
         web.get(prefix + "/plugin/appkeys/request/{token}", appkeys_poll),
-        web.post(prefix + "/plugin/appkeys/decision/{token}", farm_appkey_decide),
+        web.post(prefix + "/plugin/appkeys/decision/{token}", appkeys_decide),
     ])
     if prefix == "":
         app.router.add_routes([
             web.get("/api/farm/appkeys", farm_appkeys),
-            web.post("/api/farm/appkeys/{token}", farm_appkey_decide),
+            web.post("/api/farm/appkeys/{id}", farm_appkey_decide),
         ])

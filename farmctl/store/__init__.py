@@ -1,5 +1,6 @@
 """The queue database: the only package in farmctl that speaks SQL."""
 
+from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
 from farmctl.store.migrations import LATEST_VERSION
@@ -20,5 +21,5 @@ from farmctl.store.tx import Tx
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
 ]

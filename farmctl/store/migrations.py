@@ -112,6 +112,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated REAL NOT NULL
         )""",
     ),
+    # 4: app-key requests, so ``farmctl keys approve`` in another process can decide them. Only the
+    # poll token's SHA-256; role and owner once approved; never the key (minted when collected).
+    (
+        """CREATE TABLE app_key_requests (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            app TEXT NOT NULL CHECK (app <> ''),
+            user_name TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'granted', 'collected', 'denied', 'expired')),
+            role TEXT CHECK (role IN ('admin', 'operator', 'viewer')),
+            owner TEXT,
+            created REAL NOT NULL,
+            last_poll REAL NOT NULL,
+            CHECK (state NOT IN ('granted', 'collected') OR (role IS NOT NULL AND owner IS NOT NULL))
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

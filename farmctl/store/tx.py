@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
 from farmctl.store.printer_status import PrinterStatusRows
 from farmctl.store.records import ARCHIVE_QUEUE, JobRecord, QueueRecord, SetRecord, Strategy
@@ -59,7 +60,7 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
     return ", ".join(f"{k} = ?" for k in fields), values
 
 
-class Tx(RunsAndAutomation, AuthRows, PrinterStatusRows):
+class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows):
     """The open transaction's view of the database."""
 
     async def change_marker(self) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from farmctl.auth import AuthService, Role
+from farmctl.auth import AppKeyState, AuthService, Role
 from farmctl.store import Store
 
 # Until cli.py registers farmctl.auth.command, run cli.main with the module added; afterwards this
@@ -95,3 +95,32 @@ async def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
         await store.close()
     empty = farmctl(tmp_path, "users", "add", "bob", stdin="")
     assert empty.returncode == 2 and "password" in empty.stderr and "Traceback" not in empty.stderr
+
+
+async def test_keys_approve_chooses_role_and_user_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    empty = farmctl(tmp_path, "keys", "requests", "--data", data)
+    assert (empty.returncode, empty.stdout) == (0, "no app key requests are waiting\n")
+    auth, store = await _auth_for(tmp_path)
+    try:
+        token = await auth.request_app_key("OctoPod")
+        [row] = farmctl(tmp_path, "keys", "requests", "--data", data).stdout.splitlines()[1:]
+        assert row.split()[:3] == ["1", "OctoPod", "-"]
+        for args, message in [
+            (("approve", "first"), "a request id is a number, as 'farmctl keys requests' shows it, not 'first'"),
+            (("approve", "7"), "no app key request 7 is waiting for a decision (unknown)"),
+            (("deny", "7"), "no app key request 7 is waiting for a decision (unknown)"),
+            (("approve", "1", "--role", "root"), "unknown role 'root'; known roles: admin, operator, viewer"),
+            (("approve", "1", "--user", "_api"), "'_api' is reserved and cannot be a user name"),
+        ]:
+            refused = farmctl(tmp_path, "keys", *args, "--data", data)
+            assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", f"farmctl: {message}\n"), args
+            assert await auth.poll(token) == (AppKeyState.PENDING, None)  # nothing was decided
+        approved = farmctl(tmp_path, "keys", "approve", "1", "--role", "admin", "--user", "bob", "--data", data)
+        assert approved.returncode == 0, approved.stderr
+        state, key = await auth.poll(token)
+        assert state is AppKeyState.GRANTED and key is not None
+        principal = await auth.check_key(key)
+        assert principal is not None and (principal.user, principal.role) == ("bob", Role.ADMIN)
+    finally:
+        await store.close()

@@ -163,10 +163,10 @@ async def test_admin_approves_an_app_key_request(served: Served, browser) -> Non
     from farmctl.auth import AppKeyState
 
     auth = served.farm.auth
-    token = auth.request_app_key("OrcaSlicer")
+    token = await auth.request_app_key("OrcaSlicer")
 
     async def keep_polling() -> tuple[AppKeyState, str | None]:  # an app polls, or its request expires after 5 s
-        while (answer := auth.poll(token))[0] is AppKeyState.PENDING:
+        while (answer := await auth.poll(token))[0] is AppKeyState.PENDING:
             await asyncio.sleep(0.5)
         return answer  # the one poll that hands the key out
 

@@ -63,8 +63,8 @@ def test_appkeys_flow_approved_on_the_farm(server):
 
     assert requests.get(f"{main}/api/farm/appkeys", headers=server.headers("operator")).status_code == 403
     waiting = requests.get(f"{main}/api/farm/appkeys", headers=server.headers("admin")).json()["requests"]
-    assert [r["app"] for r in waiting] == ["Cura"] and waiting[0]["token"] == token
-    decided = requests.post(f"{main}/api/farm/appkeys/{token}", headers=server.headers("admin"),
+    assert [r["app"] for r in waiting] == ["Cura"] and token not in str(waiting)  # the app's secret stays its own
+    decided = requests.post(f"{main}/api/farm/appkeys/{waiting[0]['id']}", headers=server.headers("admin"),
                             json={"decision": "allow"})
     assert decided.status_code == 204, decided.text
     granted = requests.get(poll_url)
@@ -75,8 +75,10 @@ def test_appkeys_flow_approved_on_the_farm(server):
 
     denied = requests.post(f"{url}/plugin/appkeys/request", json={"app": "Home Assistant"})
     other = denied.json()["app_token"]
-    assert requests.post(f"{main}/api/farm/appkeys/{other}", headers=server.headers("admin"),
-                         json={"decision": "deny"}).status_code == 204
+    assert requests.post(f"{url}/plugin/appkeys/decision/{other}", headers=server.headers("operator"),
+                         json={"decision": False}).status_code == 403
+    assert requests.post(f"{url}/plugin/appkeys/decision/{other}", headers=server.headers("admin"),
+                         json={"decision": False}).status_code == 204  # OctoPrint's own route, by token
     assert requests.get(denied.headers["Location"]).status_code == 404
 
 

@@ -47,10 +47,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: f
         time.sleep(every)
 
 
+def run_farmctl(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    """Run the ``farmctl`` command line as an operator would, whatever its exit status."""
+    return subprocess.run([sys.executable, "-m", "farmctl", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
 def farmctl(*args: str, timeout: float = 20.0) -> str:
     """Run the ``farmctl`` command line; its stdout (it must succeed)."""
-    done = subprocess.run([sys.executable, "-m", "farmctl", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    done = run_farmctl(*args, timeout=timeout)
     assert done.returncode == 0, f"farmctl {' '.join(args)} failed: {done.stderr}"
     return done.stdout
 

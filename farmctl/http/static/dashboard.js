@@ -214,17 +214,17 @@ async function loadAppkeys() {
     const what = document.createElement("span");
     what.className = "what";
     what.textContent = `${request.app}` + (request.user ? ` for user ${request.user}` : "");
-    const allow = button("Approve", "", () => decide(allow, request.token, "allow"));
-    const deny = button("Deny", "danger", () => decide(deny, request.token, "deny"));
+    const allow = button("Approve", "", () => decide(allow, request.id, "allow"));
+    const deny = button("Deny", "danger", () => decide(deny, request.id, "deny"));
     item.append(what, allow, deny);
     return item;
   }));
 }
 
-function decide(source, token, decision) {
+function decide(source, id, decision) {
   lastAppkeys = "";
   act(source, decision === "allow" ? "Approving the app" : "Denying the app",
-    () => api("POST", `/api/farm/appkeys/${encodeURIComponent(token)}`, { decision }));
+    () => api("POST", `/api/farm/appkeys/${encodeURIComponent(id)}`, { decision }));
 }
 
 // -- rendering ----------------------------------------------------------------------------------
