@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
 DEFAULT_MAX_UPLOAD = 1 << 30
+MAX_DISPLAY_NAME = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,16 @@ class FarmPrinter:
     """The uploads-relative file OctoPrint clients selected for this printer's next job."""
     stay_offline: bool = False
     """An operator disconnected the printer: the keeper does not reconnect it until asked."""
+    appearance_name: str | None = None
+    """The name OctoPrint clients gave it (appearance.name, kept in the store); None: ``name``."""
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def display_name(self) -> str:
+        return self.appearance_name or self.name
 
 
 class Farm:
@@ -100,8 +107,11 @@ class Farm:
                 await tx.set_printer_status(run.printer, False,
                                             f"the print of {run.set_path} was interrupted by a restart; "
                                             "that copy is still owed (click Start Managing to print it)", time.time())
+        async with self.store.transaction(write=False) as tx:
+            names = await tx.printer_names()
         for config in self.config.printers:
             self.printers[config.name] = await self._add_printer(config)
+            self.printers[config.name].appearance_name = names.get(config.name)
 
     async def _add_printer(self, config: PrinterConfig) -> FarmPrinter:
         sim = None
@@ -149,6 +159,16 @@ class Farm:
             return self.printers[name]
         except KeyError:
             raise FarmctlError(f"no printer named {name!r}", 404) from None
+
+    async def rename(self, entry: FarmPrinter, name: str) -> None:
+        """Set the name OctoPrint clients show. Stored first, so a refused or failed write changes nothing."""
+        name = name.strip()
+        if not name or len(name) > MAX_DISPLAY_NAME or not name.isprintable():
+            raise FarmctlError(f"appearance.name must be 1 to {MAX_DISPLAY_NAME} printable characters")
+        async with self.store.transaction() as tx:
+            await tx.set_printer_name(entry.name, name, time.time())
+        entry.appearance_name = name
+        log.info("printer %s: OctoPrint clients now see it as %r", entry.name, name)
 
     def default_printer(self) -> FarmPrinter | None:
         """The printer the main port's OctoPrint paths address: the only one, or the one marked default."""

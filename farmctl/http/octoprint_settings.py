@@ -2,15 +2,14 @@
 tiny page a printer's own port serves at ``/`` (OctoFarm checks that it answers 200).
 
 Settings are built from the printer's farm.toml entry; the one writable value, appearance.name,
-lives in memory until the next start. ``api.key`` is always null: farmctl has no global key and
-never echoes the caller's, which OctoFarm would reject.
+is kept per printer in the database, so a restart keeps it. ``api.key`` is always null: farmctl
+has no global key and never echoes the caller's, which OctoFarm would reject.
 """
 
 from __future__ import annotations
 
 import html
 import uuid
-import weakref
 from typing import Any
 
 from aiohttp import web
@@ -21,11 +20,8 @@ from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import farm_of, printer_of, require
 from farmctl.http.octoprint_common import VERSION, base_url, command_body
 from farmctl.http.octoprint_printer import BAUDRATES, PROFILE_ID, state_text
-from farmctl.printer import Printer
 
 _UUID_NAMESPACE = uuid.UUID("5d0b0a43-5b0e-4f0c-9a57-2f1b6f8c7e10")
-_names: weakref.WeakKeyDictionary[Printer, str] = weakref.WeakKeyDictionary()  # appearance.name set by clients
-MAX_NAME_CHARS = 100
 TEMPERATURE_PROFILES = [{"name": "PLA", "extruder": 210, "bed": 60, "chamber": None},
                         {"name": "PETG", "extruder": 240, "bed": 80, "chamber": None},
                         {"name": "ABS", "extruder": 250, "bed": 100, "chamber": None}]
@@ -41,14 +37,10 @@ def upnp_uuid(name: str) -> str:
     return str(uuid.uuid5(_UUID_NAMESPACE, name))
 
 
-def display_name(entry: FarmPrinter) -> str:
-    return _names.get(entry.printer, entry.name)
-
-
 def _profile(entry: FarmPrinter) -> dict[str, Any]:
     bed, count = entry.config.bed, entry.config.extruders
     return {
-        "id": PROFILE_ID, "name": display_name(entry), "model": entry.config.profile or entry.printer.profile.name,
+        "id": PROFILE_ID, "name": entry.display_name, "model": entry.config.profile or entry.printer.profile.name,
         "color": "default", "default": True, "current": True, "resource": "",
         "heatedBed": bed.heated, "heatedChamber": False,
         "volume": {"width": bed.width, "depth": bed.depth, "height": bed.height, "formFactor": "rectangular",
@@ -80,7 +72,7 @@ def settings_record(request: web.Request, entry: FarmPrinter) -> dict[str, Any]:
     printer = entry.printer
     return {
         "api": {"key": None, "allowCrossOrigin": False},
-        "appearance": {"name": display_name(entry), "color": "default", "colorTransparent": False,
+        "appearance": {"name": entry.display_name, "color": "default", "colorTransparent": False,
                        "defaultLanguage": "_default", "showFahrenheitAlso": False},
         "feature": {"sdSupport": False, "temperatureGraph": True, "keyboardControl": True,
                     "pollWatched": False, "modelSizeDetection": True, "printCancelConfirmation": True},
@@ -106,7 +98,7 @@ async def settings_get(request: web.Request) -> web.Response:
 
 
 async def settings_post(request: web.Request) -> web.Response:
-    """Only appearance.name can change (until the next start); anything else is refused, not ignored."""
+    """Only appearance.name can change (kept across restarts); anything else is refused, not ignored."""
     require(request, Role.ADMIN)
     entry = printer_of(request)
     body = await command_body(request)
@@ -115,9 +107,9 @@ async def settings_post(request: web.Request) -> web.Response:
             raise FarmctlError("only appearance.name can be changed here; farm.toml holds the rest")
     name = body.get("appearance", {}).get("name")
     if name is not None:
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable():
-            raise FarmctlError(f"appearance.name must be 1 to {MAX_NAME_CHARS} printable characters")
-        _names[entry.printer] = name.strip()
+        if not isinstance(name, str):
+            raise FarmctlError(f"appearance.name must be text, not {type(name).__name__}")
+        await farm_of(request).rename(entry, name)
     return web.json_response(settings_record(request, entry))
 
 
@@ -151,7 +143,7 @@ async def system_command_post(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     entry = printer_of(request)
-    name = html.escape(display_name(entry))
+    name = html.escape(entry.display_name)
     return web.Response(content_type="text/html", text=(
         f"<!doctype html><html><head><meta charset=utf-8><title>{name} - farmctl</title></head><body>"
         f"<h1>{name}</h1><p>{html.escape(state_text(entry))}. This port is the OctoPrint {VERSION} API of one "

@@ -128,6 +128,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             CHECK (state NOT IN ('granted', 'collected') OR (role IS NOT NULL AND owner IS NOT NULL))
         )""",
     ),
+    # 5: the display name OctoPrint clients set per printer (POST /api/settings appearance.name).
+    (
+        """CREATE TABLE printer_names (
+            printer TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL CHECK (display_name <> ''),
+            updated REAL NOT NULL
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ import aiosqlite
 
 from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
+from farmctl.store.printer_names import PrinterNameRows
 from farmctl.store.printer_status import PrinterStatusRows
 from farmctl.store.records import ARCHIVE_QUEUE, JobRecord, QueueRecord, SetRecord, Strategy
 from farmctl.store.runs import RunsAndAutomation
@@ -60,7 +61,7 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
     return ", ".join(f"{k} = ?" for k in fields), values
 
 
-class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows):
+class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows, PrinterNameRows):
     """The open transaction's view of the database."""
 
     async def change_marker(self) -> tuple[int, int]:
