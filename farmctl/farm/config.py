@@ -18,6 +18,9 @@ from farmctl.profiles import load_profiles
 
 SIM_PORT = "sim"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+MB = 1 << 20
+DEFAULT_MAX_UPLOAD = 1024 * MB
+MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class PrinterConfig:
 class FarmConfig:
     printers: tuple[PrinterConfig, ...]
     source: Path | None = None
+    max_upload: int = DEFAULT_MAX_UPLOAD
+    """Bytes an upload may have (``max_upload_mb`` in farm.toml); a larger one is refused with 413."""
 
 
 DEMO_FARM = FarmConfig(printers=(
@@ -119,6 +124,14 @@ def _bed(raw: Any) -> BedConfig:
     return BedConfig(**values)
 
 
+def _max_upload(value: Any) -> int:
+    """``max_upload_mb`` (a number of megabytes, 2**20 bytes each) in bytes."""
+    number = _typed(value, (int, float), "max_upload_mb")
+    if not 0 < number <= MAX_UPLOAD_MB_LIMIT or int(number * MB) < 1:
+        raise ValueError(f"max_upload_mb must be above 0 and at most {MAX_UPLOAD_MB_LIMIT}, not {number}")
+    return int(number * MB)
+
+
 def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[str]) -> PrinterConfig:
     allowed = {"name", "port", "baud", "profile", "api_port", "bed", "extruders", "default"}
     for key in raw:
@@ -163,8 +176,15 @@ def load_config(path: Path | None) -> FarmConfig:
         raise FarmctlError(f"{path}: {exc}") from exc
     locate = _Locator(text, path)
     for key in data:
-        if key != "printers":
-            raise locate.error(f"unknown top-level key {key!r} (farm.toml holds [[printers]] tables)", key)
+        if key not in ("printers", "max_upload_mb"):
+            raise locate.error(f"unknown top-level key {key!r} (farm.toml holds max_upload_mb and [[printers]] "
+                               "tables)", key)
+    max_upload = DEFAULT_MAX_UPLOAD
+    if "max_upload_mb" in data:
+        try:
+            max_upload = _max_upload(data["max_upload_mb"])
+        except ValueError as exc:
+            raise locate.error(str(exc), "max_upload_mb") from None
     raw_printers = data.get("printers", [])
     if not isinstance(raw_printers, list) or not raw_printers:
         raise FarmctlError(f"{path}: no [[printers]] table")
@@ -182,4 +202,4 @@ def load_config(path: Path | None) -> FarmConfig:
             ports[printer.api_port] = printer.name
     if sum(p.default for p in printers) > 1:
         raise FarmctlError(f"{path}: more than one printer is marked default")
-    return FarmConfig(printers, path)
+    return FarmConfig(printers, path, max_upload)

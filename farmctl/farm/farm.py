@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
-DEFAULT_MAX_UPLOAD = 1 << 30
 MAX_DISPLAY_NAME = 100
 
 
@@ -68,13 +67,12 @@ class FarmPrinter:
 class Farm:
     """Everything one ``farmctl serve`` process runs. ``async with Farm.running(...)`` in tests."""
 
-    def __init__(self, config: FarmConfig, data_dir: Path, *, sim: SimOptions = SimOptions(),
-                 max_upload: int = DEFAULT_MAX_UPLOAD) -> None:
+    def __init__(self, config: FarmConfig, data_dir: Path, *, sim: SimOptions = SimOptions()) -> None:
         self.config = config
         self.data_dir = data_dir
         self.uploads_dir = data_dir / "uploads"
         self.sim_options = sim
-        self.max_upload = max_upload
+        self.max_upload = config.max_upload
         self.store: Store
         self.model: QueueModel
         self.auth: AuthService

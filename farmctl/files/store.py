@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TypeVar
 
 from farmctl.errors import FarmctlError
 from farmctl.files.analysis import Analysis, GcodeAnalyzer
+from farmctl.files.disk import PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty
 from farmctl.files.meta import Entry, MetaCache
 from farmctl.files.paths import has_allowed_extension, resolve_in, safe_relative_path
 
@@ -71,11 +71,15 @@ class UploadFolder:
         """Store an upload under ``relative`` (folders are created), replacing any older file.
 
         Raises ``FarmctlError`` 400 for a bad name, 409 when the name is a folder, 413 once the
-        stream passes ``max_bytes``. On any failure or cancellation the temp file is removed and
-        an older file of the same name is left as it was.
+        stream passes ``max_bytes``. On any failure or cancellation the temp file and the folders
+        made for this upload are removed, and an older file of the same name is left as it was.
         """
-        target, rel = await self._run(self._prepare_upload, relative)
-        upload = await self._run(_Upload, target)
+        target, rel, made = await self._run(self._prepare_upload, relative)
+        try:
+            upload = await self._run(PartialUpload, target)
+        except BaseException:
+            await asyncio.shield(self._run(remove_empty, made))
+            raise
         try:
             received = 0
             pending = bytearray()
@@ -92,7 +96,7 @@ class UploadFolder:
             return await self._run(self._commit, upload, target, rel)
         except BaseException:
             # Shielded: even if this task is cancelled again, the worker still removes the temp file.
-            await asyncio.shield(self._run(upload.discard))
+            await asyncio.shield(self._run(abandon, upload, made))
             raise
 
     async def list(self, recursive: bool = False, under: str = "") -> list[FileInfo]:
@@ -148,21 +152,21 @@ class UploadFolder:
         path = resolve_in(self._real_root(), relative, require_extension=require_extension)
         return path, path.relative_to(self._real_root()).as_posix()
 
-    def _prepare_upload(self, relative: str) -> tuple[Path, str]:
+    def _prepare_upload(self, relative: str) -> tuple[Path, str, list[Path]]:
+        """The target, its relative name, and the folders made for it (removed again if the upload fails)."""
         target, rel = self._resolve(relative, require_extension=True)
-        _make_folders(target.parent)
         if target.is_dir():
             raise FarmctlError(f"{rel} is a folder", 409)
-        return target, rel
+        return target, rel, make_folders(target.parent)
 
-    def _commit(self, upload: _Upload, target: Path, rel: str) -> FileInfo:
+    def _commit(self, upload: PartialUpload, target: Path, rel: str) -> FileInfo:
         upload.finish()
         analysis = upload.analyzer.result()
         try:
             os.replace(upload.path, target)
         except IsADirectoryError as exc:
             raise FarmctlError(f"{rel} is a folder", 409) from exc
-        _fsync_folder(target.parent)
+        fsync_folder(target.parent)
         st = target.stat()
         entry = Entry(rel, st.st_size, st.st_mtime_ns, upload.sha1.hexdigest(), analysis)
         self._remember(entry)
@@ -303,7 +307,7 @@ class UploadFolder:
             raise FarmctlError(f"{dst_rel} already exists", 409)
         if is_folder and target.is_relative_to(source):
             raise FarmctlError(f"cannot put folder {src_rel} inside itself", 400)
-        _make_folders(target.parent)
+        make_folders(target.parent)
         if is_folder:
             moved = [(old, dst_rel + old[len(src_rel):]) for old in self._file_paths(source, src_rel)]
         else:
@@ -314,7 +318,7 @@ class UploadFolder:
             elif is_folder:
                 shutil.copytree(source, target, symlinks=True, ignore=_hidden)
             else:
-                _copy_file_atomically(source, target)
+                copy_file_atomically(source, target)
         except FileNotFoundError as exc:
             raise FarmctlError(f"no such file or folder: {src_rel}", 404) from exc
         for old, new in moved:  # mtimes survive rename and copy2, so the analysis still holds
@@ -339,61 +343,8 @@ class UploadFolder:
         path, rel = self._resolve(relative, require_extension=False)
         if os.path.lexists(path):
             raise FarmctlError(f"{rel} already exists", 409)
-        _make_folders(path)
+        make_folders(path)
         return self._info(rel)
-
-
-class _Upload:
-    """A hidden temp file beside the destination, with the hash and analysis fed as it grows."""
-
-    def __init__(self, target: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
-        self.path = Path(name)
-        self.file = os.fdopen(fd, "wb")
-        self.sha1 = hashlib.sha1()
-        self.analyzer = GcodeAnalyzer()
-
-    def write(self, block: bytes) -> None:
-        self.file.write(block)
-        self.sha1.update(block)
-        self.analyzer.feed(block)
-
-    def finish(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.chmod(self.path, 0o644)  # mkstemp makes it 0600
-
-    def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
-
-
-def _make_folders(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise FarmctlError(f"a file is in the way of folder {folder.name!r}", 409) from exc
-
-
-def _copy_file_atomically(source: Path, target: Path) -> None:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".copy-", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copy2(source, name)
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (power loss on an SD card)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _hidden(_folder: str, names: list[str]) -> list[str]:

@@ -61,3 +61,21 @@ def test_unreadable_and_malformed_files_give_one_line(tmp_path):
         load_config(tmp_path / "missing.toml")
     with pytest.raises(FarmctlError, match="farm.toml"):
         load_config(write(tmp_path, "[[printers]\nname="))
+
+
+def test_max_upload_mb_sets_the_upload_limit_in_bytes(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).max_upload == 1 << 30  # the default: a gigabyte
+    assert load_config(write(tmp_path, "max_upload_mb = 200\n" + GOOD)).max_upload == 200 << 20
+    assert load_config(write(tmp_path, "max_upload_mb = 0.5\n" + GOOD)).max_upload == 1 << 19
+
+
+@pytest.mark.parametrize("value", ['"200M"', "0", "-5", "true", "2_000_000"])
+def test_a_bad_max_upload_mb_names_the_key_and_the_line(tmp_path, value):
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, f"# uploads\nmax_upload_mb = {value}\n" + GOOD))
+    assert "max_upload_mb" in caught.value.message and "farm.toml:2:" in caught.value.message
+
+
+def test_max_upload_mb_inside_a_printer_table_is_an_unknown_printer_key(tmp_path):
+    with pytest.raises(FarmctlError, match="unknown key 'max_upload_mb' in \\[\\[printers\\]\\]"):
+        load_config(write(tmp_path, GOOD + "max_upload_mb = 5\n"))
