@@ -63,6 +63,14 @@ class DriverState(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptRun:
+    """An event script the driver handed to the printer, from a temporary file of its own."""
+
+    event: HookEvent
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class DriverSettings:
     cooldown_below: float | None = None  # bed °C; None: no cooldown wait
     cooldown_timeout: float = 3600.0
@@ -84,6 +92,8 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.last_script: ScriptRun | None = None
+        """The last event script started; the printer's job is this script while its path matches."""
         self._active = False
         self._wake = asyncio.Event()
         self._on_change = on_change
@@ -277,7 +287,10 @@ class QueueDriver:
         }
 
     async def _run_hooks(self, event: HookEvent, symbols: dict) -> bool:
-        """Run an event's scripts as a small print (``@pause`` holds it until a person resumes)."""
+        """Run an event's scripts as a small print (``@pause`` holds it until a person resumes).
+
+        Clients are not told it is a print (see ``FarmPrinter.script_event``): like OctoPrint's own
+        G-code scripts it sends no print events, and a farm manager's history keeps only real prints."""
         result = run_event(event, await self.model.hooks(event.value), symbols)
         if result.stderr:
             self._log.warning("%s", result.stderr.strip())
@@ -286,6 +299,7 @@ class QueueDriver:
         with tempfile.NamedTemporaryFile("w", suffix=".gcode", prefix=f"{event.value}-", delete=False) as handle:
             handle.write(result.gcode + "\n")
             script = Path(handle.name)
+        self.last_script = ScriptRun(event, script)  # before printing: PrintStarted is decided as it starts
         try:
             outcome = await self.printer.print_file(script)
         except FarmctlError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from farmctl.auth import AuthService
+from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
@@ -62,6 +63,20 @@ class FarmPrinter:
     @property
     def display_name(self) -> str:
         return self.appearance_name or self.name
+
+    @property
+    def script_event(self) -> HookEvent | None:
+        """The queue event whose script the printer is (or was last) streaming; None for a user's file."""
+        progress, script = self.printer.progress, self.driver.last_script
+        if progress is not None and script is not None and progress.path == script.path:
+            return script.event
+        return None
+
+    @property
+    def script_name(self) -> str | None:
+        """What clients see as the job's file during an event script, e.g. "Print Success script"."""
+        event = self.script_event
+        return None if event is None else f"{event.display_name} script"
 
 
 class Farm:
@@ -215,7 +230,15 @@ class Farm:
                                   {"state_id": printer.state.name, "state_string": printer.state.value}))
 
     def _print_event(self, printer: Printer, event: PrintEvent, reason: str) -> None:
-        """OctoPrint's payload: the file as clients know it (relative to the uploads), its size and time."""
+        """OctoPrint's payload: the file as clients know it (relative to the uploads), its size and time.
+
+        An event script between prints (bed clearing) is no print: OctoPrint sends no print events
+        for its own G-code scripts, and OctoFarm or FDM Monster would record a PrintDone in history.
+        Its state changes still go out as PrinterStateChanged."""
+        entry = self.printers.get(printer.name)
+        if entry is not None and entry.script_event is not None:
+            log.debug("printer %s: %s of the %s not sent", printer.name, event.value, entry.script_name)
+            return
         payload: dict[str, Any] = {"origin": "local"}
         progress = printer.progress
         if progress is not None:
@@ -231,7 +254,7 @@ class Farm:
         for root in (self.uploads_dir, self.uploads_dir.resolve()):
             if path.is_relative_to(root):
                 return path.relative_to(root).as_posix()
-        return path.name  # an event script's temporary file
+        return path.name
 
     def files_changed(self, kind: str, path: str) -> None:
         """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""

@@ -51,8 +51,9 @@ async def job_record(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     if info is not None:
         file = {"name": info.name, "path": info.path, "display": info.name, "origin": "local",
                 "size": info.size, "date": info.date}
-    elif streaming is not None:  # an event script from the queue: not an upload
-        file = {"name": streaming.name, "path": None, "display": streaming.name, "origin": "local",
+    elif streaming is not None:  # an event script from the queue: not an upload, so no path
+        name = entry.script_name or streaming.name
+        file = {"name": name, "path": None, "display": name, "origin": "local",
                 "size": printer.progress.size if printer.progress else None, "date": None}
     analysis = info.analysis if info is not None else None
     estimate = analysis.estimated_print_time if analysis is not None else None

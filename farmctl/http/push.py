@@ -67,7 +67,9 @@ def _upload_path(farm: Farm, entry: FarmPrinter) -> str | None:
 def job_of(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     progress = entry.printer.progress
     file: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
-    if progress is not None:
+    if progress is not None and (script := entry.script_name) is not None:  # not an upload: no path
+        file.update(name=script, display=script, origin="local", size=progress.size)
+    elif progress is not None:
         file.update(name=progress.path.name, path=_upload_path(farm, entry), display=progress.path.name,
                     origin="local", size=progress.size)
     return {"file": file, "estimatedPrintTime": None, "lastPrintTime": None,

@@ -211,3 +211,59 @@ async def test_uploads_and_deletes_through_the_octoprint_api_are_pushed(one: Pus
         removed = await until_event(ws, "FileRemoved", seen)
         assert removed["path"] == "pushed.gcode"
         assert "UpdatedFiles" in [m["event"]["type"] for m in seen if "event" in m]
+
+
+async def until(ws: aiohttp.ClientWebSocketResponse, seen: list[dict[str, Any]], what: str,
+                predicate: Any, timeout: float = 15.0) -> dict[str, Any]:
+    """Read messages (kept in ``seen``) until one satisfies ``predicate``; fail naming ``what``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate(message := await next_json(ws, timeout)):
+                seen.append(message)
+    except TimeoutError:
+        raise AssertionError(f"no {what} within {timeout:.0f}s; last messages: {seen[-2:]}") from None
+    seen.append(message)
+    return message
+
+
+def paused_in(script: str) -> Any:
+    def check(message: dict[str, Any]) -> bool:
+        current = message.get("current") or {}
+        return current.get("state", {}).get("text") == "Paused" and current["job"]["file"]["name"] == script
+    return check
+
+
+async def test_queue_event_scripts_are_not_shown_as_prints(one: PushFarm) -> None:
+    """After a queued print, the default Print Success (bed clearing) and Queue Finished scripts hold the
+    printer with @pause. Clients see the printer paused in a named script, never a print of a temp file."""
+    await one.ready("p1")
+    one.moves(count=30)
+    headers = {"X-Api-Key": one.key}
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth})
+        seen: list[dict[str, Any]] = []
+        await until(ws, seen, "history", lambda m: "history" in m)
+        added = await one.client.post("/plugin/continuousprint/set/add", headers=headers, data={
+            "path": "moves.gcode", "sd": "false", "count": "1", "jobName": "J", "jobDraft": "false"})
+        assert added.status == 200, await added.text()
+        active = await one.client.post("/plugin/continuousprint/set_active", headers=headers, data={"active": "true"})
+        assert active.status == 200, await active.text()
+
+        for script in ("Print Success script", "Queue Finished script"):
+            await until(ws, seen, f"the printer paused in the {script}", paused_in(script))
+            job = await (await one.client.get("/api/job", headers=headers)).json()
+            assert job["state"] == "Paused"
+            assert (job["job"]["file"]["name"], job["job"]["file"]["path"]) == (script, None)
+            resumed = await one.client.post("/api/job", headers=headers, json={"command": "pause", "action": "resume"})
+            assert resumed.status == 204
+        await until(ws, seen, "the queue idle again", lambda m: m.get("event", {}).get("payload", {}).get(
+            "state_id") == "OPERATIONAL")
+
+    events = [m["event"] for m in seen if "event" in m]
+    prints = [(e["type"], e["payload"].get("path")) for e in events
+              if e["type"].startswith("Print") and e["type"] != "PrinterStateChanged"]
+    assert prints == [("PrintStarted", "moves.gcode"), ("PrintDone", "moves.gcode")]
+    states = [e["payload"]["state_id"] for e in events if e["type"] == "PrinterStateChanged"]
+    assert states.count("PAUSED") == 2  # each script's hold is visible as the printer's state
+    assert "continuousprint_" not in json.dumps(seen)  # no temporary script file is ever named
