@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -12,8 +14,11 @@ from farmctl.errors import FarmctlError
 from farmctl.protocol import gcode
 from farmctl.protocol.sender import Acknowledged, Sender
 
-LOOKAHEAD = 8
-"""Job lines kept queued in the sender beyond what is in flight, so the window never waits for the file."""
+LOOKAHEAD = (4, 12)
+"""Job lines kept queued in the sender beyond what is in flight, so the window never waits for the file:
+topped up to the second number once fewer than the first wait (a burst every few lines, not one each)."""
+READ_AHEAD = 64
+"""Lines read from the file at a time: one burst of parsing every few dozen lines, not a little every line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,7 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
         for line in read_job(path):
             if line.host is None:
                 try:
-                    gcode.encode(10_000_000, line.command, max_line_length)
+                    gcode.check_length(line.command, max_line_length)
                 except gcode.GcodeError as exc:
                     raise gcode.GcodeError(str(exc), line.source_line) from None
                 commands += 1
@@ -101,14 +106,22 @@ class JobFeed:
         self.progress = JobProgress(summary.path, summary.size, summary.commands)
         self.state = FeedState.FEEDING
         self._lines = read_job(summary.path)
+        self._read: deque[JobLine] = deque()
 
     def top_up(self, sender: Sender) -> None:
         """Queue lines until the lookahead is full; stop at ``@pause`` (HELD) or the end of the file (ENDED)."""
-        while self.state is FeedState.FEEDING and sender.pending < LOOKAHEAD:
-            line = next(self._lines, None)
-            if line is None:
-                self.end()
-            elif line.host is None:
+        low, high = LOOKAHEAD
+        if sender.pending >= low:
+            return
+        read = self._read
+        while self.state is FeedState.FEEDING and sender.pending < high:
+            if not read:
+                read.extend(islice(self._lines, READ_AHEAD))
+                if not read:
+                    self.end()
+                    break
+            line = read.popleft()
+            if line.host is None:
                 sender.submit(line.command, line)
             elif line.host.name == "pause":
                 self.state = FeedState.HELD

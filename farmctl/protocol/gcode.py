@@ -66,6 +66,17 @@ def encode(number: int, command: str, max_length: int = MAX_LINE_LENGTH) -> byte
     return line + b"\n"
 
 
+LONGEST_LINE_NUMBER = 10_000_000
+"""The line number a command is checked with: any file of fewer lines fits if it fits with this one."""
+_FRAME = len(f"N{LONGEST_LINE_NUMBER} *255")  # the most a line number and checksum add
+
+
+def check_length(command: str, max_length: int = MAX_LINE_LENGTH) -> None:
+    """Raise GcodeError if the command, numbered and checksummed, would be truncated by the firmware."""
+    if len(command) + _FRAME > max_length:  # else it surely fits
+        encode(LONGEST_LINE_NUMBER, command, max_length)
+
+
 def command_code(command: str) -> str:
     """The command word of a cleaned command: ``G1``, ``M109``, ``T0`` (upper case)."""
     word = command.split(None, 1)[0].upper()

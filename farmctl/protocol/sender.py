@@ -49,6 +49,8 @@ MAX_SILENT_ROUNDS = 3
 """Stalls in a row with no reply at all before the printer is declared not responding."""
 MAX_REPLY_BYTES = 4096
 """A reply line longer than this is cut and judged as it stands (it is noise)."""
+ENCODE_AHEAD = 8
+"""Job lines numbered and checksummed at a time, ahead of the window: a burst, not a little every line."""
 _M105 = "M105"
 _HANDSHAKE = "M110 N0"
 
@@ -130,6 +132,7 @@ class Sender:
         self._rx = b""
         self._out = bytearray()
         self._pending: deque[tuple[str, Any]] = deque()
+        self._ahead: deque[_Line] = deque()  # the first pending lines, encoded as _next_number, _next_number + 1, ...
         self._urgent: deque[tuple[str, Any, bool]] = deque()
         self._history: dict[int, _Line] = {}
         self._inflight: deque[_Transmission] = deque()
@@ -159,7 +162,11 @@ class Sender:
         self.submit(_HANDSHAKE, tag=None)
 
     def submit(self, command: str, tag: Any = None, *, urgent: bool = False) -> None:
-        """Queue a cleaned command; ``urgent`` puts it before the job lines still waiting."""
+        """Queue a cleaned command; ``urgent`` puts it before the job lines still waiting.
+
+        Raises GcodeError, here and not when it is sent, for a line the firmware would truncate.
+        """
+        gcode.check_length(command, self.profile.max_line_length)
         if urgent:
             self._urgent.append((command, tag, True))
         else:
@@ -173,15 +180,16 @@ class Sender:
 
     def discard_pending(self) -> int:
         """Drop job lines not yet sent (cancel); lines already sent still complete."""
-        dropped = len(self._pending)
+        dropped = len(self._pending) + len(self._ahead)
         self._pending.clear()
+        self._ahead.clear()
         return dropped
 
     # -- state -----------------------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
-        return len(self._pending) + len(self._urgent)
+        return len(self._pending) + len(self._ahead) + len(self._urgent)
 
     @property
     def in_flight(self) -> int:
@@ -207,7 +215,7 @@ class Sender:
                 or any(command == _M105 for command, _, _ in self._urgent))
 
     def _unsent(self) -> bool:
-        return bool(self._pending or self._urgent or self._resend_cursor is not None)
+        return bool(self._pending or self._ahead or self._urgent or self._resend_cursor is not None)
 
     # -- bytes out -----------------------------------------------------------------------------
 
@@ -222,11 +230,10 @@ class Sender:
             self._resync_wanted = False
         if self._uncertain and not self._inflight and not self._unsent() and self._probe_sent_at is None:
             self._send_probe(now)
-        while self._probe_sent_at is None and (line := self._next_line()) is not None:
-            if not self._fits(len(line.encoded)):
-                break
+        while self._probe_sent_at is None and (line := self._next_line()) is not None and self._fits(len(line.encoded)):
             self._take_next_line(line)
-            self._transmit(line)
+        if not self._out:
+            return b""
         data = bytes(self._out)
         self._out.clear()
         return data
@@ -236,29 +243,54 @@ class Sender:
         if self._resend_cursor is not None:
             return self._history[self._resend_cursor]
         if self._urgent:
+            if self._ahead:
+                self._unnumber_ahead()  # the urgent line takes the number they were given
             command, tag, submitted = self._urgent[0]
-        elif self._pending:
-            (command, tag), submitted = self._pending[0], True
-        else:
-            return None
-        peeked = self._peeked
-        if peeked is not None and peeked.command is command and peeked.tag is tag:
+            peeked = self._peeked
+            if peeked is None or peeked.command is not command or peeked.tag is not tag:
+                peeked = self._peeked = self._numbered(self._next_number, command, tag, submitted)
             return peeked
-        encoded = gcode.encode(self._next_number, command, self.profile.max_line_length)
-        self._peeked = _Line(self._next_number, encoded, command, tag, submitted, gcode.is_long_running(command))
-        return self._peeked
+        if not self._ahead:
+            if not self._pending:
+                return None
+            self._number_ahead()
+        return self._ahead[0]
+
+    def _numbered(self, number: int, command: str, tag: Any, submitted: bool) -> _Line:
+        encoded = gcode.encode(number, command, self.profile.max_line_length)
+        return _Line(number, encoded, command, tag, submitted, gcode.is_long_running(command))
+
+    def _number_ahead(self) -> None:
+        pending, number = self._pending, self._next_number
+        for offset in range(min(ENCODE_AHEAD, len(pending))):
+            command, tag = pending.popleft()
+            self._ahead.append(self._numbered(number + offset, command, tag, True))
+
+    def _unnumber_ahead(self) -> None:
+        self._pending.extendleft((line.command, line.tag) for line in reversed(self._ahead))
+        self._ahead.clear()
 
     def _take_next_line(self, line: _Line) -> None:
+        """Send the line ``_next_line`` chose and put it in flight."""
         if self._resend_cursor is not None:
             self.stats.lines_resent += 1
             following = line.number + 1
             self._resend_cursor = following if following < self._next_number else None
-            return
-        (self._urgent or self._pending).popleft()
-        self._peeked = None
-        self._history[line.number] = line
-        self._history.pop(line.number - self._history_size, None)
-        self._next_number += 1
+        else:
+            if self._urgent:
+                self._urgent.popleft()
+                self._peeked = None
+            else:
+                self._ahead.popleft()
+            self._history[line.number] = line
+            self._history.pop(line.number - self._history_size, None)
+            self._next_number += 1
+        encoded = line.encoded
+        self._out += encoded
+        stats = self.stats
+        stats.lines_sent += 1
+        stats.bytes_sent += len(encoded)
+        self._track(line.number, len(encoded), line)
 
     def _fits(self, size: int) -> bool:
         """Room for one more line in the RX buffer and the command slots (always room for one)."""
@@ -267,12 +299,6 @@ class Sender:
         if self._recovery_line is not None and self._inflight[-1].seq > self._recovery_seq:
             return False  # recovering from a resend: one re-sent line at a time
         return len(self._inflight) < self._slots and self._inflight_bytes + size <= self._max_bytes
-
-    def _transmit(self, line: _Line) -> None:
-        self._out += line.encoded
-        self.stats.lines_sent += 1
-        self.stats.bytes_sent += len(line.encoded)
-        self._track(line.number, len(line.encoded), line)
 
     def _track(self, number: int | None, size: int, line: _Line | None) -> None:
         self._seq += 1
@@ -294,6 +320,8 @@ class Sender:
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes read from the port; returns the events of every complete line."""
+        if data == b"ok\n" and self._inflight and not (self._rx or self._uncredited_ok_next):
+            return self._plain_ok(now)
         *complete, self._rx = (self._rx + data).split(b"\n")
         if len(self._rx) > MAX_REPLY_BYTES:  # noise with no end of line: keep memory bounded
             complete.append(self._rx)
@@ -305,6 +333,16 @@ class Sender:
                 events.extend(self._handle(reply, now))
         return events
 
+    def _plain_ok(self, now: float) -> list[Event]:
+        """The steady state, hundreds of times a second: one ok for the oldest line in flight.
+
+        The same as ``_handle(PLAIN_OK)`` in that state, without the parsing and the dispatch.
+        """
+        self._silent_rounds = 0
+        self._last_reply = self._last_progress = now
+        acknowledged = self._acknowledge(self._inflight.popleft())
+        return [PLAIN_OK] if acknowledged is None else [PLAIN_OK, acknowledged]
+
     def _handle(self, reply: Reply, now: float) -> list[Event]:
         self._silent_rounds = 0
         self._last_reply = now
@@ -313,7 +351,7 @@ class Sender:
             self._last_progress = now
             if uncredited and reply.temperatures is None:
                 return []  # the ok of a rejected line or of a flushed line's tail: not a new credit
-            return self._on_ok(reply, now)
+            return self._on_ok(reply)
         if isinstance(reply, (ResendRequest, LineError, Busy)):
             self._last_progress = now
         if isinstance(reply, ResendRequest):
@@ -345,7 +383,7 @@ class Sender:
         self._reset(self._last_progress)
         self._halted = True
 
-    def _on_ok(self, ok: Ok, now: float) -> list[Event]:
+    def _on_ok(self, ok: Ok) -> list[Event]:
         if ok.queue_free is not None and not self.profile.ping_pong:
             self._slots = max(self._slots, ok.queue_free + 1)  # ADVANCED_OK: B counts free command slots
         if not self._inflight:
@@ -353,37 +391,45 @@ class Sender:
                 self._probe_sent_at = None  # the probe itself was taken (the last line had been lost): ask again
             return []
         if ok is PLAIN_OK:
-            return self._pop_through(None, now)
+            return self._pop_through(None)
         if ok.temperatures is not None:
             if self.has_m105_queued():
-                return self._pop_through(lambda t: t.line is not None and t.line.command == _M105, now)
+                return self._pop_through(lambda t: t.line is not None and t.line.command == _M105)
             self._doubt()  # an M105 we had given up for lost, or two replies run together
             return []
         if ok.line is not None:
             if any(t.number == ok.line for t in self._inflight):
-                return self._pop_through(lambda t: t.number == ok.line, now)
+                return self._pop_through(lambda t: t.number == ok.line)
             self._doubt()  # an ok for a line not in flight: not a credit
             return []
-        return self._pop_through(None, now)
+        return self._pop_through(None)
 
-    def _pop_through(self, is_last: Callable[[_Transmission], bool] | None, now: float) -> list[Event]:
+    def _pop_through(self, is_last: Callable[[_Transmission], bool] | None) -> list[Event]:
         """Acknowledge in-flight lines in send order up to the first ``is_last`` (None: just the oldest)."""
         events: list[Event] = []
         while self._inflight:
             transmission = self._inflight.popleft()
-            self._inflight_bytes -= transmission.size
-            if transmission.seq > self._recovery_seq:
-                self._recovery_line = None  # the firmware took a re-sent line: every stale line is behind us
-            line = transmission.line
-            if line is not None:
-                self._acked_max = max(self._acked_max, line.number)
-                if line.submitted:
-                    self.stats.acknowledged += 1
-                    events.append(Acknowledged(line.command, line.number, line.tag))
+            if (acknowledged := self._acknowledge(transmission)) is not None:
+                events.append(acknowledged)
             if is_last is None or is_last(transmission):
                 break
             self._uncertain = True  # skipped over: its own ok was lost
         return events
+
+    def _acknowledge(self, transmission: _Transmission) -> Acknowledged | None:
+        """Book one transmission as taken by the firmware; the event for a submitted command."""
+        self._inflight_bytes -= transmission.size
+        if transmission.seq > self._recovery_seq:
+            self._recovery_line = None  # the firmware took a re-sent line: every stale line is behind us
+        line = transmission.line
+        if line is None:
+            return None
+        if line.number > self._acked_max:
+            self._acked_max = line.number
+        if not line.submitted:
+            return None
+        self.stats.acknowledged += 1
+        return Acknowledged(line.command, line.number, line.tag)
 
     def _on_resend(self, number: int) -> list[Event]:
         self.stats.resend_requests += 1
@@ -445,8 +491,10 @@ class Sender:
         return None
 
     def _timeout(self) -> float:
-        long_running = any(t.line is not None and t.line.long_running for t in self._inflight)
-        return LONG_COMMAND_TIMEOUT if long_running else self._stall_timeout
+        for transmission in self._inflight:
+            if transmission.line is not None and transmission.line.long_running:
+                return LONG_COMMAND_TIMEOUT
+        return self._stall_timeout
 
     def tick(self, now: float) -> list[Event]:
         """Run timeouts: a stalled window is abandoned and the firmware asked; silence means it is gone."""
