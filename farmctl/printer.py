@@ -203,9 +203,19 @@ class Printer:
 
     # -- commands -------------------------------------------------------------------------------
 
+    def sendable(self, text: str) -> str:
+        """The command as it will be sent ("" for a comment), or FarmctlError 400 if the firmware would mangle it."""
+        try:
+            command = gcode.clean(text)
+            if command:
+                gcode.check_length(command, self.profile.max_line_length)
+        except gcode.GcodeError as exc:
+            raise FarmctlError(f"{text!r}: {exc}") from None
+        return command
+
     async def command(self, text: str, timeout: float | None = 30.0) -> None:
         """Send one command (ahead of job lines) and wait for its ok."""
-        command = gcode.clean(text)
+        command = self.sendable(text)
         if not command:
             return
         if self.state in (PrinterState.OFFLINE, PrinterState.ERROR):

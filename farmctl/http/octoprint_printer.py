@@ -17,8 +17,7 @@ from farmctl.http.app import printer_of
 from farmctl.http.octoprint_common import (
     BUSY, command_body, command_of, no_content, number, require_operational, state_flags,
 )
-from farmctl.printer import PrinterState
-from farmctl.protocol import gcode
+from farmctl.printer import Printer, PrinterState
 from farmctl.protocol.replies import Reading, Temperatures
 
 log = logging.getLogger(__name__)
@@ -103,16 +102,12 @@ def _history_query(request: web.Request) -> tuple[bool, int | None]:
 _running: set[asyncio.Task[None]] = set()
 
 
-def _checked(commands: Sequence[Any]) -> list[str]:
+def _checked(printer: Printer, commands: Sequence[Any]) -> list[str]:
     cleaned = []
     for text in commands:
         if not isinstance(text, str):
             raise FarmctlError(f"a command must be text, not {text!r}")
-        try:
-            command = gcode.clean(text)
-        except gcode.GcodeError as exc:
-            raise FarmctlError(f"{text!r}: {exc}") from None
-        if command:
+        if command := printer.sendable(text):
             cleaned.append(command)
     return cleaned
 
@@ -121,7 +116,7 @@ async def send(entry: FarmPrinter, commands: Sequence[Any]) -> None:
     """Send commands in order. Waits a few seconds for their acknowledgements; a slow one (M109,
     G28) keeps running after the request is answered, as in OctoPrint, where commands are queued."""
     require_operational(entry)
-    cleaned = _checked(commands)
+    cleaned = _checked(entry.printer, commands)
     if not cleaned:
         return
 

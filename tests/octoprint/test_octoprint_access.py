@@ -120,7 +120,9 @@ def test_bad_values_are_400(server):
            ("/api/printer/bed", {"command": "target", "target": 9000}),
            ("/api/printer/printhead", {"command": "home", "axes": ["q"]}),
            ("/api/job", {"command": "pause", "action": "sideways"}),
-           ("/api/printer/command", {"commands": "G28"})]
+           ("/api/printer/command", {"commands": "G28"}),
+           ("/api/printer/command", {"command": "M117 " + "x" * 90}),  # the firmware would truncate it
+           ("/api/printer/command", {"commands": ["M117 ok", "G1 X1 ; fine", "M117 *7"]})]
     for path, body in bad:
         response = requests.post(url + path, headers=headers, json=body)
         assert response.status_code == 400, (path, body, response.text)
