@@ -222,7 +222,7 @@ class Printer:
             raise FarmctlError(f"printer {self.name} is not operational", 409)
         if gcode.is_emergency(command) and self.capabilities.get("EMERGENCY_PARSER"):
             with self._link.control() as sender:
-                sender.emergency(command)
+                sender.emergency(command, time.monotonic())
             return
         self._next_tag += 1
         tag = self._next_tag
@@ -372,7 +372,7 @@ class Printer:
             self._feed.end()
             sender.discard_pending()
             if self.capabilities.get("EMERGENCY_PARSER"):
-                sender.emergency("M410")
+                sender.emergency("M410", time.monotonic())
             for command in COOLDOWN_COMMANDS:
                 sender.submit(command, None)
         self._set_state(PrinterState.CANCELLING)

@@ -45,6 +45,12 @@ PROBE_TIMEOUT = 1.0
 """A position probe whose reply was lost is repeated after this long."""
 RECOVERY_QUIET = 0.1
 """After a resend, a re-sent line with no reply for this long was flushed away: send it again."""
+TICKLE_QUIET = 0.5
+"""Lines in flight and no ok for this long: slip in an M105, whose reply shows where the firmware is.
+A lost line end leaves the firmware waiting for the rest of a line; the M105 completes it as a bad
+line (a Resend follows) or, if an ok was lost, its own ``ok T:`` accounts for it."""
+PARTIAL_REPLY_TIMEOUT = 0.1
+"""A reply line left without its end this long lost it on the wire: it is judged as it stands."""
 MAX_SILENT_ROUNDS = 3
 """Stalls in a row with no reply at all before the printer is declared not responding."""
 MAX_REPLY_BYTES = 4096
@@ -90,6 +96,7 @@ class SenderStats:
     resend_requests_ignored: int = 0
     garbled_replies: int = 0
     sync_probes: int = 0
+    tickles: int = 0
     stalls: int = 0
     acknowledged: int = 0
 
@@ -130,6 +137,7 @@ class Sender:
         """Forget the session: numbering, history, window and every doubt."""
         self._slots = 1 if self.profile.ping_pong else self.profile.command_slots
         self._rx = b""
+        self._rx_since = now  # when the partial reply in _rx began
         self._out = bytearray()
         self._pending: deque[tuple[str, Any]] = deque()
         self._ahead: deque[_Line] = deque()  # the first pending lines, encoded as _next_number, _next_number + 1, ...
@@ -150,7 +158,8 @@ class Sender:
         self._resync_wanted = False
         self._probe_sent_at: float | None = None
         self._silent_rounds = 0
-        self._last_progress = now
+        self._last_progress = now  # the last sign of life from a window with lines in it
+        self._quiet_checked = False  # the tickle decision for the quiet since _last_progress was made
         self._peeked: _Line | None = None  # the next new line, encoded once while it waits for room
 
     # -- commands in ---------------------------------------------------------------------------
@@ -172,8 +181,10 @@ class Sender:
         else:
             self._pending.append((command, tag))
 
-    def emergency(self, command: str) -> None:
+    def emergency(self, command: str, now: float) -> None:
         """Send now, unnumbered and past the window: the emergency parser acts on it on arrival."""
+        if not self._inflight:
+            self._progress(now)
         encoded = command.encode("ascii") + b"\n"
         self._out += encoded
         self._track(None, len(encoded), None)
@@ -230,7 +241,9 @@ class Sender:
             self._resync_wanted = False
         if self._uncertain and not self._inflight and not self._unsent() and self._probe_sent_at is None:
             self._send_probe(now)
-        while self._probe_sent_at is None and (line := self._next_line()) is not None and self._fits(len(line.encoded)):
+        if not self._inflight:
+            self._progress(now)  # the stall and tickle clocks start when lines go in flight, not at the last ok
+        while self._probe_sent_at is None and (line := self._next_line()) is not None and self._fits(line):
             self._take_next_line(line)
         if not self._out:
             return b""
@@ -292,13 +305,18 @@ class Sender:
         stats.bytes_sent += len(encoded)
         self._track(line.number, len(encoded), line)
 
-    def _fits(self, size: int) -> bool:
-        """Room for one more line in the RX buffer and the command slots (always room for one)."""
+    def _fits(self, line: _Line) -> bool:
+        """Room for one more line in the RX buffer and the command slots (always room for one).
+
+        The sender's own M105 may take one slot more: it exists to unstick a full window, and the
+        RX buffer limit still holds (a firmware with full slots leaves bytes in its RX buffer).
+        """
         if not self._inflight:
             return True
         if self._recovery_line is not None and self._inflight[-1].seq > self._recovery_seq:
             return False  # recovering from a resend: one re-sent line at a time
-        return len(self._inflight) < self._slots and self._inflight_bytes + size <= self._max_bytes
+        slots = self._slots if line.submitted else self._slots + 1
+        return len(self._inflight) < slots and self._inflight_bytes + len(line.encoded) <= self._max_bytes
 
     def _track(self, number: int | None, size: int, line: _Line | None) -> None:
         self._seq += 1
@@ -322,15 +340,24 @@ class Sender:
         """Feed bytes read from the port; returns the events of every complete line."""
         if data == b"ok\n" and self._inflight and not (self._rx or self._uncredited_ok_next):
             return self._plain_ok(now)
-        *complete, self._rx = (self._rx + data).split(b"\n")
+        continued = self._rx
+        *complete, self._rx = (continued + data).split(b"\n")
+        if complete or not continued:
+            self._rx_since = now
         if len(self._rx) > MAX_REPLY_BYTES:  # noise with no end of line: keep memory bounded
             complete.append(self._rx)
             self._rx = b""
         events: list[Event] = []
         for raw in complete:
-            for reply in parse_reply(raw):
-                events.append(reply)
-                events.extend(self._handle(reply, now))
+            events += self._replies(raw, now)
+        return events
+
+    def _replies(self, raw: bytes, now: float) -> list[Event]:
+        """One reply line's events and what they make the sender do."""
+        events: list[Event] = []
+        for reply in parse_reply(raw):
+            events.append(reply)
+            events += self._handle(reply, now)
         return events
 
     def _plain_ok(self, now: float) -> list[Event]:
@@ -340,6 +367,7 @@ class Sender:
         """
         self._silent_rounds = 0
         self._last_reply = self._last_progress = now
+        self._quiet_checked = False
         acknowledged = self._acknowledge(self._inflight.popleft())
         return [PLAIN_OK] if acknowledged is None else [PLAIN_OK, acknowledged]
 
@@ -348,12 +376,12 @@ class Sender:
         self._last_reply = now
         uncredited, self._uncredited_ok_next = self._uncredited_ok_next, False
         if type(reply) is Ok:
-            self._last_progress = now
+            self._progress(now)
             if uncredited and reply.temperatures is None:
                 return []  # the ok of a rejected line or of a flushed line's tail: not a new credit
             return self._on_ok(reply)
         if isinstance(reply, (ResendRequest, LineError, Busy)):
-            self._last_progress = now
+            self._progress(now)
         if isinstance(reply, ResendRequest):
             return self._on_resend(reply.line)
         elif isinstance(reply, Unrecognized):
@@ -369,6 +397,10 @@ class Sender:
         elif isinstance(reply, Start):
             self._halt()
         return []
+
+    def _progress(self, now: float) -> None:
+        self._last_progress = now
+        self._quiet_checked = False
 
     def _doubt(self) -> None:
         """An ok may have been lost or invented: resynchronise with an M105 and confirm at the end."""
@@ -486,9 +518,16 @@ class Sender:
             return self._probe_sent_at + PROBE_TIMEOUT
         if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
             return self._last_reply + RECOVERY_QUIET
+        deadline = None
         if self._inflight:
-            return self._last_progress + self._timeout()
-        return None
+            if not self._quiet_checked:
+                deadline = self._last_progress + TICKLE_QUIET
+            else:
+                deadline = self._last_progress + self._timeout()
+        if self._rx:
+            partial = self._rx_since + PARTIAL_REPLY_TIMEOUT
+            deadline = partial if deadline is None else min(deadline, partial)
+        return deadline
 
     def _timeout(self) -> float:
         for transmission in self._inflight:
@@ -508,6 +547,15 @@ class Sender:
             self._recovery_seq = self._seq
             self._last_reply = now
             return []
+        if self._rx and now - self._rx_since >= PARTIAL_REPLY_TIMEOUT:
+            partial, self._rx = self._rx, b""
+            return self._replies(partial, now)
+        if self._inflight and not self._quiet_checked and now - self._last_progress >= TICKLE_QUIET:
+            self._quiet_checked = True
+            if self._timeout() != LONG_COMMAND_TIMEOUT and not self.has_m105_queued():
+                self.stats.tickles += 1
+                self._resync_wanted = True
+            return []
         if self._probe_sent_at is not None:
             if now - self._probe_sent_at < PROBE_TIMEOUT:
                 return []
@@ -523,5 +571,5 @@ class Sender:
         self._inflight.clear()
         self._inflight_bytes = 0
         self._uncertain = True
-        self._last_progress = now
+        self._progress(now)
         return []

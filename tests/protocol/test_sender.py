@@ -1,8 +1,12 @@
 """The sender's rules, fed reply lines by hand (no firmware, no I/O)."""
 
+import pytest
+
 from farmctl.profiles import get_profile
 from farmctl.protocol.replies import Start
-from farmctl.protocol.sender import Acknowledged, NotResponding, Resending, Sender
+from farmctl.protocol.sender import (
+    PARTIAL_REPLY_TIMEOUT, TICKLE_QUIET, Acknowledged, NotResponding, Resending, Sender,
+)
 
 MOVE = "G1 X10.000 Y10.000 E0.50000"
 
@@ -107,15 +111,68 @@ def test_a_garbled_reply_slips_in_an_m105_whose_ok_resynchronises():
     sender = started()
     for _ in range(4):
         sender.submit("G1 X1")
-    sender.data_to_send(0.0)
-    sender.receive_data(b"o\xe9\n", 0.01)  # line 1's ok, corrupted
+    assert lines(sender.data_to_send(0.0)) == [1, 2, 3, 4]  # the four command slots
+    events = sender.receive_data(b"o\xe9\n", 0.01)  # line 1's ok, corrupted
     assert sender.uncertain
-    assert sender.data_to_send(0.01) == b""  # window still full of lines 1..3
-    sender.receive_data(b"ok\n", 0.02)  # line 2's ok, taken for line 1's
-    data = sender.data_to_send(0.02)
-    assert b"M105" in data
-    events = sender.receive_data(b"ok\nok T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0\n", 0.03)
-    assert sender.in_flight == 0 or acks(events)
+    assert lines(sender.data_to_send(0.01)) == [5]  # the M105 goes at once, one past the slots
+    # The firmware ran 1 (its ok lost), 2, 3, 4, then the M105: three oks, then the M105's ok T:.
+    events += sender.receive_data(b"ok\nok\nok\nok T:20.0 /0.0 B:20.0 /0.0 @:0 B@:0\n", 0.02)
+    assert acks(events) == [1, 2, 3, 4]
+    assert sender.in_flight == 0
+
+
+def test_ping_pong_is_not_stuck_by_a_garbled_ok():
+    sender = Sender(get_profile("marlin2").with_ping_pong())
+    sender.start_session(0.0)
+    sender.data_to_send(0.0)
+    sender.receive_data(b"ok\n", 0.0)
+    sender.submit("G1 X1")
+    sender.submit("G1 X2")
+    assert lines(sender.data_to_send(0.0)) == [1]
+    events = sender.receive_data(b"o\xe9\n", 0.01)  # line 1's ok, corrupted
+    resync = sender.data_to_send(0.01)
+    assert lines(resync) == [2] and b"M105" in resync  # past the one-line window: nothing else would answer
+    events += sender.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n", 0.02)
+    assert acks(events) == [1]
+    assert lines(sender.data_to_send(0.02)) == [3]  # and the stream goes on, with no stall
+
+
+def test_silence_with_lines_in_flight_is_tickled_with_one_m105():
+    sender = started()
+    sender.submit("G1 X1")
+    assert lines(sender.data_to_send(0.0)) == [1]
+    # Line 1's end was lost on the wire: the firmware waits for the rest of it and says nothing.
+    assert sender.next_deadline() == pytest.approx(TICKLE_QUIET)
+    assert sender.tick(TICKLE_QUIET) == []
+    tickle = sender.data_to_send(TICKLE_QUIET)
+    assert lines(tickle) == [2] and b"M105" in tickle
+    assert sender.next_deadline() == pytest.approx(5.0)  # one tickle per quiet spell; then the stall timeout
+    # The firmware read line 1 and the M105 as one line with a bad checksum.
+    events = sender.receive_data(b"Error:checksum mismatch, Last Line: 0\nResend: 1\nok\n", 0.51)
+    assert lines(sender.data_to_send(0.51)) == [1]
+    events += sender.receive_data(b"ok\n", 0.52)
+    assert lines(sender.data_to_send(0.52)) == [2]
+    events += sender.receive_data(b"ok T:20.0 /0.0 B:20.0 /0.0\n", 0.53)
+    assert acks(events) == [1]
+    assert sender.in_flight == 0
+
+
+def test_a_reply_that_lost_its_line_end_is_judged_after_a_moment():
+    sender = started()
+    sender.submit("G1 X1")
+    assert lines(sender.data_to_send(0.0)) == [1]
+    assert sender.receive_data(b"ok", 0.01) == []  # its \n was lost
+    assert sender.next_deadline() == pytest.approx(0.01 + PARTIAL_REPLY_TIMEOUT)
+    assert acks(sender.tick(0.01 + PARTIAL_REPLY_TIMEOUT)) == [1]
+
+
+def test_a_reply_in_two_reads_is_one_line():
+    sender = started()
+    sender.submit("M105")
+    sender.data_to_send(0.0)
+    assert sender.receive_data(b"ok T:20.0 /0", 0.01) == []
+    events = sender.receive_data(b".0 B:20.0 /0.0\n", 0.012)
+    assert acks(events) == [1]
 
 
 def test_a_flushed_tails_ok_is_no_credit_and_doubt_is_settled_before_idle():
@@ -190,7 +247,20 @@ def test_long_commands_do_not_time_out_early():
     sender = started()
     sender.submit("G28")
     sender.data_to_send(0.0)
+    for now in (TICKLE_QUIET, 10.0, 300.0):  # homing for minutes, without a word
+        assert sender.tick(now) == []
+        assert sender.data_to_send(now) == b""  # no tickle, no resend
     assert sender.next_deadline() >= 600
+    assert sender.stats.stalls == 0
+
+
+def test_the_stall_clock_starts_when_a_line_goes_in_flight_not_at_the_last_ok():
+    sender = started()  # the last ok came at 0.0; the printer then sat idle
+    sender.submit("M104 S200")
+    sender.data_to_send(100.0)
+    assert sender.next_deadline() == pytest.approx(100.0 + TICKLE_QUIET)
+    assert sender.tick(100.001) == [] and sender.stats.stalls == 0
+    assert acks(sender.receive_data(b"ok\n", 100.01)) == [1]
 
 
 def test_advanced_ok_ignores_an_ok_for_a_line_not_yet_taken():
