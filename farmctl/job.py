@@ -102,9 +102,14 @@ class JobFeed:
     waits for the event loop; the printer changes the state (hold, release, end) under the link's lock.
     """
 
-    def __init__(self, summary: JobSummary) -> None:
+    def __init__(self, summary: JobSummary, max_line_length: int = gcode.MAX_LINE_LENGTH,
+                 temperature_offsets: dict[str, float] | None = None) -> None:
         self.progress = JobProgress(summary.path, summary.size, summary.commands)
         self.state = FeedState.FEEDING
+        self.z = gcode.ZHeight()
+        self.temperature_offsets = dict(temperature_offsets or {})
+        """OctoPrint's per-heater offsets, added to the file's M104/M109/M140/M190 targets as they are sent."""
+        self._max_line_length = max_line_length
         self._lines = read_job(summary.path)
         self._read: deque[JobLine] = deque()
 
@@ -122,7 +127,10 @@ class JobFeed:
                     break
             line = read.popleft()
             if line.host is None:
-                sender.submit(line.command, line)
+                command = line.command
+                if self.temperature_offsets and command[:2] in ("M1", "m1"):
+                    command = self._offset(command)
+                sender.submit(command, line)
             elif line.host.name == "pause":
                 self.state = FeedState.HELD
 
@@ -135,7 +143,16 @@ class JobFeed:
         progress.acknowledged += 1
         progress.offset = line.end_offset
         progress.resends = resends
+        self.z.follow(line.command)
         return True
+
+    def _offset(self, command: str) -> str:
+        shifted = gcode.with_temperature_offset(command, self.temperature_offsets)
+        try:
+            gcode.check_length(shifted, self._max_line_length)
+        except gcode.GcodeError:
+            return command  # a line at the length limit is sent as the file has it
+        return shifted
 
     def hold(self) -> None:
         if self.state is FeedState.FEEDING:

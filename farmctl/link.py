@@ -32,6 +32,7 @@ from farmctl.job import FeedState, JobFeed
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol.replies import Ok
 from farmctl.protocol.sender import Acknowledged, Event, Sender, SenderStats
+from farmctl.terminal import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class SerialLink:
         self.state = LinkState.CLOSED
         self.advanced_ok_seen = False
         self.bytes_read = 0
+        self.terminal = Terminal()
         self._on_events = on_events
         self._clock = clock
         self._lock = threading.Lock()
@@ -235,6 +237,7 @@ class SerialLink:
             now = self._clock()
             if data:
                 self.bytes_read += len(data)
+                self.terminal.received(data)
                 self._route(sender.receive_data(data, now))
             if deadline is not None and deadline <= now:
                 self._route(sender.tick(now))  # tick re-checks: a deadline that moved on is a no-op
@@ -242,6 +245,8 @@ class SerialLink:
             if feed is not None:
                 feed.top_up(sender)
             out = sender.data_to_send(now)
+            if out:
+                self.terminal.sent(out)
             if feed is not None:
                 settled = None if feed.state is FeedState.FEEDING else self._settled_state()
                 if settled is not None and settled is not self._settled:

@@ -25,6 +25,7 @@ from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
 )
 from farmctl.protocol.sender import Acknowledged, NotResponding, SenderStats
+from farmctl.terminal import Terminal
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
@@ -108,6 +109,9 @@ class Printer:
         self.temperatures: Temperatures | None = None
         self.temperature_history: deque[tuple[float, Temperatures]] = deque(maxlen=TEMPERATURE_HISTORY)
         self.progress: JobProgress | None = None
+        self.temperature_offsets: dict[str, float] = {}
+        """OctoPrint's offsets ("tool0", "bed": degrees), added to the targets in the files this printer prints."""
+        self._z = gcode.ZHeight()
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
         self._on_print = on_print
@@ -141,6 +145,24 @@ class Printer:
     @property
     def sender_stats(self) -> SenderStats:
         return self._link.stats
+
+    @property
+    def terminal(self) -> Terminal:
+        """The lines that crossed this printer's wire lately."""
+        return self._link.terminal
+
+    @property
+    def current_z(self) -> float | None:
+        """Z as the print's acknowledged lines leave it (the last print's, between prints)."""
+        return self._z.z
+
+    def set_temperature_offsets(self, offsets: dict[str, float]) -> None:
+        """Change some heaters' offsets; a print in progress uses them from its next temperature line."""
+        merged = {**self.temperature_offsets, **offsets}
+        self.temperature_offsets = {heater: value for heater, value in merged.items() if value}
+        if self._feed is not None:
+            with self._link.control():
+                self._feed.temperature_offsets = dict(self.temperature_offsets)
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -328,8 +350,9 @@ class Printer:
         """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
         if self.state != PrinterState.OPERATIONAL:
             raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
-        feed = JobFeed(check_job(path, self.profile.max_line_length))
-        self._feed, self.progress = feed, feed.progress
+        max_length = self.profile.max_line_length
+        feed = JobFeed(check_job(path, max_length), max_length, self.temperature_offsets)
+        self._feed, self.progress, self._z = feed, feed.progress, feed.z
         self._job_done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
         self._emit(PrintEvent.STARTED)

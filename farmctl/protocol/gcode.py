@@ -111,3 +111,62 @@ def host_command(text: str) -> HostCommand | None:
         return None
     name, _, argument = stripped[1:].partition(" ")
     return HostCommand(name.lower(), argument.strip())
+
+
+# -- what a command does, as far as a host shows it ------------------------------------------------
+
+_WORD_VALUE = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
+_HEATERS = {"M104": "tool", "M109": "tool", "M140": "bed", "M190": "bed"}
+
+
+def words(command: str) -> dict[str, float]:
+    """The letter parameters of a cleaned command: ``G1 X10 Z0.2`` gives {"G": 1, "X": 10, "Z": 0.2}."""
+    return {letter: float(value) for letter, value in _WORD_VALUE.findall(command.upper())}
+
+
+@dataclass(slots=True)
+class ZHeight:
+    """The nozzle's Z as the commands sent so far leave it (OctoPrint's ``currentZ``); None until known."""
+
+    z: float | None = None
+    relative: bool = False
+
+    def follow(self, command: str) -> None:
+        if not ("Z" in command or "z" in command or command[:2] in ("G9", "g9") or command[:3] in ("G28", "g28")):
+            return  # most lines: a move in X/Y, cheaply passed over
+        code = command_code(command)
+        if code == "G90":
+            self.relative = False
+        elif code == "G91":
+            self.relative = True
+        elif "Z" in command.upper() and code in ("G0", "G1", "G92", "G28"):
+            value = words(command).get("Z")
+            if code == "G28":
+                self.z = 0.0
+            elif value is None:
+                return
+            elif self.relative and code != "G92":
+                self.z = (self.z or 0.0) + value
+            else:
+                self.z = value
+        elif code == "G28" and len(command.split()) == 1:
+            self.z = 0.0  # a bare G28 homes every axis
+
+
+def with_temperature_offset(command: str, offsets: dict[str, float]) -> str:
+    """M104/M109/M140/M190 with OctoPrint's per-heater offset added to S (a target of 0 stays off).
+
+    ``offsets`` maps "tool0", "tool1", ... and "bed" to degrees; a tool is the command's T, else tool0.
+    """
+    kind = _HEATERS.get(command_code(command))
+    if kind is None:
+        return command
+    parameters = words(command)
+    key = "bed" if kind == "bed" else f"tool{int(parameters.get('T', 0))}"
+    offset = offsets.get(key, 0.0)
+    target = parameters.get("S")
+    if not offset or not target:
+        return command
+    shifted = max(0.0, target + offset)
+    text = f"{shifted:.0f}" if shifted.is_integer() else f"{shifted:.1f}"
+    return re.sub(r"([Ss])\s*[-+]?(?:\d+\.?\d*|\.\d+)", lambda m: m.group(1) + text, command, count=1)

@@ -184,3 +184,27 @@ async def test_a_bad_line_is_refused_before_anything_is_sent(connect, job_file):
         await asyncio.sleep(0.1)
         assert len(sim.executed) == before
         assert printer.state == PrinterState.OPERATIONAL
+
+
+async def test_temperature_offsets_shift_the_files_targets_and_current_z_follows(connect, job_file):
+    job_file.write_text("M140 S60\nM104 S200\nG28\nG1 Z0.2 F600\nG1 X5 Y5\nG1 Z0.4\nG1 X6 Y6\nM104 S0\n")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        printer.set_temperature_offsets({"tool0": 5, "bed": -10})
+        result = await printer.print_file(job_file)
+        assert result.outcome == JobOutcome.DONE
+        commands = [e.command for e in sim.executed if e.numbered and e.command.startswith(("M104", "M140"))]
+        assert commands == ["M140 S50", "M104 S205", "M104 S0"]
+        assert printer.current_z == 0.4
+
+
+async def test_the_terminal_shows_what_crossed_the_wire(connect):
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        start = printer.terminal.seq
+        await printer.command("M117 hello")
+        await eventually(lambda: "Recv: ok" in printer.terminal.since(start).logs)
+        lines = printer.terminal.since(start)
+        sent = [line for line in lines.logs if line.startswith("Send: ")]
+        assert any(line.startswith("Send: N") and " M117 hello*" in line for line in sent)
+        assert "ok" in lines.messages and not any(m.startswith("Send") for m in lines.messages)

@@ -40,3 +40,35 @@ def test_long_running_and_emergency_commands():
 def test_host_command():
     assert gcode.host_command("@pause") == gcode.HostCommand("pause", "")
     assert gcode.host_command("G1 X1") is None
+
+
+def test_z_height_follows_absolute_relative_homing_and_g92():
+    z = gcode.ZHeight()
+    seen = []
+    for command in ["G1 X5 Y5", "G28", "G1 Z0.2 F300", "G1 X10 Y10 E1", "G91", "G1 Z5", "G90", "G1 Z0.4",
+                    "G92 Z0", "M117 Zebra", "G28 X Y", "g1 z1.5"]:
+        z.follow(command)
+        seen.append(z.z)
+    assert seen == [None, 0.0, 0.2, 0.2, 0.2, 5.2, 5.2, 0.4, 0.0, 0.0, 0.0, 1.5]
+
+
+@pytest.mark.parametrize("command, offsets, sent", [
+    ("M104 S200", {"tool0": 5}, "M104 S205"),
+    ("M109 T1 S210.5", {"tool1": -5.5}, "M109 T1 S205"),
+    ("M109 T1 S210", {"tool0": 10}, "M109 T1 S210"),  # another tool's offset
+    ("M140 S0", {"bed": 5}, "M140 S0"),  # off stays off
+    ("M190 S60", {"bed": 5}, "M190 S65"),
+    ("M104 S10", {"tool0": -20}, "M104 S0"),
+    ("G1 X1 S3", {"bed": 5, "tool0": 5}, "G1 X1 S3"),
+    ("M104 S200", {}, "M104 S200"),
+])
+def test_temperature_offsets_shift_heater_targets(command, offsets, sent):
+    assert gcode.with_temperature_offset(command, offsets) == sent
+
+
+def test_check_length_is_exact_at_the_limit():
+    longest = "M117 " + "x" * (gcode.MAX_LINE_LENGTH - len("N10000000 M117 *255"))
+    for command in (longest, longest[:-1]):
+        gcode.check_length(command)  # fits whatever its checksum
+    with pytest.raises(gcode.GcodeError):
+        gcode.check_length(longest + "xx")

@@ -1,0 +1,72 @@
+"""The last lines that crossed a printer's wire, for OctoPrint's terminal (``logs``) and ``messages``.
+
+The serial thread records whole reads and writes (one append each, nothing per line on the hot
+path); readers, a few times a second at most, turn them into lines. Received data is kept in whole
+lines: a read that ends inside a line waits for the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+CHUNKS = 512
+"""Reads and writes kept: a few hundred lines of history, like OctoPrint's terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalLines:
+    """What crossed the wire after a reader's last look; pass ``seq`` back next time."""
+
+    seq: int
+    logs: list[str]      # "Send: N12 G1 X3*45", "Recv: ok", in wire order
+    messages: list[str]  # the received lines alone
+
+
+class Terminal:
+    def __init__(self, chunks: int = CHUNKS) -> None:
+        self._lock = threading.Lock()
+        self._chunks: deque[tuple[int, bool, bytes]] = deque(maxlen=chunks)  # (seq, sent, whole lines)
+        self._seq = 0
+        self._partial = b""
+
+    @property
+    def seq(self) -> int:
+        """The newest chunk's number: a reader that starts here sees only what comes after."""
+        return self._seq
+
+    def sent(self, data: bytes) -> None:
+        with self._lock:
+            self._seq += 1
+            self._chunks.append((self._seq, True, data))
+
+    def received(self, data: bytes) -> None:
+        with self._lock:
+            if self._partial or not data.endswith(b"\n"):
+                data = self._partial + data
+                cut = data.rfind(b"\n") + 1
+                data, self._partial = data[:cut], data[cut:]
+                if not data:
+                    return
+            self._seq += 1
+            self._chunks.append((self._seq, False, data))
+
+    def since(self, seq: int, limit: int = 200) -> TerminalLines:
+        """Lines recorded after ``seq`` (the last ``limit`` of them if there are more)."""
+        with self._lock:
+            chunks = [chunk for chunk in self._chunks if chunk[0] > seq] if seq < self._seq else []
+            newest = self._seq
+        logs: list[str] = []
+        messages: list[str] = []
+        for _, sent, data in chunks:
+            for raw in data.decode("ascii", "replace").splitlines():
+                line = raw.strip()
+                if not line:
+                    continue
+                if sent:
+                    logs.append(f"Send: {line}")
+                else:
+                    logs.append(f"Recv: {line}")
+                    messages.append(line)
+        return TerminalLines(newest, logs[-limit:], messages[-limit:])
