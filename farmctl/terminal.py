@@ -3,11 +3,13 @@
 The serial thread records whole reads and writes (one append each, nothing per line on the hot
 path); readers, a few times a second at most, turn them into lines. Received data is kept in whole
 lines: a read that ends inside a line waits for the rest.
+
+One thread writes and any may read, without a lock: a deque's append and its copy by ``list()``
+are each one step under the interpreter lock, and a reader filters the copy by sequence number.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -26,7 +28,6 @@ class TerminalLines:
 
 class Terminal:
     def __init__(self, chunks: int = CHUNKS) -> None:
-        self._lock = threading.Lock()
         self._chunks: deque[tuple[int, bool, bytes]] = deque(maxlen=chunks)  # (seq, sent, whole lines)
         self._seq = 0
         self._partial = b""
@@ -37,26 +38,26 @@ class Terminal:
         return self._seq
 
     def sent(self, data: bytes) -> None:
-        with self._lock:
-            self._seq += 1
-            self._chunks.append((self._seq, True, data))
+        self._add(True, data)
 
     def received(self, data: bytes) -> None:
-        with self._lock:
-            if self._partial or not data.endswith(b"\n"):
-                data = self._partial + data
-                cut = data.rfind(b"\n") + 1
-                data, self._partial = data[:cut], data[cut:]
-                if not data:
-                    return
-            self._seq += 1
-            self._chunks.append((self._seq, False, data))
+        if self._partial or not data.endswith(b"\n"):
+            data = self._partial + data
+            cut = data.rfind(b"\n") + 1
+            data, self._partial = data[:cut], data[cut:]
+            if not data:
+                return
+        self._add(False, data)
+
+    def _add(self, sent: bool, data: bytes) -> None:
+        # Append, then count: a reader that sees the new number always finds its chunk.
+        self._chunks.append((self._seq + 1, sent, data))
+        self._seq += 1
 
     def since(self, seq: int, limit: int = 200) -> TerminalLines:
         """Lines recorded after ``seq`` (the last ``limit`` of them if there are more)."""
-        with self._lock:
-            chunks = [chunk for chunk in self._chunks if chunk[0] > seq] if seq < self._seq else []
-            newest = self._seq
+        newest = self._seq
+        chunks = [chunk for chunk in list(self._chunks) if seq < chunk[0] <= newest] if seq < newest else []
         logs: list[str] = []
         messages: list[str] = []
         for _, sent, data in chunks:
