@@ -456,6 +456,7 @@ class Sender:
         line = transmission.line
         if line is None:
             return None
+        self._implausible = None  # a line was taken: an odd request before it was noise, not a reboot
         if line.number > self._acked_max:
             self._acked_max = line.number
         if not line.submitted:
@@ -468,12 +469,13 @@ class Sender:
         self._uncredited_ok_next = self.profile.ok_after_resend
         if not self._plausible_resend(number):
             repeated, self._implausible = number == self._implausible, number
-            if number <= self._acked_max and (repeated or self._probe_sent_at is not None):
-                # The firmware insists on a line it had long acknowledged (twice, or when asked where
-                # it is): its numbering went back, so it rebooted and its 'start' was lost on the wire.
+            if repeated and number <= self._acked_max:
+                # The firmware insists, twice with nothing taken between, on a line it had long
+                # acknowledged: its numbering went back, so it rebooted and its 'start' was lost.
                 self._halt()
                 return [Start()]
             self.stats.resend_requests_ignored += 1
+            self._probe_sent_at = None  # if it answered "where are you?", the answer was garbled: ask again
             self._doubt()
             return []
         self._implausible = None

@@ -271,6 +271,23 @@ def test_advanced_ok_ignores_an_ok_for_a_line_not_yet_taken():
     assert acks(sender.receive_data(b"ok N1 P15 B3\n", 0.02)) == [1]
 
 
+def test_a_garbled_answer_to_the_end_probe_is_asked_again_not_taken_for_a_reset():
+    sender = started()
+    for _ in range(30):
+        sender.submit("G1 X1")
+    while sender.pending or sender.in_flight:
+        sender.receive_data(b"ok\n" * len(lines(sender.data_to_send(1.0))), 1.0)
+    sender.receive_data(b"o\n", 2.0)  # a reply that lost a byte: the end must be confirmed
+    probe = sender.data_to_send(2.0)
+    assert lines(probe) == [30]  # the last line again
+    # The answer lost a digit on its way: "Last Line: 30 / Resend: 31" arrived as "3 / 1".
+    events = sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 3\nResend: 1\nok\n", 2.01)
+    assert not any(isinstance(e, Start) for e in events) and not sender.halted
+    assert sender.data_to_send(2.01) == probe  # asked again at once
+    sender.receive_data(b"Error:Line Number is not Last Line Number+1, Last Line: 30\nResend: 31\nok\n", 2.02)
+    assert sender.idle and not sender.halted
+
+
 def test_a_reset_whose_start_was_garbled_is_recognised_when_numbering_goes_back():
     sender = started()
     for _ in range(20):
