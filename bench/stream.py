@@ -23,11 +23,16 @@ import asyncio  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
+import termios  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
+import tty  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from farmctl.job import read_job  # noqa: E402
 from farmctl.printer import JobOutcome, Printer  # noqa: E402
+from farmctl.protocol.gcode import encode  # noqa: E402
 from farmctl.sim import Faults  # noqa: E402
 from farmctl.sim.process import SimulatorProcess  # noqa: E402
 
@@ -102,6 +107,48 @@ def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path) -> 
     }
 
 
+def bare_loop(job: Job, baud: int, lines: int, workdir: Path) -> dict[str, float]:
+    """The floor: a thread that only counts each ok and writes the next precomputed line, in the same
+    window (4 lines, 127 bytes), on the same simulator. What one wakeup per line costs on this machine."""
+    path = workdir / "job.gcode"
+    write_job(path, job, lines)
+    encoded = [encode(0, "M110 N0")] + [encode(n, line.command) for n, line in enumerate(read_job(path), 1)]
+    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale) as sim:
+        fd = os.open(sim.path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(fd)
+        time.sleep(0.5)
+        termios.tcflush(fd, termios.TCIFLUSH)
+        timing: dict[str, float] = {}
+
+        def run() -> None:
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            sent = acked = in_flight = 0
+            sizes: list[int] = []
+            rest = b""
+            while acked < len(encoded):
+                burst = []
+                while sent < len(encoded) and len(sizes) < 4 and in_flight + len(encoded[sent]) <= 127:
+                    burst.append(encoded[sent])
+                    sizes.append(len(encoded[sent]))
+                    in_flight += sizes[-1]
+                    sent += 1
+                if burst:
+                    os.write(fd, b"".join(burst))
+                *replies, rest = (rest + os.read(fd, 4096)).split(b"\n")
+                for reply in replies:
+                    if reply.startswith(b"ok"):
+                        in_flight -= sizes.pop(0)
+                        acked += 1
+            timing.update(cpu=time.process_time() - cpu0, wall=time.perf_counter() - wall0)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        os.close(fd)
+        sim.stop()
+    return {"lines_s": len(encoded) / timing["wall"], "cpu_10k": timing["cpu"] / len(encoded) * 10_000}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=20_000)
@@ -115,6 +162,7 @@ def main() -> None:
               f"{'resent':>6} {'garbled':>7} {'stalls':>6} {'CPU s/10k':>9} {'wall s':>7}")
     print(header)
     print("-" * len(header))
+    floors: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for job in jobs:
             for baud in bauds:
@@ -127,7 +175,14 @@ def main() -> None:
                           f"{r['cpu_10k']:>9.3f} {r['wall']:>7.1f}")
                 if not math.isnan(ahead["needed"]):
                     print(f"{'':32} {'':6} moves need {ahead['needed']:.0f} lines/s")
+                if job.name == "wire-bound":
+                    floors[baud] = (bare_loop(job, baud, args.lines, Path(tmp)), ahead)
     print("\nx = lines/s relative to ping-pong in the same run; wire% = bytes sent / (baud/10 x seconds)")
+    if floors:
+        print("\nCPU floor: a bare thread that only counts oks and writes precomputed lines (same window, same job)")
+        for baud, (floor, ahead) in floors.items():
+            print(f"  {baud:>6} baud: {floor['lines_s']:.0f} lines/s, {floor['cpu_10k']:.3f} CPU s/10k; "
+                  f"farmctl send-ahead {ahead['cpu_10k']:.3f} = {ahead['cpu_10k'] / floor['cpu_10k']:.1f} x the floor")
 
 
 if __name__ == "__main__":
