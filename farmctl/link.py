@@ -126,6 +126,8 @@ class SerialLink:
             self._fd = None
         if self._fd is not None:
             os.set_blocking(self._fd, False)
+        else:
+            self._serial.timeout = _POLL_WITHOUT_FD
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -327,11 +329,12 @@ class SerialLink:
         return data
 
     def _wait_on_serial(self, poller: select.poll, deadline: float | None) -> bytes:
-        """For ports without a file descriptor: pyserial's own read, a short timeout at a time."""
+        """For ports without a file descriptor (rfc2217://): pyserial's own read, ``_POLL_WITHOUT_FD`` at a time.
+
+        The timeout is set once, at open: setting it reconfigures the port, a network round trip for RFC 2217.
+        """
         assert self._serial is not None
-        timeout = _POLL_WITHOUT_FD if deadline is None else min(_POLL_WITHOUT_FD, max(0.0, deadline - self._clock()))
         try:
-            self._serial.timeout = timeout
             return self._serial.read(max(1, self._serial.in_waiting))
         except (serial.SerialException, OSError, TypeError) as exc:
             raise PortGoneError(f"read failed: {exc}") from exc

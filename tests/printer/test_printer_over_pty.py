@@ -8,6 +8,7 @@ import pytest
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobOutcome, PrinterState
 from farmctl.sim import SimulatedPrinter
+from network_bridge import NetworkBridge
 
 
 
@@ -208,3 +209,14 @@ async def test_the_terminal_shows_what_crossed_the_wire(connect):
         sent = [line for line in lines.logs if line.startswith("Send: ")]
         assert any(line.startswith("Send: N") and " M117 hello*" in line for line in sent)
         assert "ok" in lines.messages and not any(m.startswith("Send") for m in lines.messages)
+
+
+@pytest.mark.parametrize("rfc2217", [False, True], ids=["socket", "rfc2217"])
+async def test_a_network_serial_bridge_prints_like_a_local_port(connect, job_file, write_job, rfc2217):
+    """socket:// has a file descriptor of its own; rfc2217:// (ser2net, ESP-link) has none and is read by pyserial."""
+    expected = write_job(job_file, 200)
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim, NetworkBridge(sim.path, rfc2217) as bridge:
+        printer = await connect(bridge.url, baud=115200)
+        result = await printer.print_file(job_file)
+        assert result.outcome == JobOutcome.DONE
+        assert job_commands(sim) == expected
