@@ -88,6 +88,7 @@ class SimulatedPrinter:
         self._backlog = bytearray()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._frozen = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -170,7 +171,8 @@ class SimulatedPrinter:
         try:
             self._selector.unregister(self._pty.master)
         except (KeyError, ValueError):
-            pass
+            pass  # frozen: already out of the selector
+        self._frozen = False
         self._pty.close()
         self._pty = None
         self._backlog.clear()
@@ -214,6 +216,22 @@ class SimulatedPrinter:
         path = self._call(plug)
         self.settle()
         return path
+
+    def freeze(self) -> None:
+        """Hang, as a crashed board whose USB stays up: nothing is read or answered, the port stays open."""
+        def freeze() -> None:
+            if not self._frozen and self._pty is not None:
+                self._selector.unregister(self._pty.master)
+            self._frozen = True
+        self._call(freeze)
+
+    def thaw(self) -> None:
+        """Come back from ``freeze``: what the host sent meanwhile is read now (the OS kept it)."""
+        def thaw() -> None:
+            if self._frozen and self._pty is not None:
+                self._selector.register(self._pty.master, selectors.EVENT_READ, "pty")
+            self._frozen = False
+        self._call(thaw)
 
     def action(self, name: str, args: str = "") -> None:
         """Print ``//action:<name> <args>`` (pause, resume, cancel, prompt_begin, ...)."""
@@ -321,6 +339,8 @@ class SimulatedPrinter:
         self.wire.rx.send(data, now)
 
     def _timeout(self, now: float) -> float | None:
+        if self._frozen:
+            return None  # until a control wakes the thread
         with self._lock:
             candidates = [self.firmware.next_wakeup(), self.wire.tx.next_arrival(),
                           self.wire.rx.next_arrival_of(_EOL) or self.wire.rx.last_arrival()]
@@ -330,6 +350,8 @@ class SimulatedPrinter:
         return max(0.0, min(due) - now) if due else None
 
     def _process(self, now: float) -> None:
+        if self._frozen:
+            return
         firmware = self.firmware
         for segment in self.wire.rx.take(now):
             firmware.receive(segment.data, segment.first, segment.byte_time)

@@ -220,3 +220,33 @@ async def test_a_network_serial_bridge_prints_like_a_local_port(connect, job_fil
         result = await printer.print_file(job_file)
         assert result.outcome == JobOutcome.DONE
         assert job_commands(sim) == expected
+
+
+async def test_a_hung_printer_holds_up_neither_another_printer_nor_the_event_loop(connect, tmp_path, write_job):
+    job_a, job_b = tmp_path / "a.gcode", tmp_path / "b.gcode"
+    expected_a, expected_b = write_job(job_a, 1500, seed=1), write_job(job_b, 400, seed=2)
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_a, \
+            SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_b:
+        hung, healthy = await connect(sim_a.path), await connect(sim_b.path)
+        print_a = asyncio.create_task(hung.print_file(job_a))
+        await eventually(lambda: len(job_commands(sim_a)) > 50)
+        sim_a.freeze()
+        lags: list[float] = []
+
+        async def measure_loop_lag() -> None:
+            while True:
+                before = time.monotonic()
+                await asyncio.sleep(0.01)
+                lags.append(time.monotonic() - before - 0.01)
+
+        lag = asyncio.create_task(measure_loop_lag())
+        result_b = await asyncio.wait_for(healthy.print_file(job_b), 20)
+        await asyncio.sleep(1.0)  # the hung printer gets its M105 tickle meanwhile
+        lag.cancel()
+        assert result_b.outcome == JobOutcome.DONE and job_commands(sim_b) == expected_b
+        assert max(lags) < 0.2, f"the event loop stalled for {max(lags):.3f} s"
+        assert hung.state == PrinterState.PRINTING and not print_a.done()
+        sim_a.thaw()  # it comes back: the print finishes, every line once
+        result_a = await asyncio.wait_for(print_a, 30)
+        assert result_a.outcome == JobOutcome.DONE
+        assert job_commands(sim_a) == expected_a
