@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 
 import serial
 
@@ -59,12 +58,6 @@ class PortGone:
 LinkEvent = Event | FeedSettled | PortGone
 
 
-class LinkState(Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    GONE = "gone"
-
-
 def open_port(port: str, baud: int) -> serial.SerialBase:
     """Open a device path, pty path or pyserial URL for raw use."""
     try:
@@ -81,9 +74,7 @@ class SerialLink:
         self.port = port
         self.baud = baud
         self.sender = Sender(profile)
-        self.state = LinkState.CLOSED
         self.advanced_ok_seen = False
-        self.bytes_read = 0
         self.terminal = Terminal()
         self._on_events = on_events
         self._clock = clock
@@ -100,10 +91,6 @@ class SerialLink:
         self._waiting_to_write = False
         self._thread: threading.Thread | None = None
         self._closing = False
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is LinkState.OPEN
 
     @property
     def stats(self) -> SenderStats:
@@ -134,7 +121,6 @@ class SerialLink:
         self._closing = False
         self._unwritten = b""
         self._waiting_to_write = False
-        self.state = LinkState.OPEN
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 
@@ -156,7 +142,6 @@ class SerialLink:
             os.close(fd)
         self._wake_r = self._wake_w = -1
         with self._lock:
-            self.state = LinkState.CLOSED
             self._outbox.clear()  # nothing the closed port said is news any more
 
     # -- what the event loop may do ----------------------------------------------------------------
@@ -238,7 +223,6 @@ class SerialLink:
             sender = self.sender
             now = self._clock()
             if data:
-                self.bytes_read += len(data)
                 self.terminal.received(data)
                 self._route(sender.receive_data(data, now))
             if deadline is not None and deadline <= now:
@@ -294,7 +278,6 @@ class SerialLink:
     def _post_gone(self, reason: str) -> None:
         log.warning("%s: %s", self.port, reason)
         with self._lock:
-            self.state = LinkState.GONE
             self._outbox.append(PortGone(reason))
             self._delivery_due = True
         self._notify()
