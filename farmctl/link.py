@@ -121,6 +121,7 @@ class SerialLink:
         self._closing = False
         self._unwritten = b""
         self._waiting_to_write = False
+        self.advanced_ok_seen = False  # learnt again from this session's oks
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 

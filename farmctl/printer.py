@@ -80,6 +80,14 @@ _ENDED = {JobOutcome.DONE: PrintEvent.DONE, JobOutcome.FAILED: PrintEvent.FAILED
 
 
 @dataclass(frozen=True, slots=True)
+class Prompt:
+    """A question the firmware puts to a person through the host (``//action:prompt_*``), answered by M876."""
+
+    text: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     outcome: JobOutcome
     reason: str
@@ -112,6 +120,9 @@ class Printer:
         self.temperature_offsets: dict[str, float] = {}
         """OctoPrint's offsets ("tool0", "bed": degrees), added to the targets in the files this printer prints."""
         self._z = gcode.ZHeight()
+        self.prompt: Prompt | None = None
+        """The firmware's open question (filament change, purge more?), None when none is shown."""
+        self._prompt_draft: tuple[str, list[str]] = ("", [])
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
         self._on_print = on_print
@@ -322,14 +333,46 @@ class Printer:
             self._restart_session()  # the reset that opening a UART-bridge port causes
 
     def _on_action(self, action: HostAction) -> None:
-        if action.name == "pause":
+        name = action.name
+        if name in ("pause", "paused"):
             self.pause()
-        elif action.name == "paused":
-            self.pause()
-        elif action.name in ("resume", "resumed"):
+        elif name in ("resume", "resumed"):
             self.resume()
-        elif action.name == "cancel":
+        elif name == "cancel":
             self.cancel()
+        elif name == "prompt_begin":
+            self._prompt_draft = (action.argument, [])
+        elif name in ("prompt_button", "prompt_choice"):
+            self._prompt_draft[1].append(action.argument)
+        elif name == "prompt_show":
+            text, choices = self._prompt_draft
+            self._set_prompt(Prompt(text, tuple(choices)))
+        elif name == "prompt_end":
+            self._set_prompt(None)
+
+    def _set_prompt(self, prompt: Prompt | None) -> None:
+        if prompt != self.prompt:
+            self.prompt = prompt
+            if self._on_change:
+                self._on_change(self)
+
+    def answer_prompt(self, choice: int) -> None:
+        """Answer the open prompt with its choice number ``choice`` (M876 S<choice>); 409 if none is open.
+
+        The firmware is usually busy in the command that asked (M600 waits for the person), so the
+        answer goes through the emergency parser when there is one, else it waits its turn in the queue.
+        """
+        prompt = self.prompt
+        if prompt is None or self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
+            raise FarmctlError(f"printer {self.name} is not asking anything", 409)
+        if not 0 <= choice < max(1, len(prompt.choices)):
+            raise FarmctlError(f"choice {choice} is not one of the {len(prompt.choices)} offered", 400)
+        self._set_prompt(None)
+        with self._link.control() as sender:
+            if self.capabilities.get("EMERGENCY_PARSER"):
+                sender.emergency(f"M876 S{choice}", time.monotonic())
+            else:
+                sender.submit(f"M876 S{choice}", None, urgent=True)
 
     def _fail(self, reason: str) -> None:
         if self._job_done is not None and not self._job_done.done():

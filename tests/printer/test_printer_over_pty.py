@@ -6,7 +6,7 @@ import time
 import pytest
 
 from farmctl.errors import FarmctlError
-from farmctl.printer import JobOutcome, PrinterState
+from farmctl.printer import JobOutcome, PrinterState, Prompt
 from farmctl.sim import SimulatedPrinter
 from network_bridge import NetworkBridge
 
@@ -250,3 +250,24 @@ async def test_a_hung_printer_holds_up_neither_another_printer_nor_the_event_loo
         result_a = await asyncio.wait_for(print_a, 30)
         assert result_a.outcome == JobOutcome.DONE
         assert job_commands(sim_a) == expected_a
+
+
+@pytest.mark.parametrize("emergency_parser", [True, False])
+async def test_a_firmware_prompt_is_shown_and_answered_with_m876(connect, emergency_parser):
+    caps = {"EMERGENCY_PARSER": emergency_parser}
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, caps=caps) as sim:
+        printer = await connect(sim.path)
+        sim.prompt("Purge more?", ("Purge", "Continue"))
+        await eventually(lambda: printer.prompt is not None)
+        assert printer.prompt == Prompt("Purge more?", ("Purge", "Continue"))
+        with pytest.raises(FarmctlError, match="not one of"):
+            printer.answer_prompt(2)
+        printer.answer_prompt(1)
+        assert printer.prompt is None
+        await eventually(lambda: sim.prompt_responses == [1])
+        with pytest.raises(FarmctlError, match="not asking"):
+            printer.answer_prompt(0)
+        sim.prompt("Filament loaded?")
+        await eventually(lambda: printer.prompt is not None)
+        sim.action("prompt_end")  # answered on the printer's own screen
+        await eventually(lambda: printer.prompt is None)
