@@ -122,9 +122,11 @@ class Farm:
                                             "that copy is still owed (click Start Managing to print it)", time.time())
         async with self.store.transaction(write=False) as tx:
             names = await tx.printer_names()
+            offsets = await tx.temperature_offsets()
         for config in self.config.printers:
-            self.printers[config.name] = await self._add_printer(config)
-            self.printers[config.name].appearance_name = names.get(config.name)
+            entry = self.printers[config.name] = await self._add_printer(config)
+            entry.appearance_name = names.get(config.name)
+            entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
 
     async def _add_printer(self, config: PrinterConfig) -> FarmPrinter:
         sim = None
@@ -182,6 +184,20 @@ class Farm:
             await tx.set_printer_name(entry.name, name, time.time())
         entry.appearance_name = name
         log.info("printer %s: OctoPrint clients now see it as %r", entry.name, name)
+
+    async def set_temperature_offsets(self, entry: FarmPrinter, offsets: dict[str, float]) -> None:
+        """Change some heaters' offsets (0 removes one). Kept per printer across restarts: an operator
+        calibrates a printer's heaters once, and a power cut must not change what the queue prints
+        with. Stored first, in one transaction, so a failed write changes nothing."""
+        now = time.time()
+        async with self.store.transaction() as tx:
+            for heater, degrees in offsets.items():
+                if degrees:
+                    await tx.set_temperature_offset(entry.name, heater, degrees, now)
+                else:
+                    await tx.delete_temperature_offset(entry.name, heater)
+        entry.printer.set_temperature_offsets(offsets)
+        log.info("printer %s: temperature offsets now %s", entry.name, entry.printer.temperature_offsets or "none")
 
     def default_printer(self) -> FarmPrinter | None:
         """The printer the main port's OctoPrint paths address: the only one, or the one marked default."""

@@ -1,19 +1,21 @@
 """OctoPrint's printer routes: /api/connection, /api/printer and its tool, bed, printhead and
-command endpoints. Every change becomes G-code sent through ``Printer.command``.
+command endpoints. Every change becomes G-code sent through ``Printer.command``, except the tool
+and bed ``offset`` commands: the farm keeps those per printer and the printer adds them to the
+targets in the files it prints, as OctoPrint does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import FarmPrinter
-from farmctl.http.app import printer_of
+from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
     BUSY, command_body, command_of, no_content, number, require_operational, state_flags,
 )
@@ -43,10 +45,26 @@ def state_record(entry: FarmPrinter) -> dict[str, Any]:
     return {"text": state_text(entry), "flags": state_flags(entry.printer.state), "error": entry.printer.error}
 
 
-def _reading(reading: Reading | None, offset: float = 0.0) -> dict[str, Any]:
-    if reading is None:
-        return {"actual": None, "target": None, "offset": offset}
-    return {"actual": reading.actual, "target": reading.target, "offset": offset}
+def _reading(reading: Reading | None, offset: float | None) -> dict[str, Any]:
+    """One heater as OctoPrint shows it; ``offset`` None leaves the key out (history samples have none)."""
+    record: dict[str, Any] = {"actual": None, "target": None}
+    if reading is not None:
+        record = {"actual": reading.actual, "target": reading.target}
+    if offset is not None:
+        record["offset"] = offset
+    return record
+
+
+def heaters(entry: FarmPrinter) -> list[str]:
+    """The heaters OctoPrint clients address: tool0, tool1, ... and the bed when it is heated."""
+    tools = [f"tool{n}" for n in range(entry.config.extruders)]
+    return tools + ["bed"] if entry.config.bed.heated else tools
+
+
+def offsets_of(entry: FarmPrinter) -> dict[str, float]:
+    """OctoPrint's offsets: every heater, 0 where none is set, e.g. {"tool0": 5.0, "bed": 0.0}."""
+    offsets = entry.printer.temperature_offsets
+    return {name: offsets.get(name, 0.0) for name in heaters(entry)}
 
 
 def tool_reading(report: Temperatures, tool: int, tools: int) -> Reading | None:
@@ -56,32 +74,38 @@ def tool_reading(report: Temperatures, tool: int, tools: int) -> Reading | None:
     return found
 
 
-def temperature_now(entry: FarmPrinter, report: Temperatures | None, with_offsets: bool = True) -> dict[str, Any]:
-    """``{tool0: {actual, target, offset}, ..., bed: {...}}`` for one report."""
+def temperature_now(entry: FarmPrinter, report: Temperatures | None,
+                    offsets: dict[str, float] | None = None) -> dict[str, Any]:
+    """``{tool0: {actual, target, offset}, ..., bed: {...}}`` for one report; no ``offset`` without ``offsets``."""
     if report is None:
         return {}
+
+    def offset(name: str) -> float | None:
+        return None if offsets is None else offsets.get(name, 0.0)
+
     tools = entry.config.extruders
     result: dict[str, Any] = {}
     for tool in range(tools):
-        result[f"tool{tool}"] = _reading(tool_reading(report, tool, tools))
+        result[f"tool{tool}"] = _reading(tool_reading(report, tool, tools), offset(f"tool{tool}"))
     if entry.config.bed.heated or report.get("B") is not None:
-        result["bed"] = _reading(report.get("B"))
+        result["bed"] = _reading(report.get("B"), offset("bed"))
     if (chamber := report.get("C")) is not None:
-        result["chamber"] = _reading(chamber)
-    if not with_offsets:
-        for value in result.values():
-            value.pop("offset", None)
+        result["chamber"] = _reading(chamber, offset("chamber"))
     return result
 
 
+def temperature_samples(entry: FarmPrinter, samples: Iterable[tuple[float, Temperatures]]) -> list[dict[str, Any]]:
+    """OctoPrint's temperature history: ``[{time, tool0: {actual, target}, bed: {...}}, ...]``."""
+    return [{"time": int(when)} | temperature_now(entry, report) for when, report in samples]
+
+
 def temperature_record(entry: FarmPrinter, history: bool, limit: int | None) -> dict[str, Any]:
-    result = temperature_now(entry, entry.printer.temperatures)
+    result = temperature_now(entry, entry.printer.temperatures, offsets_of(entry))
     if history:
         samples = list(entry.printer.temperature_history)
         if limit is not None:
             samples = samples[-limit:] if limit > 0 else []
-        result["history"] = [{"time": int(when)} | temperature_now(entry, report, with_offsets=False)
-                             for when, report in samples]
+        result["history"] = temperature_samples(entry, samples)
     return result
 
 
@@ -238,8 +262,9 @@ async def tool_post(request: web.Request) -> web.Response:
         targets = _tool_map(entry, body, "targets", 0, MAX_TEMPERATURE)
         await send(entry, [f"M104 S{t:g}" if single else f"M104 T{n} S{t:g}" for n, t in targets.items()])
     elif command == "offset":
-        _tool_map(entry, body, "offsets", -50, 50)
-        require_operational(entry)  # offsets are shown as 0: farmctl applies none of its own
+        offsets = {f"tool{n}": degrees for n, degrees in _tool_map(entry, body, "offsets", -50, 50).items()}
+        require_operational(entry)
+        await farm_of(request).set_temperature_offsets(entry, offsets)
     elif command == "select":
         tool = _tool_number(entry, body.get("tool"))
         await send(entry, [f"T{tool}"])
@@ -270,7 +295,7 @@ async def bed_get(request: web.Request) -> web.Response:
     _heated_bed(entry)
     history, limit = _history_query(request)
     record = temperature_record(entry, history, limit)
-    result: dict[str, Any] = {"bed": record.get("bed", _reading(None))}
+    result: dict[str, Any] = {"bed": record.get("bed", _reading(None, offsets_of(entry)["bed"]))}
     if history:
         result["history"] = [{"time": h["time"], "bed": h.get("bed")} for h in record["history"]]
     return web.json_response(result)
@@ -290,8 +315,9 @@ async def bed_post(request: web.Request) -> web.Response:
         target = number(body, "target", 0, MAX_TEMPERATURE)
         await send(entry, [f"M140 S{target:g}"])
     else:
-        number(body, "offset", -50, 50)
+        offset = number(body, "offset", -50, 50)
         require_operational(entry)
+        await farm_of(request).set_temperature_offsets(entry, {"bed": offset})
     return no_content()
 
 

@@ -136,6 +136,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated REAL NOT NULL
         )""",
     ),
+    # 6: temperature offsets OctoPrint clients set per printer and heater (tool/bed "offset" commands).
+    (
+        """CREATE TABLE temperature_offsets (
+            printer TEXT NOT NULL,
+            heater TEXT NOT NULL CHECK (heater = 'bed' OR heater GLOB 'tool[0-9]*'),
+            degrees REAL NOT NULL CHECK (degrees <> 0),
+            updated REAL NOT NULL,
+            PRIMARY KEY (printer, heater)
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

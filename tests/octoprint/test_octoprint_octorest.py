@@ -199,3 +199,54 @@ def test_restart_toggle_and_tool_commands(server):
     assert server.state("p1") == PrinterState.PRINTING
     octo.cancel()
     server.wait_state("p1", PrinterState.OPERATIONAL)
+
+
+OFFSET_GCODE = b"M140 S60\nM104 S200\nG28\nG1 Z0.2 F600\nG1 X10 Y10 F3000\nM104 S0\nM140 S0\n"
+REFUSED_OFFSETS = [
+    ("tool", {"command": "offset"}),
+    ("tool", {"command": "offset", "offsets": {}}),
+    ("tool", {"command": "offset", "offsets": [10]}),
+    ("tool", {"command": "offset", "offsets": {"tool0": 51}}),
+    ("tool", {"command": "offset", "offsets": {"tool0": "3"}}),
+    ("tool", {"command": "offset", "offsets": {"tool0": True}}),
+    ("tool", {"command": "offset", "offsets": {"tool0": 3, "tool1": 3}}),  # a good value next to an unknown tool
+    ("tool", '{"command": "offset", "offsets": {"tool0": NaN}}'),
+    ("bed", {"command": "offset"}),
+    ("bed", {"command": "offset", "offset": -50.5}),
+    ("bed", {"command": "offset", "offset": "3"}),
+    ("bed", {"command": "offset", "offset": None}),
+    ("bed", '{"command": "offset", "offset": Infinity}'),
+]
+
+
+def shown_offsets(octo: OctoRest) -> tuple[float, float]:
+    temperature = octo.printer()["temperature"]
+    return temperature["tool0"]["offset"], temperature["bed"]["offset"]
+
+
+def test_temperature_offsets_are_shown_and_shift_the_files_targets(server):
+    octo = client(server)
+    octo.tool_offset(10)
+    octo.bed_offset(-5)
+    other = client(server, "p2")
+    for printer in (octo, other):
+        server.wait_for(lambda: "tool0" in printer.printer()["temperature"], what="a temperature report")
+    assert shown_offsets(octo) == (10, -5) and shown_offsets(other) == (0, 0)
+
+    for where, body in REFUSED_OFFSETS:
+        kw = {"data": body, "headers": server.headers() | {"Content-Type": "application/json"}} \
+            if isinstance(body, str) else {"json": body, "headers": server.headers()}
+        response = requests.post(f"{server.urls['p1']}/api/printer/{where}", timeout=10, **kw)
+        assert response.status_code == 400, (body, response.text)
+        assert isinstance(response.json()["error"], str) and response.json()["error"]
+    assert shown_offsets(octo) == (10, -5)
+
+    upload(octo, "hot.gcode", OFFSET_GCODE)
+    octo.select("hot.gcode", print=True)
+    server.wait_for(lambda: "M140 S0" in commands(server), what="the end of the print")
+    heating = [c for c in commands(server) if c.startswith(("M104", "M140"))]
+    assert heating[-4:] == ["M140 S55", "M104 S210", "M104 S0", "M140 S0"]  # off stays off
+    assert server.sim("p1").inspect(lambda fw: fw.hotend.target) == 0
+
+    octo.tool_offset(0)
+    assert shown_offsets(octo) == (0, -5)
