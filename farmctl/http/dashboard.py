@@ -30,7 +30,8 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files.store import FileInfo, FileType
 from farmctl.http.app import PRINCIPAL, farm_of
-from farmctl.http.push import progress_of, state_of, temperatures_of
+from farmctl.http.octoprint_printer import temperature_now
+from farmctl.http.push import progress_of, state_of
 
 STATIC_DIR = Path(__file__).parent / "static"
 HISTORY_ROWS = 20
@@ -56,7 +57,7 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "profile": printer.profile.name,
         "firmware": printer.firmware.get("FIRMWARE_NAME", ""),
         "port": "simulated" if entry.config.simulated else entry.config.port,
-        "temperatures": temperatures_of(printer),
+        "temperatures": temperature_now(entry, printer.temperatures),
         "job": _file(farm, entry),
         "progress": progress_of(printer, now),
         "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,

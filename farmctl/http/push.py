@@ -3,7 +3,9 @@
 Each connection belongs to one printer (``/printers/<name>/sockjs/...``, a printer's own port, or
 the main port's default printer). It sends ``connected`` at once and nothing else until the client
 authenticates with ``{"auth": "user:session"}``; then ``history`` once, ``current`` every
-``CURRENT_INTERVAL`` × throttle seconds, and that printer's events as they happen.
+``CURRENT_INTERVAL`` × throttle seconds, and that printer's events as they happen. ``history``
+carries the recent temperature samples and terminal lines; each ``current`` only what came after
+the last message this client got, so no sample or line reaches a client twice.
 
 :class:`PushSession` is the protocol: messages in, messages out, ``now`` passed in; it does no I/O.
 :func:`_serve` only moves frames. The farm hands changes over through a bounded queue that it
@@ -18,7 +20,6 @@ import contextlib
 import json
 import logging
 import secrets
-import time
 from enum import Enum
 from typing import Any
 
@@ -27,7 +28,10 @@ from aiohttp import WSMsgType, web
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import state_flags
+from farmctl.http.octoprint_printer import offsets_of, temperature_samples
 from farmctl.printer import Printer, PrinterState
+from farmctl.protocol.replies import Temperatures
+from farmctl.terminal import TerminalLines
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,10 @@ SEND_TIMEOUT = 10.0
 SESSION_CHECK = 10.0
 MAX_THROTTLE = 100
 MAX_FRAME = 64 * 1024
+HISTORY_LINES = 200
+"""Terminal lines in ``history``, like the scrollback a client's terminal opens with."""
+CURRENT_LINES = 100
+"""Terminal lines in one ``current`` at most: on a fast print the oldest of a tick's lines are skipped."""
 _HASH = secrets.token_hex(16)  # plugin_hash and config_hash: they change when the server restarts
 
 _S = PrinterState
@@ -93,28 +101,6 @@ def progress_of(printer: Printer, now: float) -> dict[str, Any]:
             "printTimeLeftOrigin": "linear" if left is not None else None}
 
 
-def temperatures_of(printer: Printer) -> dict[str, dict[str, float | None]]:
-    """``{"tool0": {"actual", "target"}, "bed": {...}}`` from the last report (``T`` is tool0)."""
-    report = printer.temperatures
-    out: dict[str, dict[str, float | None]] = {}
-    if report is None:
-        return out
-    for reading in report.readings:
-        sensor = reading.sensor
-        if sensor == "T" or (sensor.startswith("T") and sensor[1:].isdigit()):
-            name = "tool" + (sensor[1:] or "0")
-            if sensor == "T" and name in out:
-                continue  # "T:" repeats the active tool next to T0:/T1:
-        elif sensor == "B":
-            name = "bed"
-        elif sensor == "C":
-            name = "chamber"
-        else:
-            continue
-        out[name] = {"actual": reading.actual, "target": reading.target}
-    return out
-
-
 def resends_of(printer: Printer) -> dict[str, Any]:
     stats = printer.sender_stats
     ratio = round(100.0 * stats.lines_resent / stats.lines_sent) if stats.lines_sent else 0
@@ -143,7 +129,8 @@ class PushSession:
         self._history_sent = False
         self._next_current = 0.0
         self._next_session_check = 0.0
-        self._temperatures_sent: object = None
+        self._terminal_seq = 0
+        self._last_sample: tuple[float, Temperatures] | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -152,7 +139,7 @@ class PushSession:
     def opened(self) -> list[dict[str, Any]]:
         return [connected_message()]
 
-    def received(self, message: Any, now: float, wall: float) -> list[dict[str, Any]]:
+    def received(self, message: Any, now: float) -> list[dict[str, Any]]:
         """A client message; unknown ones are ignored, as OctoPrint does."""
         if not isinstance(message, dict):
             return []
@@ -163,14 +150,14 @@ class PushSession:
                 self.throttle = value
                 self._next_current = min(self._next_current, now + self.interval)
         if "auth" in message:
-            out += self._auth(message["auth"], now, wall)
+            out += self._auth(message["auth"], now)
         return out
 
     @property
     def interval(self) -> float:
         return CURRENT_INTERVAL * self.throttle
 
-    def _auth(self, value: Any, now: float, wall: float) -> list[dict[str, Any]]:
+    def _auth(self, value: Any, now: float) -> list[dict[str, Any]]:
         user, _, token = value.partition(":") if isinstance(value, str) else ("", "", "")
         principal = self.farm.auth.session(token) if token else None
         if principal is None or principal.user != user:
@@ -182,8 +169,9 @@ class PushSession:
             return []
         self._history_sent = True
         self._next_current = now + self.interval
-        history = self._snapshot(now, wall)
-        return [{"history": history}]
+        printer = self.entry.printer
+        return [{"history": self._snapshot(now, printer.terminal.since(0, HISTORY_LINES),
+                                           list(printer.temperature_history))}]
 
     def changed(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         """A farm change message: this printer's events (and farm-wide ones) go out once authenticated."""
@@ -198,7 +186,7 @@ class PushSession:
         """When :meth:`tick` next has something to do (None: only a client message can change that)."""
         return min(self._next_current, self._next_session_check) if self.authenticated else None
 
-    def tick(self, now: float, wall: float) -> list[dict[str, Any]]:
+    def tick(self, now: float) -> list[dict[str, Any]]:
         if not self.authenticated:
             return []
         if now >= self._next_session_check:
@@ -209,18 +197,31 @@ class PushSession:
         if now < self._next_current:
             return []
         self._next_current = now + self.interval
-        return [{"current": self._snapshot(now, wall)}]
-
-    def _snapshot(self, now: float, wall: float) -> dict[str, Any]:
         printer = self.entry.printer
-        temps = []
-        if printer.temperatures is not None and printer.temperatures is not self._temperatures_sent:
-            self._temperatures_sent = printer.temperatures
-            temps.append({"time": int(wall), **temperatures_of(printer)})
+        return [{"current": self._snapshot(now, printer.terminal.since(self._terminal_seq, CURRENT_LINES),
+                                           self._new_samples())}]
+
+    def _new_samples(self) -> list[tuple[float, Temperatures]]:
+        """The temperature samples taken since the last one sent, oldest first (a step or two back from the end)."""
+        new = []
+        for sample in reversed(self.entry.printer.temperature_history):
+            if sample is self._last_sample:
+                break
+            new.append(sample)
+        return new[::-1]
+
+    def _snapshot(self, now: float, lines: TerminalLines,
+                  samples: list[tuple[float, Temperatures]]) -> dict[str, Any]:
+        """What ``history`` and ``current`` share; ``lines`` and ``samples`` are the new ones, now sent."""
+        self._terminal_seq = lines.seq
+        if samples:
+            self._last_sample = samples[-1]
+        printer = self.entry.printer
         return {
             "state": state_of(printer), "job": job_of(self.farm, self.entry), "progress": progress_of(printer, now),
-            "currentZ": None, "offsets": {}, "temps": temps, "logs": [], "messages": [], "busyFiles": [],
-            "resends": resends_of(printer),
+            "currentZ": printer.current_z, "offsets": offsets_of(self.entry),
+            "temps": temperature_samples(self.entry, samples), "logs": lines.logs, "messages": lines.messages,
+            "busyFiles": [], "resends": resends_of(printer),
         }
 
 
@@ -299,7 +300,7 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
                 wake.append(due)
             timeout = max(0.0, min(wake) - now) if wake else None
             done, _ = await asyncio.wait({receiving, getting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            now, wall = loop.time(), time.time()
+            now = loop.time()
             out: list[dict[str, Any]] = []
             if getting in done:  # first: what happened before an auth in this round is not for this client
                 out += session.changed(getting.result())
@@ -311,9 +312,9 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
                 if frame.type != WSMsgType.TEXT:
                     break  # close, error, or binary (which no push client sends)
                 for message in decode(framing, frame.data):
-                    out += session.received(message, now, wall)
+                    out += session.received(message, now)
                 receiving = asyncio.ensure_future(ws.receive())
-            out += session.tick(now, wall)
+            out += session.tick(now)
             if out:
                 await send(encode(framing, out))
             elif framing == Framing.SOCKJS and now - last_sent >= HEARTBEAT:

@@ -267,3 +267,78 @@ async def test_queue_event_scripts_are_not_shown_as_prints(one: PushFarm) -> Non
     states = [e["payload"]["state_id"] for e in events if e["type"] == "PrinterStateChanged"]
     assert states.count("PAUSED") == 2  # each script's hold is visible as the printer's state
     assert "continuousprint_" not in json.dumps(seen)  # no temporary script file is ever named
+
+
+def layers(count: int = 5, moves: int = 16) -> str:
+    """A file that heats, then rises 0.2 mm per layer with short moves between (about 2 s in all)."""
+    lines = ["M104 S200", "G90", "G1 F3000"]
+    for layer in range(1, count + 1):
+        lines.append(f"G1 Z{0.2 * layer:.1f}")
+        lines += [f"G1 X{10 + i % 2} Y{10 + i * 0.1:.1f}" for i in range(moves)]
+    return "\n".join(lines) + "\n"
+
+
+def sent_commands(logs: list[str]) -> list[str]:
+    """``Send: N12 G1 X10*34`` -> ``G1 X10`` for the numbered lines of a terminal log."""
+    return [line[6:].partition(" ")[2].rpartition("*")[0] for line in logs if line.startswith("Send: N")]
+
+
+async def reported(farm: PushFarm, name: str, samples: int = 1) -> None:
+    """Wait for a printer's first temperature reports (one every two seconds)."""
+    printer = farm.farm.printers[name].printer
+    async with asyncio.timeout(6):
+        while len(printer.temperature_history) < samples:
+            await asyncio.sleep(0.05)
+
+
+async def test_history_then_current_show_temperatures_z_offsets_and_each_terminal_line_once(one: PushFarm) -> None:
+    await one.ready("p1")
+    await reported(one, "p1", samples=2)
+    path = one.farm.uploads_dir / "layers.gcode"
+    path.write_text(layers())
+    headers = {"X-Api-Key": one.key}
+    offset = await one.client.post("/api/printer/tool", headers=headers,
+                                   json={"command": "offset", "offsets": {"tool0": 10}})
+    assert offset.status == 204, await offset.text()
+    shown = await (await one.client.get("/api/printer", headers=headers)).json()
+    assert shown["temperature"]["tool0"]["offset"] == 10 and shown["temperature"]["bed"]["offset"] == 0
+
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth})
+        seen: list[dict[str, Any]] = []
+        history = (await until(ws, seen, "history", lambda m: "history" in m))["history"]
+        printing = asyncio.create_task(one.farm.printers["p1"].printer.print_file(path))
+        await until_event(ws, "PrintDone", seen)
+        assert (await printing).outcome.value == "done"
+        await until(ws, seen, "a current after the print", lambda m: m.get("current", {}).get("state", {}).get(
+            "text") == "Operational")
+
+    samples = history["temps"]  # what the printer reported before this client came
+    assert len(samples) >= 2 and [s["time"] for s in samples] == sorted(s["time"] for s in samples)
+    for sample in samples:
+        assert set(sample) == {"time", "tool0", "bed"} and set(sample["tool0"]) == {"actual", "target"}
+        assert sample["tool0"]["actual"] > 0 and sample["bed"]["actual"] > 0
+    assert any(line.startswith("Send: N") and "M115" in line for line in history["logs"])  # the handshake
+    assert any(line.startswith("Recv: FIRMWARE_NAME:") for line in history["logs"])
+    assert "ok" in history["messages"] and not any(m.startswith("Send") for m in history["messages"])
+    assert history["offsets"] == {"tool0": 10, "bed": 0} and history["currentZ"] is None
+
+    currents = [m["current"] for m in seen if "current" in m]
+    assert all(c["offsets"] == {"tool0": 10, "bed": 0} for c in currents)
+    heights = [c["currentZ"] for c in currents if c["currentZ"] is not None]
+    assert heights == sorted(heights) and len(set(heights)) >= 3, heights
+    assert currents[-1]["currentZ"] == pytest.approx(1.0)  # the file's last Z
+    new_temps = [sample for c in currents for sample in c["temps"]]
+    assert new_temps and new_temps[0]["time"] >= samples[-1]["time"] and new_temps[0] != samples[-1]
+
+    logs = history["logs"] + [line for c in currents for line in c["logs"]]
+    numbered = [line for line in logs if line.startswith("Send: N")]
+    assert len(numbered) == len(set(numbered)), "a terminal line reached the client twice"
+    printed = [c for c in sent_commands(logs) if c != "M105"]
+    assert printed[-len(layers().splitlines()):] == ["M104 S210"] + layers().splitlines()[1:]
+    assert "Recv: ok" in logs
+    for c in currents:  # messages: the received lines, in order, without the direction
+        assert c["messages"] == [line[6:] for line in c["logs"] if line.startswith("Recv: ")]
+    executed = [e.command for e in one.farm.printers["p1"].sim.executed if e.command.startswith("M104")]
+    assert executed[-1] == "M104 S210"
