@@ -86,6 +86,7 @@ class Farm:
         self.config = config
         self.data_dir = data_dir
         self.uploads_dir = data_dir / "uploads"
+        self._uploads_real = self.uploads_dir  # resolved at start, when the folder exists
         self.sim_options = sim
         self.max_upload = config.max_upload
         self.store: Store
@@ -110,6 +111,7 @@ class Farm:
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads_dir.mkdir(exist_ok=True)
+        self._uploads_real = self.uploads_dir.resolve()
         self.store = await Store.open(self.data_dir / DATABASE_NAME)
         self.model = QueueModel(self.store)
         self.auth = AuthService(self.store)
@@ -258,19 +260,21 @@ class Farm:
         payload: dict[str, Any] = {"origin": "local"}
         progress = printer.progress
         if progress is not None:
-            payload.update(name=progress.path.name, path=self._upload_path(progress.path), size=progress.size)
+            payload.update(name=progress.path.name, path=self.upload_name(progress.path) or progress.path.name,
+                           size=progress.size)
             if event in (PrintEvent.DONE, PrintEvent.FAILED, PrintEvent.CANCELLED):
                 payload["time"] = round(time.monotonic() - progress.started, 3)
         if reason and event == PrintEvent.FAILED:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))
 
-    def _upload_path(self, path: Path) -> str:
-        """A printed file's path as clients know it: relative to the uploads folder."""
-        for root in (self.uploads_dir, self.uploads_dir.resolve()):
+    def upload_name(self, path: Path) -> str | None:
+        """A printed file's path as clients know it, relative to the uploads folder; None for a file
+        outside it (an event script). No file-system call: the push channel asks on every tick."""
+        for root in (self.uploads_dir, self._uploads_real):
             if path.is_relative_to(root):
                 return path.relative_to(root).as_posix()
-        return path.name
+        return None
 
     def files_changed(self, kind: str, path: str) -> None:
         """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""

@@ -31,7 +31,8 @@ from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files.store import FileInfo, FileType
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.octoprint_printer import temperature_now
-from farmctl.http.push import progress_of, state_of
+from farmctl.http.octoprint_job import progress_record
+from farmctl.http.push import state_of
 
 STATIC_DIR = Path(__file__).parent / "static"
 HISTORY_ROWS = 20
@@ -44,8 +45,8 @@ def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     progress = entry.printer.progress
     if progress is None:
         return {"path": None, "script": False}
-    if progress.path.is_relative_to(farm.uploads_dir):
-        return {"path": progress.path.relative_to(farm.uploads_dir).as_posix(), "script": False}
+    if (path := farm.upload_name(progress.path)) is not None:
+        return {"path": path, "script": False}
     return {"path": entry.driver.current_path, "script": True}
 
 
@@ -59,7 +60,7 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "port": "simulated" if entry.config.simulated else entry.config.port,
         "temperatures": temperature_now(entry, printer.temperatures),
         "job": _file(farm, entry),
-        "progress": progress_of(printer, now),
+        "progress": progress_record(printer, None, now),
         "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,
                   "path": driver.current_path},
     }

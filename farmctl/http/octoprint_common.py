@@ -83,14 +83,6 @@ def require_operational(entry: FarmPrinter) -> None:
         raise FarmctlError("Printer is not operational", 409)
 
 
-def uploads_relative(farm: Farm, path: Path) -> str | None:
-    """The uploads-relative name of a file on disk, or None if it is not in the uploads folder."""
-    try:
-        return path.resolve().relative_to(farm.uploads_dir.resolve()).as_posix()
-    except ValueError:
-        return None
-
-
 def printing_file(entry: FarmPrinter) -> Path | None:
     """The file a busy printer is streaming (a print or an event script), else None."""
     progress = entry.printer.progress
@@ -103,7 +95,7 @@ def in_use(farm: Farm, relative: str) -> bool:
     """True when some printer is printing this file, or a file inside this folder."""
     for entry in farm.printers.values():
         path = printing_file(entry)
-        rel = uploads_relative(farm, path) if path is not None else None
+        rel = farm.upload_name(path) if path is not None else None
         if rel is not None and (rel == relative or rel.startswith(relative.rstrip("/") + "/")):
             return True
     return False

@@ -1,5 +1,7 @@
 """OctoPrint's /api/job: the selected or printing file, its progress, and start / restart /
 cancel / pause. A print runs in a task the farm tracks; the request returns once it is under way.
+
+:func:`job_record` is the one source of OctoPrint's job object, for /api/job and the push channel.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
-    BUSY, command_body, command_of, no_content, printing_file, uploads_relative,
+    BUSY, command_body, command_of, no_content, printing_file,
 )
 from farmctl.http.octoprint_printer import state_text
-from farmctl.printer import PrinterState
+from farmctl.printer import Printer, PrinterState
 
 RESTART_WAIT = 10.0
 _S = PrinterState
@@ -34,62 +36,86 @@ async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
     await farm.start_print(entry, path)
 
 
-async def _file_info(farm: Farm, relative: str) -> FileInfo | None:
+NO_FILE: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
+NO_PROGRESS: dict[str, Any] = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
+                               "printTimeLeftOrigin": None}
+
+
+def job_path(farm: Farm, entry: FarmPrinter) -> str | None:
+    """The upload OctoPrint's job is about: the one being streamed, else the selected one.
+    None while an event script runs (not an upload) or when nothing is selected."""
+    streaming = printing_file(entry)
+    return farm.upload_name(streaming) if streaming is not None else entry.selected
+
+
+async def job_file_info(farm: Farm, relative: str | None) -> FileInfo | None:
+    """The upload's record for :func:`job_record` (None if it is gone: the job then shows no file)."""
+    if relative is None:
+        return None
     try:
         return await farm.uploads.info(relative)
     except FarmctlError:
         return None
 
 
-async def job_record(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
-    """GET /api/job's object (the push channel's ``job`` and ``progress`` come from here too)."""
+def progress_record(printer: Printer, estimate: float | None, now: float) -> dict[str, Any]:
+    """OctoPrint's progress of the printer's last stream: completion in percent of the file's bytes;
+    while it runs, the time so far and the time left from the analysis' estimate, else extrapolated."""
+    current = printer.progress
+    if current is None:
+        return dict(NO_PROGRESS)
+    fraction = current.fraction
+    record = {"completion": round(fraction * 100, 3), "filepos": current.offset, "printTime": None,
+              "printTimeLeft": 0 if fraction >= 1 else None, "printTimeLeftOrigin": None}
+    if printer.state not in BUSY:
+        return record  # ended: no clock runs (when it ended is not kept)
+    elapsed = max(0.0, now - current.started)
+    record["printTime"] = int(elapsed)
+    if estimate:
+        record.update(printTimeLeft=int(max(0.0, estimate - elapsed)), printTimeLeftOrigin="analysis")
+    elif fraction > 0:
+        record.update(printTimeLeft=int(elapsed / fraction - elapsed), printTimeLeftOrigin="linear")
+    return record
+
+
+def job_record(farm: Farm, entry: FarmPrinter, info: FileInfo | None, now: float) -> dict[str, Any]:
+    """GET /api/job's object; the push channel's ``job`` and ``progress`` are its parts.
+
+    ``info`` is :func:`job_path`'s upload, looked up by the caller (None when there is none): all
+    else comes from memory, so the push tick can build this as often as it sends.
+    """
     printer = entry.printer
     streaming = printing_file(entry)
-    relative = uploads_relative(farm, streaming) if streaming is not None else entry.selected
-    info = await _file_info(farm, relative) if relative is not None else None
-    file: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
+    file = dict(NO_FILE)
     if info is not None:
         file = {"name": info.name, "path": info.path, "display": info.name, "origin": "local",
                 "size": info.size, "date": info.date}
     elif streaming is not None:  # an event script from the queue: not an upload, so no path
         name = entry.script_name or streaming.name
-        file = {"name": name, "path": None, "display": name, "origin": "local",
-                "size": printer.progress.size if printer.progress else None, "date": None}
+        file = NO_FILE | {"name": name, "display": name, "origin": "local",
+                          "size": printer.progress.size if printer.progress else None}
     analysis = info.analysis if info is not None else None
     estimate = analysis.estimated_print_time if analysis is not None else None
     filament = None
     if analysis is not None:
         filament = {f"tool{n}": {"length": length, "volume": round(analysis.filament_volume_cm3(n), 5)}
                     for n, length in enumerate(analysis.filament_mm)}
-    progress = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
-                "printTimeLeftOrigin": None}
     current = printer.progress
-    if current is not None and (streaming is not None or (
-            info is not None and uploads_relative(farm, current.path) == info.path)):
-        elapsed = time.monotonic() - current.started
-        fraction = current.fraction
-        if estimate:
-            left, origin = max(0.0, estimate - elapsed), "analysis"
-        elif fraction > 0:
-            left, origin = elapsed / fraction - elapsed, "linear"
-        else:
-            left, origin = None, None
-        if printer.state not in BUSY:
-            left = 0.0 if fraction >= 1 else left
-        progress = {"completion": round(fraction * 100, 3), "filepos": current.offset,
-                    "printTime": int(elapsed), "printTimeLeft": None if left is None else int(left),
-                    "printTimeLeftOrigin": origin}
+    ours = current is not None and (streaming is not None or (
+        info is not None and farm.upload_name(current.path) == info.path))
     return {
         "job": {"file": file, "estimatedPrintTime": estimate, "averagePrintTime": None, "lastPrintTime": None,
                 "filament": filament, "user": None},
-        "progress": progress,
+        "progress": progress_record(printer, estimate, now) if ours else dict(NO_PROGRESS),
         "state": state_text(entry),
-        "error": entry.printer.error or None,
+        "error": printer.error or None,
     }
 
 
 async def job_get(request: web.Request) -> web.Response:
-    return web.json_response(await job_record(farm_of(request), printer_of(request)))
+    farm, entry = farm_of(request), printer_of(request)
+    info = await job_file_info(farm, job_path(farm, entry))
+    return web.json_response(job_record(farm, entry, info, time.monotonic()))
 
 
 async def job_post(request: web.Request) -> web.Response:

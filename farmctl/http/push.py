@@ -20,14 +20,17 @@ import contextlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import state_flags
+from farmctl.http.octoprint_job import job_file_info, job_path, job_record
 from farmctl.http.octoprint_printer import offsets_of, temperature_samples
 from farmctl.printer import Printer, PrinterState
 from farmctl.protocol.replies import Temperatures
@@ -46,10 +49,13 @@ HISTORY_LINES = 200
 """Terminal lines in ``history``, like the scrollback a client's terminal opens with."""
 CURRENT_LINES = 100
 """Terminal lines in one ``current`` at most: on a fast print the oldest of a tick's lines are skipped."""
+FILE_RECHECK = 30.0
+"""Seconds a session trusts what it looked up about the job's upload without a FileAdded/FileRemoved
+(a file replaced by hand in the uploads folder tells nobody)."""
+_FILE_EVENTS = frozenset({"FileAdded", "FileRemoved", "UpdatedFiles"})
 _HASH = secrets.token_hex(16)  # plugin_hash and config_hash: they change when the server restarts
 
 _S = PrinterState
-_ACTIVE = (_S.PRINTING, _S.PAUSING, _S.PAUSED, _S.CANCELLING)
 
 
 # -- what a printer looks like to OctoPrint clients (also the dashboard's summary) ------------------
@@ -61,44 +67,6 @@ def state_of(printer: Printer) -> dict[str, Any]:
         "flags": state_flags(state),
         "error": printer.error if state == _S.ERROR else "",
     }
-
-
-def _upload_path(farm: Farm, entry: FarmPrinter) -> str | None:
-    progress = entry.printer.progress
-    if progress is None:
-        return None
-    if progress.path.is_relative_to(farm.uploads_dir):
-        return progress.path.relative_to(farm.uploads_dir).as_posix()
-    return progress.path.name
-
-
-def job_of(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
-    progress = entry.printer.progress
-    file: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
-    if progress is not None and (script := entry.script_name) is not None:  # not an upload: no path
-        file.update(name=script, display=script, origin="local", size=progress.size)
-    elif progress is not None:
-        file.update(name=progress.path.name, path=_upload_path(farm, entry), display=progress.path.name,
-                    origin="local", size=progress.size)
-    return {"file": file, "estimatedPrintTime": None, "lastPrintTime": None,
-            "filament": None, "user": None}
-
-
-def progress_of(printer: Printer, now: float) -> dict[str, Any]:
-    """Completion in percent of the file's bytes; time left extrapolated from the time so far."""
-    progress = printer.progress
-    if progress is None:
-        return {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
-                "printTimeLeftOrigin": None}
-    fraction = progress.fraction
-    active = printer.state in _ACTIVE
-    elapsed = max(0.0, now - progress.started)
-    left = None
-    if active and 0.0 < fraction < 1.0:
-        left = round(elapsed * (1.0 - fraction) / fraction)
-    return {"completion": round(fraction * 100.0, 2), "filepos": progress.offset,
-            "printTime": round(elapsed) if active else None, "printTimeLeft": left,
-            "printTimeLeftOrigin": "linear" if left is not None else None}
 
 
 def resends_of(printer: Printer) -> dict[str, Any]:
@@ -117,8 +85,22 @@ def connected_message() -> dict[str, Any]:
 
 # -- the protocol --------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """What a session looked up about the job's upload (``info`` None: it is gone), and until when."""
+
+    path: str
+    info: FileInfo | None
+    until: float
+
+
 class PushSession:
-    """One client of one printer's push channel. Every method returns the messages to send."""
+    """One client of one printer's push channel. The ``opened``, ``received``, ``changed`` and ``tick``
+    methods return the messages to send.
+
+    The job's upload record is the one thing a message needs from outside memory: :meth:`file_wanted`
+    names it when the session lacks it, and the caller hands it in with :meth:`file_found`.
+    """
 
     def __init__(self, farm: Farm, entry: FarmPrinter) -> None:
         self.farm = farm
@@ -131,6 +113,7 @@ class PushSession:
         self._next_session_check = 0.0
         self._terminal_seq = 0
         self._last_sample: tuple[float, Temperatures] | None = None
+        self._file: KnownFile | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -175,12 +158,31 @@ class PushSession:
 
     def changed(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         """A farm change message: this printer's events (and farm-wide ones) go out once authenticated."""
-        if not self.authenticated or message.get("type") != "event":
+        if message.get("type") != "event":
+            return []
+        if message["event"] in _FILE_EVENTS:
+            self._file = None  # the job's upload may be among them: look again
+        if not self.authenticated:
             return []
         printer = message.get("printer")
         if printer is not None and printer != self.entry.name:
             return []
         return [{"event": {"type": message["event"], "payload": message.get("payload") or {}}}]
+
+    def file_wanted(self, now: float) -> str | None:
+        """The job's upload, when this session has no fresh record of it."""
+        path = job_path(self.farm, self.entry)
+        known = self._file
+        if path is None or (known is not None and known.path == path and now < known.until):
+            return None
+        return path
+
+    def file_found(self, path: str, info: FileInfo | None, now: float) -> None:
+        self._file = KnownFile(path, info, now + FILE_RECHECK)
+
+    def _job_info(self) -> FileInfo | None:
+        known = self._file
+        return known.info if known is not None and known.path == job_path(self.farm, self.entry) else None
 
     def due(self) -> float | None:
         """When :meth:`tick` next has something to do (None: only a client message can change that)."""
@@ -217,8 +219,9 @@ class PushSession:
         if samples:
             self._last_sample = samples[-1]
         printer = self.entry.printer
+        job = job_record(self.farm, self.entry, self._job_info(), now)
         return {
-            "state": state_of(printer), "job": job_of(self.farm, self.entry), "progress": progress_of(printer, now),
+            "state": state_of(printer), "job": job["job"], "progress": job["progress"],
             "currentZ": printer.current_z, "offsets": offsets_of(self.entry),
             "temps": temperature_samples(self.entry, samples), "logs": lines.logs, "messages": lines.messages,
             "busyFiles": [], "resends": resends_of(printer),
@@ -255,6 +258,16 @@ def decode(framing: Framing, text: str) -> list[Any]:
                 continue
         messages.append(item)
     return messages
+
+
+async def _look_up_job_file(farm: Farm, session: PushSession, now: float) -> None:
+    """Give the session the job's upload record when it lacks one. The selection may change while a
+    look-up runs, so ask again; nothing awaits between the last answer and the messages built on it."""
+    for _ in range(3):
+        wanted = session.file_wanted(now)
+        if wanted is None:
+            return
+        session.file_found(wanted, await job_file_info(farm, wanted), now)
 
 
 async def raw_websocket(request: web.Request) -> web.StreamResponse:
@@ -307,6 +320,7 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
                 while not inbox.empty():
                     out += session.changed(inbox.get_nowait())
                 getting = asyncio.ensure_future(inbox.get())
+            await _look_up_job_file(farm, session, now)
             if receiving in done:
                 frame = receiving.result()
                 if frame.type != WSMsgType.TEXT:

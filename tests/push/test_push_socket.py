@@ -86,7 +86,8 @@ async def test_auth_throttle_progress_and_print_done(one: PushFarm) -> None:
     temps = [entry for c in currents for entry in c["temps"]]
     assert temps and {"time", "tool0", "bed"} <= temps[-1].keys() and temps[-1]["tool0"]["actual"] > 0
     last = printing_states[-1]
-    assert last["job"]["file"]["path"] == "moves.gcode"
+    assert last["job"]["file"]["path"] == "moves.gcode" and last["job"]["file"]["date"] > 0
+    assert last["job"]["estimatedPrintTime"] > 0 and last["progress"]["printTimeLeftOrigin"] == "analysis"
     assert last["progress"]["printTime"] >= 0 and last["progress"]["filepos"] > 0
     assert set(last["resends"]) == {"count", "transmitted", "ratio"}
     assert {"currentZ", "offsets", "temps", "logs", "messages"} <= last.keys()
@@ -235,10 +236,13 @@ def paused_in(script: str) -> Any:
 
 async def test_queue_event_scripts_are_not_shown_as_prints(one: PushFarm) -> None:
     """After a queued print, the default Print Success (bed clearing) and Queue Finished scripts hold the
-    printer with @pause. Clients see the printer paused in a named script, never a print of a temp file."""
+    printer with @pause. Clients see the printer paused in a named script, never a print of a temp file;
+    once the scripts are done, the socket and /api/job show the same job again: the selected file."""
     await one.ready("p1")
     one.moves(count=30)
     headers = {"X-Api-Key": one.key}
+    selected = await one.client.post("/api/files/local/moves.gcode", headers=headers, json={"command": "select"})
+    assert selected.status == 204, await selected.text()
     async with one.client.ws_connect("/sockjs/websocket") as ws:
         await next_json(ws)
         await ws.send_json({"auth": one.auth})
@@ -259,6 +263,11 @@ async def test_queue_event_scripts_are_not_shown_as_prints(one: PushFarm) -> Non
             assert resumed.status == 204
         await until(ws, seen, "the queue idle again", lambda m: m.get("event", {}).get("payload", {}).get(
             "state_id") == "OPERATIONAL")
+        idle = (await until(ws, seen, "a current once idle", lambda m: "current" in m))["current"]
+        job = await (await one.client.get("/api/job", headers=headers)).json()
+        assert idle["state"]["text"] == job["state"] == "Operational"
+        assert (idle["job"], idle["progress"]) == (job["job"], job["progress"])
+        assert job["job"]["file"]["path"] == "moves.gcode" and job["job"]["estimatedPrintTime"] > 0
 
     events = [m["event"] for m in seen if "event" in m]
     prints = [(e["type"], e["payload"].get("path")) for e in events
@@ -342,3 +351,31 @@ async def test_history_then_current_show_temperatures_z_offsets_and_each_termina
         assert c["messages"] == [line[6:] for line in c["logs"] if line.startswith("Recv: ")]
     executed = [e.command for e in one.farm.printers["p1"].sim.executed if e.command.startswith("M104")]
     assert executed[-1] == "M104 S210"
+
+
+async def test_the_jobs_file_follows_a_new_upload_and_the_selection(one: PushFarm) -> None:
+    """The socket remembers the job's upload between messages; a new upload or selection shows at once."""
+    await one.ready("p1")
+    headers = {"X-Api-Key": one.key}
+
+    async def put(name: str, data: bytes, select: bool) -> None:
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=name)
+        form.add_field("select", "true" if select else "false")
+        response = await one.client.post("/api/files/local", data=form, headers=headers)
+        assert response.status == 201, await response.text()
+
+    def job_file(name: str, size: int) -> Any:
+        return lambda m: m.get("current", {}).get("job", {}).get("file", {}).get("path") == name and \
+            m["current"]["job"]["file"]["size"] == size
+
+    async with one.client.ws_connect("/sockjs/websocket") as ws:
+        await next_json(ws)
+        await ws.send_json({"auth": one.auth, "throttle": 1})
+        seen: list[dict[str, Any]] = []
+        await put("a.gcode", b"G28\n", select=True)
+        await until(ws, seen, "a.gcode as the job", job_file("a.gcode", 4), timeout=3)
+        await put("a.gcode", b"G28\nG1 X5\n", select=False)  # replaced under the same name
+        await until(ws, seen, "the new a.gcode", job_file("a.gcode", 10), timeout=3)
+        await put("b.gcode", b"G1 X1\n", select=True)
+        await until(ws, seen, "b.gcode as the job", job_file("b.gcode", 6), timeout=3)
