@@ -14,6 +14,8 @@ Added here:
 - ``GET /api/farm/files``: the uploads, for "add to queue".
 - ``POST /api/farm/files``: a multipart upload (part ``file``) into the uploads folder; it
   tells push clients ``FileAdded``.
+- ``GET /api/farm/printers/<name>/terminal?since=N``: a printer's terminal lines after ``N`` (the
+  ``seq`` of the page's last look), for the card's read-only terminal.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_job import progress_record
 from farmctl.http.push import state_of
+from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
 HISTORY_ROWS = 20
 UPLOAD_CHUNK = 256 * 1024
+TERMINAL_LINES = 200
 
 
 def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
@@ -59,6 +63,7 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "firmware": printer.firmware.get("FIRMWARE_NAME", ""),
         "port": "simulated" if entry.config.simulated else entry.config.port,
         "temperatures": temperature_now(entry, printer.temperatures),
+        "currentZ": printer.current_z,
         "job": _file(farm, entry),
         "progress": progress_record(printer, None, now),
         "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,
@@ -112,6 +117,13 @@ async def upload(request: web.Request) -> web.Response:
     return web.json_response(_upload(saved), status=201)
 
 
+async def terminal(request: web.Request) -> web.Response:
+    entry = farm_of(request).printer(request.match_info["name"])
+    since = as_int(request.query.get("since", "0"), "since", minimum=0)
+    lines = entry.printer.terminal.since(since, TERMINAL_LINES)
+    return web.json_response({"seq": lines.seq, "logs": lines.logs})
+
+
 async def index(request: web.Request) -> web.FileResponse:
     response = web.FileResponse(STATIC_DIR / "index.html")
     response.headers["Cache-Control"] = "no-cache"
@@ -124,3 +136,4 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/farm/summary", summary)
     app.router.add_get(f"{prefix}/api/farm/files", files)
     app.router.add_post(f"{prefix}/api/farm/files", upload)
+    app.router.add_get(f"{prefix}/api/farm/printers/{{name}}/terminal", terminal)

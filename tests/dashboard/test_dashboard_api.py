@@ -47,7 +47,7 @@ async def test_summary_needs_a_key_and_lists_every_printer(farm_client) -> None:
     assert summary["user"] == {"name": "dash", "role": "operator"}
     assert [p["name"] for p in summary["printers"]] == ["p1", "p2"]
     printer = summary["printers"][0]
-    assert {"state", "profile", "firmware", "temperatures", "job", "progress", "queue"} <= printer.keys()
+    assert {"state", "profile", "firmware", "temperatures", "currentZ", "job", "progress", "queue"} <= printer.keys()
     assert set(printer["queue"]) == {"active", "status", "statusType", "path"}
     assert printer["state"]["text"] in ("Connecting", "Operational")
     assert [q["name"] for q in summary["queues"]] == ["local", "LAN"]
@@ -76,3 +76,33 @@ async def test_upload_lists_the_file_and_tells_push_clients(farm_client) -> None
     refused = await client.post("/api/farm/files", data=bad, headers=headers)
     assert refused.status >= 400 and "error" in await refused.json()
     assert not (farm.data_dir / "escape.gcode").exists()
+
+
+async def test_terminal_shows_a_printers_new_lines_and_refuses_bad_values(farm_client) -> None:
+    farm, client, headers = farm_client
+    for name in ("p1", "p2"):
+        await farm.printers[name].printer.command("M105", timeout=10)  # the handshake is over
+
+    async def terminal(name: str, since: int | str = 0) -> dict:
+        response = await client.get(f"/api/farm/printers/{name}/terminal", params={"since": since}, headers=headers)
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    first = await terminal("p1")
+    assert any(line.startswith("Send: N") and " M115*" in line for line in first["logs"])
+    assert any(line.startswith("Recv: FIRMWARE_NAME:") for line in first["logs"])
+    sent = await client.post("/printers/p1/api/printer/command", json={"command": "M117 hello"}, headers=headers)
+    assert sent.status == 204
+    later = await terminal("p1", first["seq"])
+    assert any(" M117 hello*" in line for line in later["logs"]) and "Recv: ok" in later["logs"]
+    assert not any(" M115*" in line for line in later["logs"])  # only what came after the first look
+    assert later["seq"] > first["seq"]
+    assert not any("M117 hello" in line for line in (await terminal("p2"))["logs"])
+
+    for since in ("-1", "abc", "1.5"):
+        response = await client.get("/api/farm/printers/p1/terminal", params={"since": since}, headers=headers)
+        assert response.status == 400 and "error" in await response.json(), since
+    unknown = await client.get("/api/farm/printers/nope/terminal", headers=headers)
+    assert unknown.status == 404 and "error" in await unknown.json()
+    refused = await client.get("/api/farm/printers/p1/terminal")
+    assert refused.status == 403

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = Path("/tmp/dashboard.png")
 PHONE_SCREENSHOT = Path("/tmp/dashboard-phone.png")
+PRINTING_SCREENSHOT = Path("/tmp/dashboard-printing.png")
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -82,8 +84,8 @@ async def browser():
 
 
 def moves_file(folder: Path, count: int = 150) -> Path:
-    """Short moves at 50 mm/s: a few seconds of printing."""
-    lines = ["G90", "G1 F3000"] + [f"G1 X{10 + i % 2} Y{10 + i * 0.1:.1f}" for i in range(count)]
+    """Short moves at 50 mm/s, 0.3 mm above the bed: a few seconds of printing."""
+    lines = ["G90", "G1 Z0.3 F600", "G1 F3000"] + [f"G1 X{10 + i % 2} Y{10 + i * 0.1:.1f}" for i in range(count)]
     path = folder / "bracket.gcode"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -115,6 +117,7 @@ async def test_log_in_manage_queue_and_print_to_success(served: Served, browser,
     await expect(p2.locator(".state")).to_have_text("Operational", timeout=10_000)
     await expect(p2.locator(".meta")).to_contain_text("prusa-mk3")
     await expect(p1.locator(".tool")).to_contain_text("°C", timeout=5_000)
+    await expect(p1.locator(".z")).to_have_text("—")
     await expect(p1.locator(".queue-status")).to_contain_text("Inactive")
 
     # Start managing p1 only.
@@ -135,7 +138,14 @@ async def test_log_in_manage_queue_and_print_to_success(served: Served, browser,
     await expect(p1.locator(".state")).to_have_text("Printing", timeout=10_000)
     await expect(p1.locator(".file")).to_have_text("bracket.gcode")
     await expect(p1.locator(".progress-text")).to_contain_text("left", timeout=10_000)
-    await page.screenshot(path=str(tmp_path / "printing.png"), full_page=True)
+    await expect(p1.locator(".z")).to_have_text("0.30 mm")
+    # The card's terminal shows the wire while it is open: the file's lines going out, the oks coming back.
+    terminal = p1.locator(".terminal .lines")
+    await expect(terminal).to_be_hidden()
+    await p1.locator(".terminal summary").click()
+    await expect(terminal).to_contain_text("Recv: ok", timeout=5_000)
+    await expect(terminal).to_contain_text(re.compile(r"Send: N\d+ G1 X1\d Y"), timeout=5_000)
+    await page.screenshot(path=str(PRINTING_SCREENSHOT), full_page=True)
     await expect(page.locator("#history tr").first).to_contain_text("success", timeout=20_000)
     await expect(page.locator("#history tr").first).to_contain_text("p1")
     await expect(p2.locator(".state")).to_have_text("Operational")

@@ -6,6 +6,7 @@ const KEY_STORAGE = "farmctl.apikey";
 const POLL_MS = 1500;
 const FILES_MS = 15000;
 const ETA_AFTER_S = 3; // a time left extrapolated from less printing than this is noise
+const TERMINAL_LINES = 200; // kept in a card's terminal; older lines scroll away
 const CP = "/farm/plugin/continuousprint";
 
 const $ = (id) => document.getElementById(id);
@@ -170,6 +171,7 @@ async function refresh() {
   refreshing = true;
   try {
     render(await api("GET", "/api/farm/summary"));
+    for (const open of document.querySelectorAll(".card .terminal[open]")) await loadTerminal(open.closest(".card"));
     if (role === "admin") await loadAppkeys();
   } catch (err) {
     if (!handleAuthError(err)) showError(`Refreshing the farm: ${err.message}`);
@@ -251,6 +253,7 @@ function renderPrinters(printers) {
       card.querySelector(".manage").addEventListener("click", (e) => manage(e.target, card));
       card.querySelector(".pause").addEventListener("click", (e) => pauseOrResume(e.target, card));
       card.querySelector(".cancel").addEventListener("click", (e) => cancel(e.target, card));
+      card.querySelector(".terminal").addEventListener("toggle", (e) => openTerminal(e.target, card));
       grid.append(card);
     }
     updateCard(card, printer);
@@ -272,6 +275,7 @@ function updateCard(card, printer) {
   q(".meta").textContent = [printer.profile, printer.firmware, printer.port].filter(Boolean).join(" · ");
   q(".tool").textContent = temperature(printer.temperatures.tool0);
   q(".bed").textContent = temperature(printer.temperatures.bed);
+  q(".z").textContent = printer.currentZ === null ? "—" : `${printer.currentZ.toFixed(2)} mm`;
   const active = flags.printing || flags.paused || flags.pausing || flags.cancelling;
   const job = printer.job;
   if (job.script) {
@@ -355,6 +359,27 @@ function renderHistory(history) {
     row.append(cell(ended, "num"), cell(run.printer), cell(run.set_path), result);
     return row;
   }));
+}
+
+// A card's read-only terminal: what crossed the printer's wire, fetched while it is open.
+function openTerminal(details, card) {
+  if (!details.open) return;
+  card.dataset.seq = "0";
+  details.querySelector(".lines").textContent = "";
+  loadTerminal(card).catch((err) => {
+    if (!handleAuthError(err)) showError(`Reading the terminal: ${err.message}`);
+  });
+}
+
+async function loadTerminal(card) {
+  const data = await api("GET", `/api/farm/printers/${encodeURIComponent(card.dataset.printer)}/terminal?since=${card.dataset.seq || 0}`);
+  card.dataset.seq = String(data.seq); // lower after a server restart: then it starts again from there
+  if (!data.logs.length) return;
+  const pre = card.querySelector(".terminal .lines");
+  const following = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  const lines = (pre.textContent ? pre.textContent.split("\n") : []).concat(data.logs);
+  pre.textContent = lines.slice(-TERMINAL_LINES).join("\n");
+  if (following) pre.scrollTop = pre.scrollHeight;
 }
 
 // -- actions --------------------------------------------------------------------------------------
