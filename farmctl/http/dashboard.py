@@ -33,8 +33,8 @@ from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files.store import FileInfo, FileType
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.octoprint_printer import temperature_now
+from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import progress_record
-from farmctl.http.push import state_of
 from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -58,7 +58,7 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
     printer, driver = entry.printer, entry.driver
     return {
         "name": entry.name,
-        "state": state_of(printer),
+        "state": state_record(printer),
         "profile": printer.profile.name,
         "firmware": printer.firmware.get("FIRMWARE_NAME", ""),
         "port": "simulated" if entry.config.simulated else entry.config.port,

@@ -12,7 +12,7 @@ from aiohttp import web
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.params import json_body
-from farmctl.printer import PrinterState
+from farmctl.printer import Printer, PrinterState
 
 VERSION = "1.11.8"
 API_VERSION = "0.1"
@@ -99,6 +99,18 @@ def in_use(farm: Farm, relative: str) -> bool:
         if rel is not None and (rel == relative or rel.startswith(relative.rstrip("/") + "/")):
             return True
     return False
+
+
+def state_text(printer: Printer) -> str:
+    """OctoPrint's state text, which tells an offline printer that failed from one switched off."""
+    if printer.state == PrinterState.OFFLINE and printer.error:
+        return "Offline after error"
+    return printer.state.value
+
+
+def state_record(printer: Printer) -> dict[str, Any]:
+    """``{text, flags, error}``: the printer's state for REST, push and the dashboard alike."""
+    return {"text": state_text(printer), "flags": state_flags(printer.state), "error": printer.error}
 
 
 def state_flags(state: PrinterState) -> dict[str, bool]:

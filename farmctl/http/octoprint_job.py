@@ -17,9 +17,8 @@ from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
-    BUSY, command_body, command_of, no_content, printing_file,
+    BUSY, command_body, command_of, no_content, printing_file, state_text,
 )
-from farmctl.http.octoprint_printer import state_text
 from farmctl.printer import Printer, PrinterState
 
 RESTART_WAIT = 10.0
@@ -31,7 +30,7 @@ async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
     if entry.selected is None:
         raise FarmctlError("no file is selected for printing", 409)
     if entry.printer.state != _S.OPERATIONAL:
-        raise FarmctlError(f"the printer is {state_text(entry).lower()}, not ready to print", 409)
+        raise FarmctlError(f"the printer is {state_text(entry.printer).lower()}, not ready to print", 409)
     path = await farm.uploads.local_path(entry.selected)
     await farm.start_print(entry, path)
 
@@ -107,7 +106,7 @@ def job_record(farm: Farm, entry: FarmPrinter, info: FileInfo | None, now: float
         "job": {"file": file, "estimatedPrintTime": estimate, "averagePrintTime": None, "lastPrintTime": None,
                 "filament": filament, "user": None},
         "progress": progress_record(printer, estimate, now) if ours else dict(NO_PROGRESS),
-        "state": state_text(entry),
+        "state": state_text(entry.printer),
         "error": printer.error or None,
     }
 
@@ -155,7 +154,7 @@ async def _wait_for_ready(entry: FarmPrinter) -> None:
     while entry.printer.state == _S.CANCELLING and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     if entry.printer.state != _S.OPERATIONAL:
-        raise FarmctlError(f"the cancelled print did not end in time; the printer is {state_text(entry)}", 409)
+        raise FarmctlError(f"the cancelled print did not end in time; the printer is {state_text(entry.printer)}", 409)
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

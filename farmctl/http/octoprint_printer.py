@@ -17,7 +17,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
-    BUSY, command_body, command_of, no_content, number, require_operational, state_flags,
+    BUSY, command_body, command_of, no_content, number, require_operational, state_record, state_text,
 )
 from farmctl.printer import Printer, PrinterState
 from farmctl.protocol.replies import Reading, Temperatures
@@ -32,17 +32,6 @@ MAX_TEMPERATURE = 400.0
 _S = PrinterState
 
 # -- shared by /api/printer, /api/job and the push channel -------------------------------------
-
-
-def state_text(entry: FarmPrinter) -> str:
-    state = entry.printer.state
-    if state == _S.OFFLINE and entry.printer.error:
-        return "Offline after error"
-    return state.value
-
-
-def state_record(entry: FarmPrinter) -> dict[str, Any]:
-    return {"text": state_text(entry), "flags": state_flags(entry.printer.state), "error": entry.printer.error}
 
 
 def _reading(reading: Reading | None, offset: float | None) -> dict[str, Any]:
@@ -170,7 +159,7 @@ async def connection_get(request: web.Request) -> web.Response:
     printer = entry.printer
     online = printer.state != _S.OFFLINE
     return web.json_response({
-        "current": {"state": state_text(entry), "port": printer.port if online else None,
+        "current": {"state": state_text(printer), "port": printer.port if online else None,
                     "baudrate": printer.baud if online else None,
                     "printerProfile": PROFILE_ID},
         "options": {"ports": [printer.port], "baudrates": list(BAUDRATES),
@@ -216,7 +205,7 @@ async def printer_get(request: web.Request) -> web.Response:
     if "sd" not in exclude:
         result["sd"] = {"ready": False}
     if "state" not in exclude:
-        result["state"] = state_record(entry)
+        result["state"] = state_record(entry.printer)
     return web.json_response(result)
 
 

@@ -19,7 +19,8 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import farm_of, printer_of, require
 from farmctl.http.octoprint_common import VERSION, base_url, command_body
-from farmctl.http.octoprint_printer import BAUDRATES, PROFILE_ID, state_text
+from farmctl.http.octoprint_common import state_text
+from farmctl.http.octoprint_printer import BAUDRATES, PROFILE_ID
 
 _UUID_NAMESPACE = uuid.UUID("5d0b0a43-5b0e-4f0c-9a57-2f1b6f8c7e10")
 TEMPERATURE_PROFILES = [{"name": "PLA", "extruder": 210, "bed": 60, "chamber": None},
@@ -146,7 +147,7 @@ async def index(request: web.Request) -> web.Response:
     name = html.escape(entry.display_name)
     return web.Response(content_type="text/html", text=(
         f"<!doctype html><html><head><meta charset=utf-8><title>{name} - farmctl</title></head><body>"
-        f"<h1>{name}</h1><p>{html.escape(state_text(entry))}. This port is the OctoPrint {VERSION} API of one "
+        f"<h1>{name}</h1><p>{html.escape(state_text(entry.printer))}. This port is the OctoPrint {VERSION} API of one "
         "printer of a farmctl farm; the farm's dashboard is on its main port. App key requests are "
         "decided there.</p></body></html>"))
 

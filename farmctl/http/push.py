@@ -29,10 +29,10 @@ from aiohttp import WSMsgType, web
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
-from farmctl.http.octoprint_common import state_flags
+from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import job_file_info, job_path, job_record
 from farmctl.http.octoprint_printer import offsets_of, temperature_samples
-from farmctl.printer import Printer, PrinterState
+from farmctl.printer import Printer
 from farmctl.protocol.replies import Temperatures
 from farmctl.terminal import TerminalLines
 
@@ -55,19 +55,9 @@ FILE_RECHECK = 30.0
 _FILE_EVENTS = frozenset({"FileAdded", "FileRemoved", "UpdatedFiles"})
 _HASH = secrets.token_hex(16)  # plugin_hash and config_hash: they change when the server restarts
 
-_S = PrinterState
 
 
 # -- what a printer looks like to OctoPrint clients (also the dashboard's summary) ------------------
-
-def state_of(printer: Printer) -> dict[str, Any]:
-    state = printer.state
-    return {
-        "text": state.value,
-        "flags": state_flags(state),
-        "error": printer.error if state == _S.ERROR else "",
-    }
-
 
 def resends_of(printer: Printer) -> dict[str, Any]:
     stats = printer.sender_stats
@@ -221,7 +211,7 @@ class PushSession:
         printer = self.entry.printer
         job = job_record(self.farm, self.entry, self._job_info(), now)
         return {
-            "state": state_of(printer), "job": job["job"], "progress": job["progress"],
+            "state": state_record(printer), "job": job["job"], "progress": job["progress"],
             "currentZ": printer.current_z, "offsets": offsets_of(self.entry),
             "temps": temperature_samples(self.entry, samples), "logs": lines.logs, "messages": lines.messages,
             "busyFiles": [], "resends": resends_of(printer),
