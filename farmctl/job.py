@@ -103,10 +103,11 @@ class JobFeed:
     """
 
     def __init__(self, summary: JobSummary, max_line_length: int = gcode.MAX_LINE_LENGTH,
-                 temperature_offsets: dict[str, float] | None = None) -> None:
+                 temperature_offsets: dict[str, float] | None = None, z: gcode.ZHeight | None = None) -> None:
         self.progress = JobProgress(summary.path, summary.size, summary.commands)
         self.state = FeedState.FEEDING
-        self.z = gcode.ZHeight()
+        self.z = z if z is not None else gcode.ZHeight()
+        """The nozzle's Z, followed as the print's lines are acknowledged (the printer's own, carried on)."""
         self.temperature_offsets = dict(temperature_offsets or {})
         """OctoPrint's per-heater offsets, added to the file's M104/M109/M140/M190 targets as they are sent."""
         self._max_line_length = max_line_length

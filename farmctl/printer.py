@@ -119,7 +119,7 @@ class Printer:
         self.progress: JobProgress | None = None
         self.temperature_offsets: dict[str, float] = {}
         """OctoPrint's offsets ("tool0", "bed": degrees), added to the targets in the files this printer prints."""
-        self._z = gcode.ZHeight()
+        self._z = gcode.ZHeight()  # followed by prints and commands alike; unknown again after a reset
         self.prompt: Prompt | None = None
         """The firmware's open question (filament change, purge more?), None when none is shown."""
         self._prompt_draft: tuple[str, list[str]] = ("", [])
@@ -164,7 +164,7 @@ class Printer:
 
     @property
     def current_z(self) -> float | None:
-        """Z as the print's acknowledged lines leave it (the last print's, between prints)."""
+        """Z as the acknowledged lines leave it: a print's, a jog's, a script's; None until a move says."""
         return self._z.z
 
     def set_temperature_offsets(self, offsets: dict[str, float]) -> None:
@@ -223,6 +223,7 @@ class Printer:
         self._session_ready.clear()
         with self._link.control() as sender:
             sender.start_session(time.monotonic())
+            self._z.z, self._z.relative = None, False  # a new session may follow a reset: position unknown
 
     async def disconnect(self) -> None:
         if self._poller is not None:
@@ -318,6 +319,7 @@ class Printer:
         if event.command == "M110 N0" and tag is None:
             self._session_ready.set()
         elif isinstance(tag, tuple) and tag[0] == "cmd":
+            self._z.follow(event.command)
             future = self._ack_waiters.get(tag[1])
             if future and not future.done():
                 future.set_result(None)
@@ -394,8 +396,8 @@ class Printer:
         if self.state != PrinterState.OPERATIONAL:
             raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
         max_length = self.profile.max_line_length
-        feed = JobFeed(check_job(path, max_length), max_length, self.temperature_offsets)
-        self._feed, self.progress, self._z = feed, feed.progress, feed.z
+        feed = JobFeed(check_job(path, max_length), max_length, self.temperature_offsets, self._z)
+        self._feed, self.progress = feed, feed.progress
         self._job_done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
         self._emit(PrintEvent.STARTED)

@@ -197,6 +197,12 @@ async def test_temperature_offsets_shift_the_files_targets_and_current_z_follows
         commands = [e.command for e in sim.executed if e.numbered and e.command.startswith(("M104", "M140"))]
         assert commands == ["M140 S50", "M104 S205", "M104 S0"]
         assert printer.current_z == 0.4
+        job_file.write_text("G1 X1 Y1\n")  # a file with no Z move (a bed-clearing script, say)
+        await printer.print_file(job_file)
+        assert printer.current_z == 0.4  # the nozzle did not move in Z
+        for command in ("G91", "G0 Z10", "G90"):  # a jog from the API
+            await printer.command(command)
+        assert printer.current_z == 10.4
 
 
 async def test_the_terminal_shows_what_crossed_the_wire(connect):
