@@ -82,7 +82,7 @@ class QueueDriver:
 
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
                  settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None,
-                 on_settle: Callable[[], None] | None = None) -> None:
+                 on_settle: Callable[[], None] | None = None, on_select: Callable[[str], None] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
@@ -98,6 +98,7 @@ class QueueDriver:
         self._wake = asyncio.Event()
         self._on_change = on_change
         self._on_settle = on_settle  # a run ended: its copy, or the job's next pass, may be free for others
+        self._on_select = on_select  # a set's file is about to print: OctoPrint clients see it selected
         self._task: asyncio.Task[None] | None = None
         self._log = logging.LoggerAdapter(log, {"printer": name})
 
@@ -220,6 +221,8 @@ class QueueDriver:
             await self._settle(claim.run.id, RunResult.CANCELLED)
             return
         self._set(DriverState.PRINTING)
+        if self._on_select:
+            self._on_select(claim.set.path)
         try:
             result = await self.printer.print_file(path)
         except FarmctlError as exc:

@@ -141,7 +141,7 @@ class Farm:
                           on_print=self._print_event)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              DriverSettings(profile=config.profile), on_change=self.notify,
-                             on_settle=self.wake_drivers)
+                             on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path))
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
@@ -225,6 +225,11 @@ class Farm:
         self._prints.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
             log.error("print task %s failed", task.get_name(), exc_info=exc)
+
+    def _select(self, name: str, path: str) -> None:
+        """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
+        so /api/job keeps showing the file once the print is over."""
+        self.printers[name].selected = path
 
     def wake_drivers(self) -> None:
         """The queue changed: every driver looks again."""
