@@ -86,6 +86,9 @@ class Prompt:
     text: str
     choices: tuple[str, ...]
 
+    def as_dict(self) -> dict[str, str | list[str]]:
+        return {"text": self.text, "choices": list(self.choices)}
+
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
@@ -100,7 +103,8 @@ class Printer:
 
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
                  on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
-                 ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None) -> None:
+                 ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None,
+                 on_prompt: Callable[[Printer], None] | None = None) -> None:
         self.name = name
         self.port = port
         self.ping_pong = ping_pong
@@ -126,6 +130,7 @@ class Printer:
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
         self._on_print = on_print
+        self._on_prompt = on_prompt
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
         self._link = SerialLink(port, self.baud, self.profile, self._on_events)
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
@@ -215,6 +220,8 @@ class Printer:
                 await asyncio.wait_for(self._session_ready.wait(), HANDSHAKE_RETRY * 2)
         if self.capabilities.get("AUTOREPORT_TEMP"):
             await self.command("M155 S2", timeout=10)
+        if self.capabilities.get("PROMPT_SUPPORT"):
+            await self.command("M876 P1", timeout=10)  # the host shows prompts (Prusa-Firmware waits for this)
 
     def _driven(self, profile: FirmwareProfile) -> FirmwareProfile:
         return profile.with_ping_pong() if self.ping_pong else profile
@@ -355,8 +362,8 @@ class Printer:
     def _set_prompt(self, prompt: Prompt | None) -> None:
         if prompt != self.prompt:
             self.prompt = prompt
-            if self._on_change:
-                self._on_change(self)
+            if self._on_prompt:
+                self._on_prompt(self)
 
     def answer_prompt(self, choice: int) -> None:
         """Answer the open prompt with its choice number ``choice`` (M876 S<choice>); 409 if none is open.

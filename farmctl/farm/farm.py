@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
 MAX_DISPLAY_NAME = 100
+PROMPT_PLUGIN = "action_command_prompt"
+"""The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ class Farm:
                                    time_scale=self.sim_options.time_scale).start()
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
-                          on_print=self._print_event)
+                          on_print=self._print_event, on_prompt=self._prompt_changed)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              DriverSettings(profile=config.profile), on_change=self.notify,
                              on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path))
@@ -251,6 +253,12 @@ class Farm:
     def _state_changed(self, printer: Printer) -> None:
         self.notify(printer_event(printer.name, "PrinterStateChanged",
                                   {"state_id": printer.state.name, "state_string": printer.state.value}))
+
+    def _prompt_changed(self, printer: Printer) -> None:
+        """OctoPrint's Action Command Prompt plugin message: the firmware's question shown, or closed."""
+        prompt = printer.prompt
+        data = {"action": "close"} if prompt is None else {"action": "show", **prompt.as_dict()}
+        self.notify({"type": "plugin", "printer": printer.name, "plugin": PROMPT_PLUGIN, "data": data})
 
     def _print_event(self, printer: Printer, event: PrintEvent, reason: str) -> None:
         """OctoPrint's payload: the file as clients know it (relative to the uploads), its size and time.

@@ -45,13 +45,13 @@ TERMINAL_LINES = 200
 
 def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     """The upload being (or last) printed. An event script runs from a temporary file: then the
-    queue's current upload, if any, with ``script`` true."""
+    queue's current upload, else the last one it printed (selected), with ``script`` true."""
     progress = entry.printer.progress
     if progress is None:
         return {"path": None, "script": False}
     if (path := farm.upload_name(progress.path)) is not None:
         return {"path": path, "script": False}
-    return {"path": entry.driver.current_path, "script": True}
+    return {"path": entry.driver.current_path or entry.selected, "script": True}
 
 
 def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
@@ -64,6 +64,7 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "port": "simulated" if entry.config.simulated else entry.config.port,
         "temperatures": temperature_now(entry, printer.temperatures),
         "currentZ": printer.current_z,
+        "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
         "job": _file(farm, entry),
         "progress": progress_record(printer, None, now),
         "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,

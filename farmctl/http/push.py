@@ -147,16 +147,20 @@ class PushSession:
                                            list(printer.temperature_history))}]
 
     def changed(self, message: dict[str, Any]) -> list[dict[str, Any]]:
-        """A farm change message: this printer's events (and farm-wide ones) go out once authenticated."""
-        if message.get("type") != "event":
+        """A farm change message: this printer's events and plugin messages (and farm-wide events) go
+        out once authenticated."""
+        kind = message.get("type")
+        if kind not in ("event", "plugin"):
             return []
-        if message["event"] in _FILE_EVENTS:
+        if kind == "event" and message["event"] in _FILE_EVENTS:
             self._file = None  # the job's upload may be among them: look again
         if not self.authenticated:
             return []
         printer = message.get("printer")
         if printer is not None and printer != self.entry.name:
             return []
+        if kind == "plugin":
+            return [{"plugin": {"plugin": message["plugin"], "data": message["data"]}}]
         return [{"event": {"type": message["event"], "payload": message.get("payload") or {}}}]
 
     def file_wanted(self, now: float) -> str | None:

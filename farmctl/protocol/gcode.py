@@ -87,8 +87,11 @@ def command_code(command: str) -> str:
 
 
 def is_emergency(command: str) -> bool:
-    """Commands Marlin's emergency parser acts on as soon as the bytes arrive."""
-    return command_code(command) in _EMERGENCY
+    """Commands Marlin's emergency parser acts on as soon as the bytes arrive (M876 only as an answer, S<n>)."""
+    code = command_code(command)
+    if code == "M876":
+        return "S" in command.upper()
+    return code in _EMERGENCY
 
 
 def is_long_running(command: str) -> bool:

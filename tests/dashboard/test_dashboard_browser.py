@@ -160,6 +160,7 @@ async def test_log_in_manage_queue_and_print_to_success(served: Served, browser,
         await page.wait_for_timeout(250)
     await expect(p1.locator(".queue-status")).to_contain_text("Idle", timeout=10_000)
     await expect(page.locator("#jobs")).to_contain_text("bracket.gcode — 0 / 1")
+    await expect(p1.locator(".file")).to_have_text("Last: bracket.gcode")
 
     await page.screenshot(path=str(SCREENSHOT), full_page=True)
     await page.set_viewport_size({"width": 390, "height": 844})
@@ -217,3 +218,29 @@ async def test_password_login_and_logout(served: Served, browser) -> None:
     await expect(page.locator("#login")).to_be_visible()
     await page.reload()
     await expect(page.locator("#login")).to_be_visible()
+
+
+PROMPT_SCREENSHOT = Path("/tmp/dashboard-prompt.png")
+
+
+async def test_a_printers_question_is_answered_from_its_card(served: Served, browser) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(served.url + "/")
+    await page.fill("#key-input", served.key)
+    await page.click("#key-form button[type=submit]")
+    p1 = page.locator('[data-printer="p1"]')
+    await expect(p1.locator(".state")).to_have_text("Operational", timeout=10_000)
+    prompt = p1.locator(".prompt")
+    await expect(prompt).to_be_hidden()
+    sim = served.farm.printers["p1"].sim
+    assert sim is not None
+    sim.prompt("Filament changed. Purge more?", ("Purge more", "Continue"))
+    await expect(prompt).to_be_visible(timeout=5_000)
+    await expect(prompt).to_contain_text("Filament changed. Purge more?")
+    await expect(page.locator('[data-printer="p2"] .prompt')).to_be_hidden()
+    await page.screenshot(path=str(PROMPT_SCREENSHOT), full_page=True)
+    await prompt.get_by_role("button", name="Continue").click()
+    await expect(prompt).to_be_hidden()
+    assert sim.wait_for(lambda s: s.prompt_responses == [1], timeout=5)

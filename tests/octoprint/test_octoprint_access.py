@@ -13,7 +13,7 @@ READS = ["/api/version", "/api/server", "/api/currentuser", "/api/settings", "/a
          "/api/printerprofiles/_default", "/api/connection", "/api/printer", "/api/printer/tool",
          "/api/printer/bed", "/api/printer/sd", "/api/printer/command/custom", "/api/job", "/api/files",
          "/api/files/local", "/api/files/local/a.gcode", "/downloads/files/local/a.gcode",
-         "/api/system/commands", "/api/system/commands/core"]
+         "/api/system/commands", "/api/system/commands/core", "/api/plugin/action_command_prompt"]
 CHANGES = [
     ("POST", "/api/connection", {"command": "disconnect"}),
     ("POST", "/api/printer/command", {"command": "M117 x"}),
@@ -26,6 +26,7 @@ CHANGES = [
     ("POST", "/api/settings", {"appearance": {"name": "x"}}),
     ("POST", "/api/system/commands/core/shutdown", None),
     ("POST", "/api/logout", None),
+    ("POST", "/api/plugin/action_command_prompt", {"command": "select", "choice": 0}),
 ]
 ADMIN_ONLY = [("GET", "/api/users", None), ("POST", "/api/settings", {"appearance": {"name": "x"}}),
               ("POST", "/api/system/commands/core/reboot", None)]

@@ -38,7 +38,7 @@ def damaged_undetectably(sent: str, received: str) -> bool:
     return edits(sent, received) <= 3
 
 
-HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115"})
+HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1"})
 
 
 def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> None:

@@ -34,6 +34,9 @@ def test_long_running_and_emergency_commands():
     assert gcode.is_long_running("M109 S200")
     assert not gcode.is_long_running("G1 X1")
     assert gcode.is_emergency("M112")
+    assert gcode.is_emergency("M876 S1")  # a prompt's answer jumps the queue
+    assert not gcode.is_emergency("M876 P1")  # telling the firmware the host shows prompts does not
+    assert not gcode.is_emergency("G1 X1")
     assert gcode.command_code("g1x10") == "G1"
 
 

@@ -378,3 +378,30 @@ async def test_the_jobs_file_follows_a_new_upload_and_the_selection(one: PushFar
         await until(ws, seen, "the new a.gcode", job_file("a.gcode", 10), timeout=3)
         await put("b.gcode", b"G1 X1\n", select=True)
         await until(ws, seen, "b.gcode as the job", job_file("b.gcode", 6), timeout=3)
+
+
+async def test_a_firmware_prompt_is_pushed_as_octoprints_prompt_plugin_message(two: PushFarm) -> None:
+    """What OctoPrint's own client shows as a dialog: ``show`` with the choices, then ``close`` once answered."""
+    await two.ready("p1", "p2")
+    headers = {"X-Api-Key": two.key}
+    async with two.client.ws_connect("/printers/p1/sockjs/websocket") as ws, \
+            two.client.ws_connect("/printers/p2/sockjs/websocket") as other:
+        for socket in (ws, other):
+            await next_json(socket)
+            await socket.send_json({"auth": two.auth})
+        sim = two.farm.printers["p1"].sim
+        assert sim is not None
+        sim.prompt("Filament changed?", ("Purge more", "Continue"))
+        seen: list[dict[str, Any]] = []
+        shown = await until(ws, seen, "the prompt", lambda m: "plugin" in m)
+        assert shown["plugin"] == {"plugin": "action_command_prompt", "data": {
+            "action": "show", "text": "Filament changed?", "choices": ["Purge more", "Continue"]}}
+        answered = await two.client.post("/printers/p1/api/plugin/action_command_prompt", headers=headers,
+                                         json={"command": "select", "choice": 1})
+        assert answered.status == 204
+        closed = await until(ws, seen, "the prompt closing", lambda m: "plugin" in m)
+        assert closed["plugin"]["data"] == {"action": "close"}
+        others: list[dict[str, Any]] = []
+        await until(other, others, "a current from p2", lambda m: "current" in m)
+        assert not any("plugin" in m for m in others)  # p2's clients were never asked
+        assert sim.prompt_responses == [1]

@@ -311,7 +311,26 @@ function updateCard(card, printer) {
   pause.dataset.action = paused ? "resume" : "pause";
   pause.disabled = !(flags.printing || paused);
   q(".cancel").disabled = !active || flags.cancelling;
-  for (const b of card.querySelectorAll("button")) b.hidden = !canChange;
+  for (const b of card.querySelectorAll(".actions button")) b.hidden = !canChange;
+  updatePrompt(card, printer.prompt, canChange);
+}
+
+// The firmware's question (filament change, purge more?): its choices answer it, for whoever may act.
+function updatePrompt(card, prompt, canChange) {
+  const box = card.querySelector(".prompt");
+  const signature = prompt ? JSON.stringify(prompt) + canChange : "";
+  if (box.dataset.signature === signature) return;
+  box.dataset.signature = signature;
+  box.hidden = !prompt;
+  if (!prompt) return;
+  box.querySelector(".prompt-text").textContent = `${card.dataset.printer} asks: ${prompt.text}`;
+  const choices = (prompt.choices.length ? prompt.choices : ["OK"]).map((label, choice) => {
+    const answer = button(label, "", () => act(answer, "Answering the printer",
+      () => api("POST", `${printerPath(card)}/api/plugin/action_command_prompt`, { command: "select", choice })));
+    answer.hidden = !canChange;
+    return answer;
+  });
+  box.querySelector(".choices").replaceChildren(...choices);
 }
 
 function renderQueue(queues) {
