@@ -93,6 +93,7 @@ class FeedState(Enum):
     FEEDING = "feeding"
     HELD = "held"    # at an @pause or a pause request: no more lines until released
     ENDED = "ended"  # the file is used up, or the print was cancelled
+    FAILED = "failed"  # a line could no longer be read or sent (the file changed under the print)
 
 
 class JobFeed:
@@ -110,6 +111,8 @@ class JobFeed:
         """The nozzle's Z, followed as the print's lines are acknowledged (the printer's own, carried on)."""
         self.temperature_offsets = dict(temperature_offsets or {})
         """OctoPrint's per-heater offsets, added to the file's M104/M109/M140/M190 targets as they are sent."""
+        self.failure = ""
+        """Why the feed FAILED: shown as the print's reason."""
         self._max_line_length = max_line_length
         self._lines = read_job(summary.path)
         self._read: deque[JobLine] = deque()
@@ -122,7 +125,11 @@ class JobFeed:
         read = self._read
         while self.state is FeedState.FEEDING and sender.pending < high:
             if not read:
-                read.extend(islice(self._lines, READ_AHEAD))
+                try:
+                    read.extend(islice(self._lines, READ_AHEAD))
+                except (gcode.GcodeError, OSError, ValueError) as exc:  # checked before the start: it changed
+                    self._fail(f"{self.progress.path.name} changed during the print: {exc}")
+                    break
                 if not read:
                     self.end()
                     break
@@ -131,7 +138,10 @@ class JobFeed:
                 command = line.command
                 if self.temperature_offsets and command[:2] in ("M1", "m1"):
                     command = self._offset(command)
-                sender.submit(command, line)
+                try:
+                    sender.submit(command, line)
+                except gcode.GcodeError as exc:
+                    self._fail(f"{self.progress.path.name} changed during the print: line {line.source_line}: {exc}")
             elif line.host.name == "pause":
                 self.state = FeedState.HELD
 
@@ -167,3 +177,8 @@ class JobFeed:
         """No more lines: the file is closed and lines not yet queued are never read."""
         self.state = FeedState.ENDED
         self._lines.close()
+
+    def _fail(self, reason: str) -> None:
+        self.end()
+        self.state = FeedState.FAILED
+        self.failure = reason

@@ -423,6 +423,13 @@ class Printer:
             self._finish(JobOutcome.CANCELLED, "cancelled")
         elif self.state == PrinterState.PRINTING and settled is FeedState.ENDED:
             self._finish(JobOutcome.DONE, "every line acknowledged")
+        elif settled is FeedState.FAILED and self._feed is not None:
+            reason = self._feed.failure
+            with self._link.control() as sender:  # the printer is fine: stop heating, as a cancel does
+                for command in COOLDOWN_COMMANDS:
+                    sender.submit(command, None, urgent=True)  # urgent: the feed's end drops what is pending
+            self._finish(JobOutcome.FAILED, reason)
+            self._set_state(PrinterState.OPERATIONAL)
 
     def pause(self) -> None:
         """Stop feeding job lines; PAUSED once the lines already sent are done."""

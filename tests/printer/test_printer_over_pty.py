@@ -277,3 +277,22 @@ async def test_a_firmware_prompt_is_shown_and_answered_with_m876(connect, emerge
         await eventually(lambda: printer.prompt is not None)
         sim.action("prompt_end")  # answered on the printer's own screen
         await eventually(lambda: printer.prompt is None)
+
+
+async def test_a_file_changed_under_a_running_print_stops_it_clearly_and_sends_no_bad_line(connect, job_file, write_job):
+    expected = write_job(job_file, 3000, header="M104 S200\nG28\n")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path)
+        job = asyncio.create_task(printer.print_file(job_file))
+        await eventually(lambda: len(job_commands(sim)) > 20)
+        with job_file.open("r+b") as handle:  # someone writes over the file's end in place
+            handle.seek(job_file.stat().st_size // 2)
+            handle.write(b"\nG1 X5 *42 ; not sendable\n")
+        result = await asyncio.wait_for(job, 10)
+        assert result.outcome == JobOutcome.FAILED
+        assert "changed during the print" in result.reason and "'*'" in result.reason
+        assert printer.state == PrinterState.OPERATIONAL  # the printer is fine and may print again
+        ran = job_commands(sim)
+        assert ran == expected[1:len(ran) + 1] and len(ran) < len(expected)  # what ran was the file, in order
+        assert not any("*" in e.command for e in sim.executed)
+        await eventually(lambda: sim.inspect(lambda fw: fw.hotend.target) == 0)
