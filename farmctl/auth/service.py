@@ -111,6 +111,15 @@ class AuthService:
         ended = self._sessions.end_where(lambda p: p.key_id == key_id)
         log.info("API key %d revoked; %d session(s) ended", key_id, ended)
 
+    async def end_revoked_sessions(self) -> int:
+        """End the sessions of keys deleted by another process (``farmctl keys revoke`` while the server runs)."""
+        async with self._store.transaction(write=False) as tx:
+            alive = {record.id for record in await tx.api_keys()}
+        ended = self._sessions.end_where(lambda p: p.key_id is not None and p.key_id not in alive)
+        if ended:
+            log.info("%d session(s) of revoked API keys ended", ended)
+        return ended
+
     # Sessions
 
     def new_session(self, principal: Principal) -> str:

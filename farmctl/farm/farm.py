@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
+ACCESS_RECHECK = 5.0
+"""Seconds between looks for keys revoked by another process, whose logins must end too."""
 MAX_DISPLAY_NAME = 100
 PROMPT_PLUGIN = "action_command_prompt"
 """The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
@@ -99,6 +101,7 @@ class Farm:
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._prints: set[asyncio.Task[JobResult]] = set()
+        self._access_watch: asyncio.Task[None] | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -131,6 +134,15 @@ class Farm:
             entry = self.printers[config.name] = await self._add_printer(config)
             entry.appearance_name = names.get(config.name)
             entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
+        self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
+
+    async def _watch_access(self) -> None:
+        while True:
+            await asyncio.sleep(ACCESS_RECHECK)
+            try:
+                await self.auth.end_revoked_sessions()
+            except Exception:  # a busy or broken database must not end the watch
+                log.exception("looking for revoked keys failed")
 
     async def _add_printer(self, config: PrinterConfig) -> FarmPrinter:
         sim = None
@@ -160,6 +172,8 @@ class Farm:
             await asyncio.sleep(RECONNECT_EVERY)
 
     async def stop(self) -> None:
+        if self._access_watch is not None:
+            await _cancel(self._access_watch)
         for entry in self.printers.values():
             if entry.keeper is not None:
                 await _cancel(entry.keeper)
