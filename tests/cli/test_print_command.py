@@ -1,6 +1,8 @@
 """``farmctl print`` and ``farmctl sim`` as a user runs them: separate processes talking over a pty."""
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -102,3 +104,56 @@ def test_progress_line_shows_percent_lines_elapsed_eta_and_resends():
     progress = JobProgress(Path("x.gcode"), size=1000, commands=50, acknowledged=25, offset=500, started=100.0, resends=3)
     line = format_progress(progress, now=110.0)
     assert "50.0%" in line and "25/50 lines" in line and "00:10" in line and "ETA 00:10" in line and "resends 3" in line
+
+
+class Terminal:
+    """``farmctl print`` on a pseudo-terminal of its own, as a person runs it: it reads what they type."""
+
+    def __init__(self, *args: str) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: farmctl with the terminal as stdin, stdout and stderr
+            os.execv(sys.executable, [sys.executable, "-m", "farmctl", "print", *args])
+        self.screen = ""
+
+    def read_until(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.screen:
+            assert time.monotonic() < deadline, f"{text!r} never appeared; the screen: {self.screen[-300:]!r}"
+            if select.select([self.fd], [], [], 0.1)[0]:
+                try:
+                    self.screen += os.read(self.fd, 4096).decode(errors="replace")
+                except OSError:  # the child is gone and its terminal with it
+                    break
+        return self.screen
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def exit_code(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while (done := os.waitpid(self.pid, os.WNOHANG))[0] == 0:
+            assert time.monotonic() < deadline, "farmctl print did not exit"
+            time.sleep(0.05)
+        return os.waitstatus_to_exitcode(done[1])
+
+
+@pytest.mark.parametrize("answers, exit_code, last_words", [
+    ([b"p\r", b"r\r"], 0, "done:"),  # pause, then resume: the print completes
+    ([b"c\r"], 3, "cancelled"),
+])
+def test_ctrl_c_on_a_terminal_asks_whether_to_pause_or_cancel(tmp_path, answers, exit_code, last_words):
+    sim, port = start_sim("--time-scale", "0.05")
+    try:
+        terminal = Terminal(str(moves(tmp_path / "part.gcode", 150)), "--port", port)
+        terminal.read_until(" lines ")  # the progress bar is drawn
+        terminal.type(b"\x03")  # Ctrl-C: the terminal sends SIGINT
+        terminal.read_until("Pause or cancel the print? [p/c]")
+        terminal.type(answers[0])
+        if len(answers) > 1:
+            terminal.read_until("Paused. Resume or cancel? [r/c]")
+            terminal.type(answers[1])
+        terminal.read_until(last_words, timeout=60)
+        assert terminal.exit_code() == exit_code
+        assert "Traceback" not in terminal.screen
+    finally:
+        stop(sim)
