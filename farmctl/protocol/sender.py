@@ -46,9 +46,10 @@ PROBE_TIMEOUT = 1.0
 RECOVERY_QUIET = 0.1
 """After a resend, a re-sent line with no reply for this long was flushed away: send it again."""
 TICKLE_QUIET = 0.5
-"""Lines in flight and no ok for this long: slip in an M105, whose reply shows where the firmware is.
-A lost line end leaves the firmware waiting for the rest of a line; the M105 completes it as a bad
-line (a Resend follows) or, if an ok was lost, its own ``ok T:`` accounts for it."""
+"""Lines in flight and no ok for this long: slip in an M105, whose reply shows where the firmware is,
+and again each time this long passes in silence (until the stall timeout). A lost line end leaves the
+firmware waiting for the rest of a line; the M105 completes it as a bad line (a Resend follows) or,
+if an ok was lost, its own ``ok T:`` accounts for it."""
 PARTIAL_REPLY_TIMEOUT = 0.1
 """A reply line left without its end this long lost it on the wire: it is judged as it stands."""
 MAX_SILENT_ROUNDS = 3
@@ -156,10 +157,11 @@ class Sender:
         self._uncredited_ok_next = False
         self._uncertain = False
         self._resync_wanted = False
+        self._tickle_wanted = False
         self._probe_sent_at: float | None = None
         self._silent_rounds = 0
         self._last_progress = now  # the last sign of life from a window with lines in it
-        self._quiet_checked = False  # the tickle decision for the quiet since _last_progress was made
+        self._quiet_since = now  # the last sign of life or tickle: the next tickle is due TICKLE_QUIET later
         self._peeked: _Line | None = None  # the next new line, encoded once while it waits for room
 
     # -- commands in ---------------------------------------------------------------------------
@@ -222,8 +224,13 @@ class Sender:
 
     def has_m105_queued(self) -> bool:
         """An M105 is waiting or in flight: a poller must not add another to a busy queue."""
-        return (any(t.line is not None and t.line.command == _M105 for t in self._inflight)
-                or any(command == _M105 for command, _, _ in self._urgent))
+        return self._m105_in_flight() > 0 or self._m105_waiting()
+
+    def _m105_in_flight(self) -> int:
+        return sum(1 for t in self._inflight if t.line is not None and t.line.command == _M105)
+
+    def _m105_waiting(self) -> bool:
+        return any(command == _M105 for command, _, _ in self._urgent)
 
     def _unsent(self) -> bool:
         return bool(self._pending or self._ahead or self._urgent or self._resend_cursor is not None)
@@ -235,10 +242,10 @@ class Sender:
         if self._halted:
             return b""
         if not self._inflight:
-            self._resync_wanted = False
-        elif self._resync_wanted and not self.has_m105_queued():
-            self._urgent.appendleft((_M105, None, False))
-            self._resync_wanted = False
+            self._resync_wanted = self._tickle_wanted = False
+        elif (self._resync_wanted and not self.has_m105_queued()) or (self._tickle_wanted and not self._m105_waiting()):
+            self._urgent.appendleft((_M105, None, False))  # a tickle goes even if an earlier M105 got no answer
+            self._resync_wanted = self._tickle_wanted = False
         if self._uncertain and not self._inflight and not self._unsent() and self._probe_sent_at is None:
             self._send_probe(now)
         if not self._inflight:
@@ -366,8 +373,7 @@ class Sender:
         The same as ``_handle(PLAIN_OK)`` in that state, without the parsing and the dispatch.
         """
         self._silent_rounds = 0
-        self._last_reply = self._last_progress = now
-        self._quiet_checked = False
+        self._last_reply = self._last_progress = self._quiet_since = now
         acknowledged = self._acknowledge(self._inflight.popleft())
         return [PLAIN_OK] if acknowledged is None else [PLAIN_OK, acknowledged]
 
@@ -399,8 +405,7 @@ class Sender:
         return []
 
     def _progress(self, now: float) -> None:
-        self._last_progress = now
-        self._quiet_checked = False
+        self._last_progress = self._quiet_since = now
 
     def _doubt(self) -> None:
         """An ok may have been lost or invented: resynchronise with an M105 and confirm at the end."""
@@ -520,12 +525,8 @@ class Sender:
             return self._probe_sent_at + PROBE_TIMEOUT
         if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
             return self._last_reply + RECOVERY_QUIET
-        deadline = None
-        if self._inflight:
-            if not self._quiet_checked:
-                deadline = self._last_progress + TICKLE_QUIET
-            else:
-                deadline = self._last_progress + self._timeout()
+        # With lines in flight, tick looks every TICKLE_QUIET of silence: to tickle, or to call a stall.
+        deadline = self._quiet_since + TICKLE_QUIET if self._inflight else None
         if self._rx:
             partial = self._rx_since + PARTIAL_REPLY_TIMEOUT
             deadline = partial if deadline is None else min(deadline, partial)
@@ -552,22 +553,26 @@ class Sender:
         if self._rx and now - self._rx_since >= PARTIAL_REPLY_TIMEOUT:
             partial, self._rx = self._rx, b""
             return self._replies(partial, now)
-        if self._inflight and not self._quiet_checked and now - self._last_progress >= TICKLE_QUIET:
-            self._quiet_checked = True
-            if self._timeout() != LONG_COMMAND_TIMEOUT and not self.has_m105_queued():
-                self.stats.tickles += 1
-                self._resync_wanted = True
-            return []
         if self._probe_sent_at is not None:
             if now - self._probe_sent_at < PROBE_TIMEOUT:
                 return []
             self._probe_sent_at = None
-        elif not (self._inflight and now - self._last_progress >= self._timeout()):
-            return []
+        else:
+            if not self._inflight or now - self._quiet_since < TICKLE_QUIET:
+                return []
+            self._quiet_since = now
+            timeout = self._timeout()
+            if now - self._last_progress < timeout:
+                # Not during G28, M109...: silence is their nature. At most two M105s unanswered: one
+                # may have finished a broken line, the next then gets an answer if anything can.
+                if timeout != LONG_COMMAND_TIMEOUT and self._m105_in_flight() < 2 and not self._m105_waiting():
+                    self.stats.tickles += 1
+                    self._tickle_wanted = True
+                return []
         self.stats.stalls += 1
         self._silent_rounds += 1
         if self._silent_rounds > MAX_SILENT_ROUNDS:
-            return [NotResponding(now - self._last_progress)]
+            return [NotResponding(now - self._last_reply)]  # no reply of any kind since then
         # Every line in the window is presumed lost or its ok lost: the firmware's numbering will
         # reject what it already has and ask for what it lacks.
         self._inflight.clear()
