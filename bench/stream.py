@@ -22,6 +22,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
+import select  # noqa: E402
 import tempfile  # noqa: E402
 import termios  # noqa: E402
 import threading  # noqa: E402
@@ -107,9 +108,12 @@ def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path) -> 
     }
 
 
-def bare_loop(job: Job, baud: int, lines: int, workdir: Path) -> dict[str, float]:
+def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool) -> dict[str, float]:
     """The floor: a thread that only counts each ok and writes the next precomputed line, in the same
-    window (4 lines, 127 bytes), on the same simulator. What one wakeup per line costs on this machine."""
+    window (4 lines, 127 bytes), on the same simulator. What one wakeup per line costs on this machine.
+
+    ``wakeable`` waits in poll() on the port and a pipe, then reads without blocking, as a loop must
+    that other threads can wake (farmctl's: a command, a pause); else it blocks in read()."""
     path = workdir / "job.gcode"
     write_job(path, job, lines)
     encoded = [encode(0, "M110 N0")] + [encode(n, line.command) for n, line in enumerate(read_job(path), 1)]
@@ -119,6 +123,13 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path) -> dict[str, float
         time.sleep(0.5)
         termios.tcflush(fd, termios.TCIFLUSH)
         timing: dict[str, float] = {}
+
+        wake_r, wake_w = os.pipe()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(wake_r, select.POLLIN)
+        if wakeable:
+            os.set_blocking(fd, False)
 
         def run() -> None:
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -134,6 +145,8 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path) -> dict[str, float
                     sent += 1
                 if burst:
                     os.write(fd, b"".join(burst))
+                if wakeable and not poller.poll(1000):
+                    continue
                 *replies, rest = (rest + os.read(fd, 4096)).split(b"\n")
                 for reply in replies:
                     if reply.startswith(b"ok"):
@@ -144,7 +157,8 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path) -> dict[str, float
         thread = threading.Thread(target=run)
         thread.start()
         thread.join()
-        os.close(fd)
+        for unused in (fd, wake_r, wake_w):
+            os.close(unused)
         sim.stop()
     return {"lines_s": len(encoded) / timing["wall"], "cpu_10k": timing["cpu"] / len(encoded) * 10_000}
 
@@ -176,14 +190,15 @@ def main() -> None:
                 if not math.isnan(ahead["needed"]):
                     print(f"{'':32} {'':6} moves need {ahead['needed']:.0f} lines/s")
                 if job.name == "wire-bound":
-                    floors[baud] = (bare_loop(job, baud, args.lines, Path(tmp)), ahead)
+                    floors[baud] = (bare_loop(job, baud, args.lines, Path(tmp), wakeable=False),
+                                    bare_loop(job, baud, args.lines, Path(tmp), wakeable=True), ahead)
     print("\nx = lines/s relative to ping-pong in the same run; wire% = bytes sent / (baud/10 x seconds)")
     if floors:
-        print("\nCPU floor: a bare thread that only counts oks and writes precomputed lines (same window, same job)")
-        for baud, (floor, ahead) in floors.items():
-            print(f"  {baud:>6} baud: {floor['lines_s']:.0f} lines/s, {floor['cpu_10k']:.3f} CPU s/10k; "
-                  f"farmctl send-ahead {ahead['cpu_10k']:.3f} = {ahead['cpu_10k'] / floor['cpu_10k']:.1f} x the floor")
-
+        print("\nCPU floor: a bare thread that only counts oks and writes precomputed lines (same window, same job),")
+        print("blocking in read(), or waiting in poll() as a thread others can wake must")
+        for baud, (blocking, wakeable, ahead) in floors.items():
+            print(f"  {baud:>6} baud: read() {blocking['cpu_10k']:.3f}, poll() {wakeable['cpu_10k']:.3f} CPU s/10k; "
+                  f"farmctl send-ahead {ahead['cpu_10k']:.3f} = {ahead['cpu_10k'] / wakeable['cpu_10k']:.1f} x the poll() floor")
 
 if __name__ == "__main__":
     main()
