@@ -49,10 +49,15 @@ class JobProgress:
     offset: int = 0
     started: float = field(default_factory=time.monotonic)
     resends: int = 0
+    ended: float | None = None  # set at the print's single exit, whatever its outcome
 
     @property
     def fraction(self) -> float:
         return self.offset / self.size if self.size else 1.0
+
+    def elapsed(self, now: float) -> float:
+        """Seconds printed: up to now while it runs, up to its end once ended."""
+        return max(0.0, (self.ended if self.ended is not None else now) - self.started)
 
 
 def read_job(path: Path) -> Iterator[JobLine]:

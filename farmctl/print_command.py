@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_progress(progress: JobProgress, now: float) -> str:
     """``42.0% 1234/5000 lines 00:12 ETA 00:17 resends 3``"""
-    elapsed = now - progress.started
+    elapsed = progress.elapsed(now)
     fraction = progress.fraction
     eta = elapsed * (1 - fraction) / fraction if fraction > 0.001 else None
     width = 24

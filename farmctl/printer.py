@@ -463,8 +463,10 @@ class Printer:
         """The single exit of a print."""
         assert self._job_done is not None
         progress = self.progress
+        if progress is not None:
+            progress.ended = time.monotonic()
         result = JobResult(outcome, reason, progress.acknowledged if progress else 0,
-                           time.monotonic() - progress.started if progress else 0.0)
+                           progress.elapsed(0.0) if progress else 0.0)
         self._link.stop_feed()
         self._feed = None
         self._job_done.set_result(result)

@@ -290,7 +290,7 @@ class Farm:
             payload.update(name=progress.path.name, path=self.upload_name(progress.path) or progress.path.name,
                            size=progress.size)
             if event in (PrintEvent.DONE, PrintEvent.FAILED, PrintEvent.CANCELLED):
-                payload["time"] = round(time.monotonic() - progress.started, 3)
+                payload["time"] = round(progress.elapsed(time.monotonic()), 3)
         if reason and event == PrintEvent.FAILED:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))

@@ -58,18 +58,17 @@ async def job_file_info(farm: Farm, relative: str | None) -> FileInfo | None:
 
 
 def progress_record(printer: Printer, estimate: float | None, now: float) -> dict[str, Any]:
-    """OctoPrint's progress of the printer's last stream: completion in percent of the file's bytes;
-    while it runs, the time so far and the time left from the analysis' estimate, else extrapolated."""
+    """OctoPrint's progress of the printer's last stream: completion in percent of the file's bytes and
+    the time printed; while it runs, the time left from the analysis' estimate, else extrapolated."""
     current = printer.progress
     if current is None:
         return dict(NO_PROGRESS)
     fraction = current.fraction
-    record = {"completion": round(fraction * 100, 3), "filepos": current.offset, "printTime": None,
+    elapsed = current.elapsed(now)
+    record = {"completion": round(fraction * 100, 3), "filepos": current.offset, "printTime": int(elapsed),
               "printTimeLeft": 0 if fraction >= 1 else None, "printTimeLeftOrigin": None}
-    if printer.state not in BUSY:
-        return record  # ended: no clock runs (when it ended is not kept)
-    elapsed = max(0.0, now - current.started)
-    record["printTime"] = int(elapsed)
+    if current.ended is not None or printer.state not in BUSY:
+        return record  # ended: its time is kept, nothing is left to estimate
     if estimate:
         record.update(printTimeLeft=int(max(0.0, estimate - elapsed)), printTimeLeftOrigin="analysis")
     elif fraction > 0:

@@ -3,6 +3,8 @@ and Home Assistant's app-key flow, OctoFarm's and FDM Monster's login and checks
 
 from __future__ import annotations
 
+import time
+
 import requests
 from octoprint_helpers import SMALL_GCODE
 
@@ -29,6 +31,23 @@ def test_prusaslicer_upload_and_print(server):
     moves = [line for line in SMALL_GCODE.decode().splitlines() if line.startswith("G1")]
     positions = [executed.index(move) for move in moves]
     assert positions == sorted(positions)
+
+
+def test_an_ended_print_keeps_its_print_time(server):
+    """After the print, /api/job still says how long it took (a farm manager's history shows it), and that
+    time no longer runs."""
+    url, headers = server.urls["p1"], server.headers("operator")
+    response = requests.post(f"{url}/api/files/local", headers=headers,
+                             files={"file": ("timed.gcode", SMALL_GCODE)}, data={"print": "true"})
+    assert response.status_code == 201, response.text
+    server.wait_for(lambda: "G1 X10 Y40 E1.5" in [r.command for r in server.sim("p1").executed],
+                    what="the upload's moves on the simulator")
+    server.wait_state("p1", PrinterState.OPERATIONAL)
+    first = requests.get(f"{url}/api/job", headers=headers).json()["progress"]
+    assert first["completion"] == 100 and first["printTimeLeft"] == 0
+    assert isinstance(first["printTime"], int) and first["printTime"] >= 0
+    time.sleep(1.1)
+    assert requests.get(f"{url}/api/job", headers=headers).json()["progress"]["printTime"] == first["printTime"]
 
 
 def test_upload_fields_after_the_file_and_into_a_folder(server):
