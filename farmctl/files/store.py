@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,10 @@ class UploadFolder:
         self._root: Path | None = None
         self._max_bytes = max_bytes
         self._meta: MetaCache | None = None
+        self._folders = threading.Lock()
+        """Held to make or remove folders: a failed upload's clean-up must not remove a new folder
+        between another upload's making sure it exists and putting its temp file in it."""
+        self._cleanups: set[asyncio.Future[None]] = set()
 
     async def save_stream(self, relative: str, chunks: AsyncIterable[bytes]) -> FileInfo:
         """Store an upload under ``relative`` (folders are created), replacing any older file.
@@ -74,11 +79,11 @@ class UploadFolder:
         stream passes ``max_bytes``. On any failure or cancellation the temp file and the folders
         made for this upload are removed, and an older file of the same name is left as it was.
         """
-        target, rel, made = await self._run(self._prepare_upload, relative)
+        starting = asyncio.ensure_future(self._run(self._start_upload, relative))
         try:
-            upload = await self._run(PartialUpload, target)
-        except BaseException:
-            await asyncio.shield(self._run(remove_empty, made))
+            target, rel, made, upload = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            starting.add_done_callback(self._abandon_started)  # the worker still makes them: undo it then
             raise
         try:
             received = 0
@@ -96,8 +101,16 @@ class UploadFolder:
             return await self._run(self._commit, upload, target, rel)
         except BaseException:
             # Shielded: even if this task is cancelled again, the worker still removes the temp file.
-            await asyncio.shield(self._run(abandon, upload, made))
+            await asyncio.shield(self._run(self._abandon, upload, made))
             raise
+
+    def _abandon_started(self, starting: asyncio.Future[tuple[Path, str, list[Path], PartialUpload]]) -> None:
+        if starting.cancelled() or starting.exception() is not None:
+            return
+        _, _, made, upload = starting.result()
+        cleanup = asyncio.ensure_future(self._run(self._abandon, upload, made))
+        self._cleanups.add(cleanup)
+        cleanup.add_done_callback(self._cleanups.discard)
 
     async def list(self, recursive: bool = False, under: str = "") -> list[FileInfo]:
         """G-code files and folders, sorted by path. Not recursive: only ``under``'s own entries."""
@@ -152,12 +165,23 @@ class UploadFolder:
         path = resolve_in(self._real_root(), relative, require_extension=require_extension)
         return path, path.relative_to(self._real_root()).as_posix()
 
-    def _prepare_upload(self, relative: str) -> tuple[Path, str, list[Path]]:
-        """The target, its relative name, and the folders made for it (removed again if the upload fails)."""
+    def _start_upload(self, relative: str) -> tuple[Path, str, list[Path], PartialUpload]:
+        """The target, its relative name, the folders made for it (removed again if the upload fails)
+        and its temp file, already in its folder."""
         target, rel = self._resolve(relative, require_extension=True)
         if target.is_dir():
             raise FarmctlError(f"{rel} is a folder", 409)
-        return target, rel, make_folders(target.parent)
+        with self._folders:
+            made = make_folders(target.parent)
+            try:
+                return target, rel, made, PartialUpload(target)
+            except BaseException:
+                remove_empty(made)
+                raise
+
+    def _abandon(self, upload: PartialUpload, made: list[Path]) -> None:
+        with self._folders:
+            abandon(upload, made)
 
     def _commit(self, upload: PartialUpload, target: Path, rel: str) -> FileInfo:
         upload.finish()
@@ -166,6 +190,8 @@ class UploadFolder:
             os.replace(upload.path, target)
         except IsADirectoryError as exc:
             raise FarmctlError(f"{rel} is a folder", 409) from exc
+        except FileNotFoundError as exc:
+            raise FarmctlError(f"the folder of {rel} was deleted during the upload", 409) from exc
         fsync_folder(target.parent)
         st = target.stat()
         entry = Entry(rel, st.st_size, st.st_mtime_ns, upload.sha1.hexdigest(), analysis)
@@ -287,7 +313,10 @@ class UploadFolder:
         raise FarmctlError(f"no such file or folder: {rel}", 404)
 
     def _delete(self, relative: str) -> None:
-        path, rel = self._existing(relative)
+        with self._folders:
+            self._delete_existing(*self._existing(relative))
+
+    def _delete_existing(self, path: Path, rel: str) -> None:
         try:
             if path.is_dir() and not path.is_symlink():
                 for inner in self._file_paths(path, rel):
@@ -300,6 +329,10 @@ class UploadFolder:
             raise FarmctlError(f"no such file or folder: {rel}", 404) from exc
 
     def _move_or_copy(self, src: str, dst: str, keep: bool) -> FileInfo:
+        with self._folders:
+            return self._move_or_copy_existing(src, dst, keep)
+
+    def _move_or_copy_existing(self, src: str, dst: str, keep: bool) -> FileInfo:
         source, src_rel = self._existing(src)
         is_folder = source.is_dir() and not source.is_symlink()
         target, dst_rel = self._resolve(dst, require_extension=not is_folder)
@@ -341,10 +374,11 @@ class UploadFolder:
 
     def _create_folder(self, relative: str) -> FileInfo:
         path, rel = self._resolve(relative, require_extension=False)
-        if os.path.lexists(path):
-            raise FarmctlError(f"{rel} already exists", 409)
-        make_folders(path)
-        return self._info(rel)
+        with self._folders:
+            if os.path.lexists(path):
+                raise FarmctlError(f"{rel} already exists", 409)
+            make_folders(path)
+            return self._info(rel)
 
 
 def _hidden(_folder: str, names: list[str]) -> list[str]:

@@ -123,6 +123,18 @@ async def test_cancelled_upload_removes_its_temp(folder: UploadFolder, tmp_path:
     assert all_files(tmp_path / "uploads") == set()
 
 
+async def test_upload_cancelled_while_it_starts_leaves_nothing(folder: UploadFolder, tmp_path: Path):
+    """Cancelled while the worker is still making its folders and temp file: they are removed when it is done."""
+    (tmp_path / "uploads").mkdir()
+    upload = asyncio.create_task(folder.save_stream("new/deeper/c.gcode", stream(SQUARE)))
+    await asyncio.sleep(0)  # the task now waits for the worker
+    upload.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upload
+    await asyncio.sleep(0.5)  # the worker made them and its clean-up removed them
+    assert all_files(tmp_path / "uploads") == set()
+
+
 async def test_hand_copied_file_is_analysed_once_and_remembered(tmp_path: Path, monkeypatch):
     root = tmp_path / "uploads"
     (root / "box").mkdir(parents=True)
@@ -195,3 +207,19 @@ async def test_delete_move_copy_and_folders(folder: UploadFolder, tmp_path: Path
 async def test_usage_is_nonzero(folder: UploadFolder):
     free, total = await folder.usage()
     assert 0 < free <= total
+
+
+async def test_a_failed_upload_never_pulls_a_new_folder_from_under_another(folder: UploadFolder, tmp_path: Path):
+    """Two uploads into a folder that does not exist yet: one too large (its folder is removed again),
+    one good. Whatever the interleaving, the good one is stored and the failed one leaves nothing."""
+    for round_ in range(60):
+        name = f"race{round_}"
+        results = await asyncio.gather(
+            folder.save_stream(f"{name}/big.gcode", stream(*[SQUARE] * 20)),
+            folder.save_stream(f"{name}/good.gcode", stream(SQUARE)),
+            return_exceptions=True)
+        failed, stored = results
+        assert isinstance(failed, FarmctlError) and failed.status == 413, failed
+        assert not isinstance(stored, BaseException), f"round {round_}: {stored!r}"
+        assert (tmp_path / "uploads" / name / "good.gcode").read_bytes() == SQUARE
+        assert all_files(tmp_path / "uploads" / name) == {"good.gcode"}
