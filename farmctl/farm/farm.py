@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import QueueModel
 from farmctl.sim import SimulatedPrinter
-from farmctl.store import Store
+from farmctl.store import SetRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +294,15 @@ class Farm:
         if reason and event == PrintEvent.FAILED:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))
+
+    async def queue_state(self, printer: str | None = None) -> list[dict[str, Any]]:
+        """Continuous Print's ``queues``, with each set's ``missing_file`` looked up in the uploads folder."""
+        missing = await self.uploads.missing(await self.model.local_set_paths())
+        return await self.model.queue_state(printer, missing)
+
+    async def missing_files(self, sets: Iterable[SetRecord]) -> frozenset[str]:
+        """Which of these sets' local files are not in the uploads folder (for their ``missing_file``)."""
+        return await self.uploads.missing([s.path for s in sets if not s.sd])
 
     def upload_name(self, path: Path) -> str | None:
         """A printed file's path as clients know it, relative to the uploads folder; None for a file

@@ -123,6 +123,10 @@ class UploadFolder:
         """Where a stored G-code file is on disk (for downloads and printing); 404 if missing."""
         return await self._run(self._local_path, relative)
 
+    async def missing(self, relatives: list[str]) -> frozenset[str]:
+        """Those of ``relatives`` that name no G-code file here (or no place inside the folder at all)."""
+        return await self._run(self._missing, relatives)
+
     async def delete(self, relative: str) -> None:
         """Remove a file, or a folder with everything in it; 404 if there is none."""
         await self._run(self._delete, relative)
@@ -302,6 +306,18 @@ class UploadFolder:
         if not path.is_file():
             raise FarmctlError(f"no such file: {rel}", 404)
         return path
+
+    def _missing(self, relatives: list[str]) -> frozenset[str]:
+        root = self._real_root()
+        missing = set()
+        for relative in relatives:
+            try:
+                if resolve_in(root, relative, require_extension=False).is_file():
+                    continue
+            except FarmctlError:
+                pass  # a name that leads outside the folder is as good as missing: it will not print
+            missing.add(relative)
+        return frozenset(missing)
 
     def _existing(self, relative: str) -> tuple[Path, str]:
         """A folder, or a G-code file, that exists; else 404."""

@@ -17,7 +17,7 @@ from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import PRINTER_NAME, Handler, farm_of, printer_of
 from farmctl.http.params import form, id_list, json_body, parse_json_text, payload, require as required
 from farmctl.queue.validate import as_bool
-from farmctl.store import LOCAL_QUEUE
+from farmctl.store import LOCAL_QUEUE, JobRecord
 
 BASE = "/plugin/continuousprint"
 FARM_BASE = "/farm/plugin/continuousprint"
@@ -36,7 +36,7 @@ async def _printer_state(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
         "profile": entry.config.profile or entry.printer.profile.name,
         "status": driver.status,
         "statusType": driver.status_type.value,
-        "queues": await farm.model.queue_state(entry.name),
+        "queues": await farm.queue_state(entry.name),
     }
 
 
@@ -51,7 +51,7 @@ async def _farm_state(farm: Farm) -> dict[str, Any]:
         "status": "Printing" if any(p["status"] == "Printing" for p in printers) else
                   ("Idle (awaiting printable Job)" if active else "Inactive (click Start Managing)"),
         "statusType": "NORMAL" if active else "INIT",
-        "queues": await farm.model.queue_state(),
+        "queues": await farm.queue_state(),
         "printers": printers,
     }
 
@@ -107,6 +107,10 @@ def _changed(request: web.Request) -> None:
     farm_of(request).notify()
 
 
+async def _job_response(request: web.Request, job: JobRecord) -> web.Response:
+    return web.json_response(job.to_api(await farm_of(request).missing_files(job.sets)))
+
+
 async def set_add(request: web.Request) -> web.Response:
     data = await payload(request)
     required(data, "path")
@@ -114,14 +118,14 @@ async def set_add(request: web.Request) -> web.Response:
         data, job=data.get("job"), job_name=data.get("jobName"), job_draft=data.get("jobDraft", True),
         queue=str(data.get("queue") or LOCAL_QUEUE))
     _changed(request)
-    return web.json_response(added.to_api())
+    return web.json_response(added.to_api(await farm_of(request).missing_files([added.set])))
 
 
 async def job_add(request: web.Request) -> web.Response:
     data = await payload(request)
     job = await farm_of(request).model.add_job(required(data, "name"), queue=str(data.get("queue") or LOCAL_QUEUE))
     _changed(request)
-    return web.json_response(job.to_api())
+    return await _job_response(request, job)
 
 
 async def job_mv(request: web.Request) -> web.Response:
@@ -135,7 +139,7 @@ async def job_mv(request: web.Request) -> web.Response:
 async def job_edit(request: web.Request) -> web.Response:
     job = await farm_of(request).model.edit_job(await payload(request))
     _changed(request)
-    return web.json_response(job.to_api())
+    return await _job_response(request, job)
 
 
 async def job_import(request: web.Request) -> web.Response:
@@ -144,7 +148,7 @@ async def job_import(request: web.Request) -> web.Response:
     path = await farm.uploads.local_path(str(required(data, "path")))
     job = await farm.model.import_job(path, farm.uploads_dir, str(data.get("queue") or LOCAL_QUEUE))
     _changed(request)
-    return web.json_response(job.to_api())
+    return await _job_response(request, job)
 
 
 async def job_export(request: web.Request) -> web.Response:

@@ -80,7 +80,7 @@ async def summary(request: web.Request) -> web.Response:
     return web.json_response({
         "user": {"name": principal.user, "role": principal.role.value},
         "printers": [_printer(farm, entry, now) for entry in farm.printers.values()],
-        "queues": await farm.model.queue_state(),
+        "queues": await farm.queue_state(),
         "history": [{**run.to_api(), "printer": run.printer} for run in history],
     })
 

@@ -15,7 +15,8 @@ class ModelBase:
         self._store = store
         self._clock = clock
         # state/get's queues, per printer, valid while the database's change marker is unchanged
-        self._queue_state_cache: tuple[tuple[int, int] | None, dict[str | None, list[dict[str, Any]]]] = (None, {})
+        self._queue_state_cache: tuple[tuple[tuple[int, int], frozenset[str]] | None,
+                                       dict[str | None, list[dict[str, Any]]]] = (None, {})
 
     @property
     def store(self) -> Store:

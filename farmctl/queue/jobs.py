@@ -75,9 +75,9 @@ class AddedSet:
     job_id: int
     set: SetRecord
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
         """The set/add response."""
-        return {"job_id": self.job_id, "set_": self.set.to_api()}
+        return {"job_id": self.job_id, "set_": self.set.to_api(missing)}
 
 
 def _job_counts(count: int, remaining: int) -> None:

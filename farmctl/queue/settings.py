@@ -93,15 +93,22 @@ class Settings(ModelBase):
                 await tx.update_queue(current[LOCAL_QUEUE].id, -1.0, None, Strategy.LINEAR)
             await tx.update_queue(current[ARCHIVE_QUEUE].id, float(len(wanted) + 1), None, Strategy.LINEAR)
 
-    async def queue_state(self, printer: str | None = None) -> list[dict[str, Any]]:
-        """The ``queues`` list of state/get; ``active_set`` is the set ``printer`` is printing.
+    async def local_set_paths(self) -> list[str]:
+        async with self._store.transaction(write=False) as tx:
+            return await tx.local_set_paths()
+
+    async def queue_state(self, printer: str | None = None,
+                          missing: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """The ``queues`` list of state/get; ``active_set`` is the set ``printer`` is printing and
+        ``missing`` the local files found absent (each set's ``missing_file``).
 
         Clients poll this, and with thousands of jobs building it costs far more than the query
-        that tells whether anything changed, so the answer is kept until the database changes.
-        The returned list is shared with later callers: serialise it, do not modify it.
+        that tells whether anything changed, so the answer is kept until the database or the
+        missing files change. The returned list is shared with later callers: serialise it, do
+        not modify it.
         """
         async with self._store.transaction(write=False) as tx:
-            marker = await tx.change_marker()
+            marker = (await tx.change_marker(), missing)
             cached_at, cached = self._queue_state_cache
             if cached_at == marker and printer in cached:
                 return cached[printer]
@@ -118,7 +125,7 @@ class Settings(ModelBase):
                 out.append({
                     "name": q.name,
                     "strategy": q.strategy.shown,
-                    "jobs": [j.to_api() for j in jobs],
+                    "jobs": [j.to_api(missing) for j in jobs],
                     "active_set": active.get(q.name),
                     "addr": q.addr,
                     "peers": {},

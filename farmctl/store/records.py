@@ -64,8 +64,9 @@ class SetRecord:
     materials: tuple[str | None, ...]
     profiles: tuple[str, ...]
 
-    def to_api(self) -> dict[str, Any]:
-        return {
+    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
+        """``missing``: the local files found absent, when the caller looked (adds ``missing_file``)."""
+        record = {
             "path": self.path,
             "count": self.count,
             "metadata": self.metadata,
@@ -77,6 +78,9 @@ class SetRecord:
             "remaining": self.remaining,
             "completed": self.completed,
         }
+        if missing is not None:
+            record["missing_file"] = not self.sd and self.path in missing
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +97,13 @@ class JobRecord:
     archived: bool
     sets: tuple[SetRecord, ...]
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
         return {
             "queue": self.queue,
             "name": self.name,
             "count": self.count,
             "draft": self.draft,
-            "sets": [s.to_api() for s in self.sets],
+            "sets": [s.to_api(missing) for s in self.sets],
             "created": self.created,
             "id": self.id,
             "remaining": self.remaining,

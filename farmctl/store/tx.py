@@ -177,6 +177,10 @@ class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows, PrinterName
 
     # Sets
 
+    async def local_set_paths(self) -> list[str]:
+        """Every file a set names on the host (not on a printer's SD card), each once."""
+        return [row[0] for row in await self._all("SELECT DISTINCT path FROM sets WHERE sd = 0")]
+
     async def set(self, set_id: int) -> SetRecord | None:
         row = await self._one("SELECT * FROM sets WHERE id = ?", (set_id,))
         return None if row is None else _set_record(row)

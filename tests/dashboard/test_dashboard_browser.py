@@ -29,6 +29,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOT = Path("/tmp/dashboard.png")
 PHONE_SCREENSHOT = Path("/tmp/dashboard-phone.png")
 PRINTING_SCREENSHOT = Path("/tmp/dashboard-printing.png")
+MISSING_SCREENSHOT = Path("/tmp/dashboard-missing-file.png")
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -244,3 +245,18 @@ async def test_a_printers_question_is_answered_from_its_card(served: Served, bro
     await prompt.get_by_role("button", name="Continue").click()
     await expect(prompt).to_be_hidden()
     assert sim.wait_for(lambda s: s.prompt_responses == [1], timeout=5)
+
+
+async def test_a_queued_file_that_is_gone_is_marked_on_its_job(served: Served, browser) -> None:
+    from playwright.async_api import expect
+
+    await served.farm.model.add_set({"path": "gone.gcode", "count": 1}, job_name="spares", job_draft=True)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(served.url + "/")
+    await page.fill("#key-input", served.key)
+    await page.click("#key-form button[type=submit]")
+    line = page.locator("#jobs .set", has_text="gone.gcode")
+    await expect(line.locator(".badge")).to_have_text("file missing", timeout=10_000)
+    await page.screenshot(path=str(MISSING_SCREENSHOT), full_page=True)
+    moves_file(served.farm.uploads_dir).rename(served.farm.uploads_dir / "gone.gcode")  # put back by hand
+    await expect(line.locator(".badge")).to_have_count(0, timeout=10_000)

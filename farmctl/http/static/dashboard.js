@@ -351,6 +351,7 @@ function renderQueue(queues) {
       const line = document.createElement("span");
       line.className = "set";
       line.textContent = `${set.path} — ${set.remaining} / ${set.count}`;
+      if (set.missing_file) line.append(" ", badge("file missing", "danger"));
       sets.append(line);
     }
     const left = cell(`${job.remaining} / ${job.count}`, "num");
