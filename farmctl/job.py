@@ -12,7 +12,8 @@ from pathlib import Path
 
 from farmctl.errors import FarmctlError
 from farmctl.protocol import gcode
-from farmctl.protocol.sender import Acknowledged, Sender
+from farmctl.protocol.events import Acknowledged
+from farmctl.protocol.sender import Sender
 
 LOOKAHEAD = (4, 12)
 """Job lines kept queued in the sender beyond what is in flight, so the window never waits for the file:

@@ -30,7 +30,8 @@ from farmctl.errors import FarmctlError
 from farmctl.job import FeedState, JobFeed
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol.replies import Ok
-from farmctl.protocol.sender import Acknowledged, Event, Sender, SenderStats
+from farmctl.protocol.events import Acknowledged, Event, SenderStats
+from farmctl.protocol.sender import Sender
 from farmctl.terminal import Terminal
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
 )
-from farmctl.protocol.sender import Acknowledged, NotResponding, SenderStats
+from farmctl.protocol.events import Acknowledged, NotResponding, SenderStats
 from farmctl.terminal import Terminal
 
 HANDSHAKE_RETRY = 2.0

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol import gcode
+from farmctl.protocol.events import Acknowledged, Event, NotResponding, Resending, SenderStats
 from farmctl.protocol.replies import (
     PLAIN_OK, Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
     parse_reply,
@@ -60,46 +60,6 @@ ENCODE_AHEAD = 8
 """Job lines numbered and checksummed at a time, ahead of the window: a burst, not a little every line."""
 _M105 = "M105"
 _HANDSHAKE = "M110 N0"
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledged:
-    """The firmware took a submitted command (its ``ok`` arrived)."""
-
-    command: str
-    line: int | None
-    tag: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Resending:
-    """The firmware asked for lines again; ``line`` is the first one re-sent."""
-
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class NotResponding:
-    """Lines are in flight and the firmware has said nothing through several probes."""
-
-    seconds: float
-
-
-Event = Reply | Acknowledged | Resending | NotResponding
-
-
-@dataclass(slots=True)
-class SenderStats:
-    lines_sent: int = 0
-    bytes_sent: int = 0
-    lines_resent: int = 0
-    resend_requests: int = 0
-    resend_requests_ignored: int = 0
-    garbled_replies: int = 0
-    sync_probes: int = 0
-    tickles: int = 0
-    stalls: int = 0
-    acknowledged: int = 0
 
 
 class _Line(NamedTuple):

@@ -4,9 +4,8 @@ import pytest
 
 from farmctl.profiles import get_profile
 from farmctl.protocol.replies import Start
-from farmctl.protocol.sender import (
-    PARTIAL_REPLY_TIMEOUT, TICKLE_QUIET, Acknowledged, NotResponding, Resending, Sender,
-)
+from farmctl.protocol.events import Acknowledged, NotResponding, Resending
+from farmctl.protocol.sender import PARTIAL_REPLY_TIMEOUT, TICKLE_QUIET, Sender
 
 MOVE = "G1 X10.000 Y10.000 E0.50000"
 
