@@ -230,7 +230,7 @@ class Printer:
         self._session_ready.clear()
         with self._link.control() as sender:
             sender.start_session(time.monotonic())
-            self._z.z, self._z.relative = None, False  # a new session may follow a reset: position unknown
+            self._z.forget()  # a new session may follow a reset: position unknown
 
     async def disconnect(self) -> None:
         if self._poller is not None:
@@ -462,11 +462,11 @@ class Printer:
     def _finish(self, outcome: JobOutcome, reason: str) -> None:
         """The single exit of a print."""
         assert self._job_done is not None
-        progress = self.progress
+        progress, now = self.progress, time.monotonic()
         if progress is not None:
-            progress.ended = time.monotonic()
+            progress.ended = now
         result = JobResult(outcome, reason, progress.acknowledged if progress else 0,
-                           progress.elapsed(0.0) if progress else 0.0)
+                           progress.elapsed(now) if progress else 0.0)
         self._link.stop_feed()
         self._feed = None
         self._job_done.set_result(result)

@@ -134,6 +134,9 @@ class ZHeight:
     z: float | None = None
     relative: bool = False
 
+    def forget(self) -> None:
+        self.z, self.relative = None, False
+
     def follow(self, command: str) -> None:
         if not ("Z" in command or "z" in command or command[:2] in ("G9", "g9") or command[:3] in ("G28", "g28")):
             return  # most lines: a move in X/Y, cheaply passed over
