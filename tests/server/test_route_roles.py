@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import InProcess
 
 from farmctl.auth import Role
 from farmctl.http.app import build_main_app, build_printer_app
@@ -42,7 +41,7 @@ def _concrete(canonical: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], canonical)
 
 
-async def test_every_route_has_a_row_and_every_row_a_route(inproc: InProcess) -> None:
+async def test_every_route_has_a_row_and_every_row_a_route(inproc) -> None:
     main = build_main_app(inproc.farm)
     printer_port = build_printer_app(inproc.farm, "p1")
     missing = [f"{m} {p}" for app in (main, printer_port) for m, p in _routes(app) if endpoint_for(m, p) is None]
@@ -54,7 +53,7 @@ async def test_every_route_has_a_row_and_every_row_a_route(inproc: InProcess) ->
             assert (endpoint.method, PRINTER_PREFIX + endpoint.path) in served, endpoint.key
 
 
-async def test_openapi_describes_exactly_the_routes_of_the_main_port(inproc: InProcess) -> None:
+async def test_openapi_describes_exactly_the_routes_of_the_main_port(inproc) -> None:
     response = await inproc.client.get("/openapi.json")
     assert response.status == 200
     described = await response.json()
@@ -73,7 +72,7 @@ def _refused(status: int, body: object) -> bool:
 
 
 @pytest.mark.parametrize("port", ["main", "printer"])
-async def test_each_role_gets_what_its_row_allows_on_every_route(inproc: InProcess, port: str) -> None:
+async def test_each_role_gets_what_its_row_allows_on_every_route(inproc, port: str) -> None:
     (inproc.uploads / "a.gcode").write_bytes(b"G28\nG1 X10\n")
     farm = inproc.farm
     keys = {role: await farm.auth.add_key(f"walk-{role.value}", role) for role in Role}
