@@ -7,7 +7,7 @@ alone.
 """
 
 from farmctl.sim.firmware import MarlinFirmware
-from farmctl.sim.printer import Faults, SimulatedPrinter
+from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter
 from farmctl.sim.records import Executed, Stats
 
-__all__ = ["Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
