@@ -107,7 +107,7 @@ class Reactor:
             served: set[SerialLink] = set()
             for fd, mask in ready:
                 if fd == wake_r:
-                    _drain(wake_r)
+                    drain(wake_r)
                 elif (link := links.get(fd)) is not None:
                     served.add(link)
                     self._serve(link, fd, mask)
@@ -121,7 +121,8 @@ class Reactor:
             self._detach(fd, link)
 
 
-def _drain(fd: int) -> None:
+def drain(fd: int) -> None:
+    """Empty a non-blocking wake pipe."""
     try:
         while os.read(fd, 512):
             pass
