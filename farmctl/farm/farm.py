@@ -26,6 +26,7 @@ from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import QueueModel, QueueSnapshot
 from farmctl.queue.validate import as_loaded_materials
+from farmctl.reactor import Reactor
 from farmctl.sim import SdCard, SimulatedPrinter
 from farmctl.store import SetRecord, Store
 
@@ -133,6 +134,8 @@ class Farm:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._prints: set[asyncio.Task[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
+        self.reactor = Reactor()
+        """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -190,7 +193,7 @@ class Farm:
                                    time_scale=self.sim_options.time_scale, sd=SdCard()).start()
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
-                          on_print=self._print_event, on_prompt=self._prompt_changed)
+                          on_print=self._print_event, on_prompt=self._prompt_changed, reactor=self.reactor)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              Loadout(config.printer_profile), on_change=self.notify,
                              on_select=lambda path, sd: self._select(config.name, path, sd))
@@ -221,6 +224,7 @@ class Farm:
                 entry.sim.stop()
         if self._prints:  # a disconnect ends every print, so these finish at once
             await asyncio.wait(self._prints, timeout=5.0)
+        self.reactor.close()
         await self.store.close()
 
     # -- lookups ---------------------------------------------------------------------------------
