@@ -100,7 +100,7 @@ class Farm:
         self.printers: dict[str, FarmPrinter] = {}
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._prints: set[asyncio.Task[JobResult]] = set()
+        self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
 
     @classmethod
@@ -224,23 +224,13 @@ class Farm:
         marked = [p for p in self.printers.values() if p.config.default]
         return marked[0] if marked else None
 
-    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Task[JobResult]:
-        """Start printing ``path`` on one printer in a tracked task; returns once the print is under way.
-
-        Raises the printer's FarmctlError (409 when it is not ready) instead of losing it in the task.
-        """
-        task = asyncio.create_task(entry.printer.print_file(path), name=f"print {path.name} on {entry.name}")
-        self._prints.add(task)
-        task.add_done_callback(self._print_ended)
-        await asyncio.sleep(0)  # print_file checks the state and sets PRINTING before its first await
-        if task.done() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-        return task
-
-    def _print_ended(self, task: asyncio.Task[JobResult]) -> None:
-        self._prints.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
-            log.error("print task %s failed", task.get_name(), exc_info=exc)
+    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Future[JobResult]:
+        """Start printing ``path`` on one printer; returns once the print is under way, with its result
+        to await. Raises the printer's FarmctlError (409 when it is not ready, 400 for a bad file)."""
+        done = await entry.printer.start_print(path)
+        self._prints.add(done)
+        done.add_done_callback(self._prints.discard)
+        return done
 
     def _select(self, name: str, path: str) -> None:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
