@@ -121,6 +121,8 @@ class Farm:
         self.model = QueueModel(self.store)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
+        for name in await self.uploads.remove_abandoned():
+            log.warning("removed %s, left by an upload that a restart cut off", name)
         interrupted = await self.model.recover_after_crash()
         for run in interrupted:
             async with self.store.transaction() as tx:

@@ -25,7 +25,9 @@ from typing import TypeVar
 
 from farmctl.errors import FarmctlError
 from farmctl.files.analysis import Analysis, GcodeAnalyzer
-from farmctl.files.disk import PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty
+from farmctl.files.disk import (
+    PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty, remove_partials,
+)
 from farmctl.files.meta import Entry, MetaCache
 from farmctl.files.paths import has_allowed_extension, resolve_in, safe_relative_path
 
@@ -140,6 +142,11 @@ class UploadFolder:
 
     async def create_folder(self, relative: str) -> FileInfo:
         return await self._run(self._create_folder, relative)
+
+    async def remove_abandoned(self) -> list[str]:
+        """At start: remove what uploads cut off by a crash left behind; their names, relative."""
+        removed = await self._run(lambda: remove_partials(self._real_root()))
+        return [path.relative_to(self._real_root()).as_posix() for path in removed]
 
     async def usage(self) -> tuple[int, int]:
         """(free, total) bytes of the file system holding the folder."""
