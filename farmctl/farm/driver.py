@@ -133,8 +133,7 @@ class QueueDriver:
         """Start or stop taking new work; a print in progress is never stopped by this."""
         self._active = active
         self.reason = "" if active else reason
-        async with self.store.transaction() as tx:
-            await tx.set_printer_status(self.name, active, self.reason, time.time())
+        await self._store_status(self.reason)
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
         # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
@@ -303,6 +302,8 @@ class QueueDriver:
             handle.write(result.gcode + "\n")
             script = Path(handle.name)
         self.last_script = ScriptRun(event, script)  # before printing: PrintStarted is decided as it starts
+        await self._store_status(f"the {event.display_name} script was interrupted by a restart: check the "
+                                 "printer and its bed, then click Start Managing")
         try:
             outcome = await self.printer.print_file(script)
         except FarmctlError as exc:
@@ -310,7 +311,13 @@ class QueueDriver:
             return False
         finally:
             script.unlink(missing_ok=True)
+            await self._store_status(self.reason)
         return outcome.outcome == JobOutcome.DONE
+
+    async def _store_status(self, reason: str) -> None:
+        """What a restart shows: during an event script, that it was cut off (the bed may not be clear)."""
+        async with self.store.transaction() as tx:
+            await tx.set_printer_status(self.name, self._active, reason, time.time())
 
 
 def _metadata(text: str | None) -> dict:
