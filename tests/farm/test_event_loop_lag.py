@@ -73,12 +73,18 @@ async def test_a_100_mb_file_starting_holds_up_neither_the_loop_nor_the_other_pr
 
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             other = await farm.start_print(p2, steady)
-            await asyncio.sleep(1.0)  # the other printer's rate before the big file, as the baseline
+            await asyncio.sleep(0.5)
+            # the baseline: the other printer's rate and the loop's lag before the big file, in this run
+            quiet_lags: list[float] = []
+            quiet = asyncio.Event()
+            quiet_watch = asyncio.create_task(watch_loop(quiet_lags, quiet))
             progress = p2.printer.progress
             assert progress is not None
             baseline_from, baseline_acks = time.monotonic(), progress.acknowledged
             await asyncio.sleep(1.0)
             baseline_rate = (progress.acknowledged - baseline_acks) / (time.monotonic() - baseline_from)
+            quiet.set()
+            await quiet_watch
 
             lags: list[float] = []
             answers: list[float] = []
@@ -103,13 +109,15 @@ async def test_a_100_mb_file_starting_holds_up_neither_the_loop_nor_the_other_pr
             p2.printer.cancel()
             assert (await asyncio.wait_for(other, 10)).outcome == JobOutcome.CANCELLED
 
-        print(f"\nwhile a 100 MB file was checked for 3 s: event loop lag max {max(lags) * 1000:.1f} ms, "
+        print(f"\nwhile a 100 MB file was checked for 3 s: event loop lag max {max(lags) * 1000:.1f} ms "
+              f"(before it: {max(quiet_lags) * 1000:.1f} ms), "
               f"median {sorted(lags)[len(lags) // 2] * 1000:.1f} ms over {len(lags)} wakeups; "
               f"/api/printer max {max(answers) * 1000:.1f} ms over {len(answers)} calls; "
               f"the other printer {window_rate:.0f} lines/s (before: {baseline_rate:.0f}), "
               f"longest gap between its oks {max(gaps) * 1000:.1f} ms")
         assert checking and PrinterState.STARTING in states, "the check was over before the window ended"
-        assert max(lags) < MAX_LAG
+        # what the big file adds to the lag this machine has anyway (a busy CI host has some of its own)
+        assert max(lags) < MAX_LAG + max(quiet_lags)
         assert max(answers) < 0.25
         assert window_rate > 0.5 * baseline_rate, "the other printer slowed down while the big file was checked"
         assert max(gaps) < 0.25
