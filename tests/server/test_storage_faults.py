@@ -1,0 +1,76 @@
+"""The data folder's storage failing under a real ``farmctl serve``: a full disk during an upload,
+the database locked by another process, a read-only data folder at start-up.
+
+Each ends in a clear answer a person can act on, loses nothing, and the server goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from server_helpers import Client, ServerProcess, farm_toml, finished, run_farmctl, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[None]:
+    """A tmpfs of ``size`` mounted on ``folder``; the test is skipped where mounting is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a {size} tmpfs here to fill a disk ({done.stderr.strip() or 'not root'})")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_during_an_upload_is_a_clear_error_and_keeps_the_older_file(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, farm_toml("p1", "p2"))
+    with small_disk(server.uploads, "2m"):
+        try:
+            server.start()
+            key = server.add_key("operator")
+            headers = {"X-Api-Key": key}
+            old = b"G28\nG1 X10 Y10 F3000\n"
+            assert requests.post(f"{server.url}/printers/p1/api/files/local", headers=headers, timeout=10,
+                                 files={"file": ("part.gcode", old)}).status_code == 201
+            cp = Client(server.farm_cp, key)
+            cp.no_hooks()
+            (server.root / "moves").write_text("".join(f"G1 X{i % 100} Y{i % 90} F6000\n" for i in range(3000)))
+            response = requests.post(f"{server.url}/printers/p2/api/files/local", headers=headers, timeout=10,
+                                     files={"file": ("moves.gcode", (server.root / "moves").read_bytes())},
+                                     data={"print": "true"})
+            assert response.status_code == 201 and response.json()["effectivePrint"], response.text
+
+            big = b"G1 X1 Y1 F3000\n" * 200_000  # 3 MB on a 2 MB disk
+            response = requests.post(f"{server.url}/printers/p1/api/files/local", headers=headers, timeout=30,
+                                     files={"file": ("part.gcode", big)})
+            assert response.status_code == 507, response.text
+            error = response.json()["error"]
+            assert "space" in error and "part.gcode" in error, error
+
+            files = requests.get(f"{server.url}/api/files", headers=headers, timeout=10).json()["files"]
+            listed = {f["name"]: f["size"] for f in files}
+            assert listed["part.gcode"] == len(old), "the older file was damaged"
+            assert sorted(p.name for p in server.uploads.iterdir() if not p.name.startswith(".farmctl")) == [
+                "moves.gcode", "part.gcode"], "the cut-off upload left something behind"
+            assert requests.get(f"{server.url}/downloads/files/local/part.gcode", headers=headers,
+                                timeout=10).content == old
+            small = requests.post(f"{server.url}/printers/p1/api/files/local", headers=headers, timeout=10,
+                                  files={"file": ("next.gcode", b"G28\n")})
+            assert small.status_code == 201, "the space of the cut-off upload was not given back"
+            wait_until(lambda: requests.get(f"{server.url}/printers/p2/api/job", headers=headers, timeout=10)
+                       .json()["progress"]["completion"] == 100, 30, "p2's print to finish")
+            assert "Traceback" not in server.log(), server.log()
+        finally:
+            server.kill()
