@@ -24,13 +24,15 @@ from farmctl.errors import FarmctlError
 from farmctl.files.paths import resolve_in
 from farmctl.printer import JobOutcome, Printer, PrinterState
 from farmctl.queue import QueueModel
-from farmctl.store import ARCHIVE_QUEUE, RunResult, Store
+from farmctl.store import ARCHIVE_QUEUE, DatabaseBusy, RunResult, Store
 
 log = logging.getLogger(__name__)
 
 IDLE_RECHECK = 5.0
 """Seconds between looks at the queue while idle (a change in the queue wakes the driver sooner)."""
 COOLDOWN_POLL = 2.0
+BUSY_RETRY = 2.0
+"""Seconds between tries while another process holds the database's lock."""
 
 
 class StatusType(Enum):
@@ -52,6 +54,8 @@ class DriverState(Enum):
     CLEARING_BED = ("Clearing bed", StatusType.NEEDS_ACTION)
     COOLING_DOWN = ("Cooling down", StatusType.NORMAL)
     FINISHING = ("Finishing up", StatusType.NEEDS_ACTION)
+    RECORDING = ("Waiting to record the print's result: the queue database is locked by another process",
+                 StatusType.NEEDS_ACTION)
 
     @property
     def text(self) -> str:
@@ -114,6 +118,8 @@ class QueueDriver:
             return f"Inactive: {self.reason}"
         if self.state == DriverState.PRINTING and self.printer.state == PrinterState.PAUSED:
             return DriverState.PAUSED.text
+        if self.state == DriverState.RECORDING:
+            return self.state.text.replace("the print's result", f"the result of {self.current_path}")
         return self.state.text
 
     @property
@@ -184,11 +190,15 @@ class QueueDriver:
                 await self._print_claim(claim)
             if self.state != DriverState.INACTIVE:
                 self._set(DriverState.INACTIVE)
-        except Exception:  # an unexpected failure stops this printer's queue, never the farm
+        except Exception as exc:  # an unexpected failure stops this printer's queue, never the farm
             self._log.exception("queue driver failed")
-            await self._abandon_open_run()
+            try:
+                await self._abandon_open_run()
+            except FarmctlError as again:  # the database still refuses: the next start aborts the run
+                self._log.warning("the open run stays open: %s", again.message)
             self._active = False
-            self.reason = "an internal error stopped the queue; see the log"
+            self.reason = (f"the queue stopped: {exc.message}" if isinstance(exc, FarmctlError)
+                           else "an internal error stopped the queue; see the log")
             self._set(DriverState.INACTIVE)
         finally:
             self._task = None
@@ -249,8 +259,22 @@ class QueueDriver:
             await self._settle(run.id, RunResult.ABORTED)
 
     async def _settle(self, run_id: int, result: RunResult) -> None:
-        """The single place a print's outcome is recorded (and counted, in the same transaction)."""
-        await self.model.finish_run(run_id, result)
+        """The single place a print's outcome is recorded (and counted, in the same transaction).
+
+        A result is never dropped: while another process holds the database, it is tried again
+        (an open run would be taken for an interrupted print at the next start, and printed again)."""
+        resumed_state = self.state
+        while True:
+            try:
+                await self.model.finish_run(run_id, result)
+                break
+            except DatabaseBusy:
+                if self.state != DriverState.RECORDING:
+                    self._log.warning("the result of %s waits: the queue database is locked", self.current_path)
+                    self._set(DriverState.RECORDING)
+                await asyncio.sleep(BUSY_RETRY)
+        if self.state == DriverState.RECORDING:
+            self._set(resumed_state)
         if self._on_settle:
             self._on_settle()
         if self._on_change:

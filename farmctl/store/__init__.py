@@ -2,7 +2,7 @@
 
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
-from farmctl.store.db import Store
+from farmctl.store.db import DatabaseBusy, Store
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printer_status import PrinterStatus
 from farmctl.store.records import (
@@ -20,6 +20,6 @@ from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
-    "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
+    "RunRecord", "RunResult", "SetRecord", "DatabaseBusy", "Store", "Strategy", "Tx",
     "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
 ]

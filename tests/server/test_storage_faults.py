@@ -74,3 +74,43 @@ def test_a_full_disk_during_an_upload_is_a_clear_error_and_keeps_the_older_file(
             assert "Traceback" not in server.log(), server.log()
         finally:
             server.kill()
+
+
+def test_the_database_locked_by_another_process_is_a_clear_503_and_loses_no_result(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, farm_toml("p1"), sim_speed="real")  # the dwells take their time
+    try:
+        server.start()
+        key = server.add_key("admin")
+        cp = Client(server.cp(), key)
+        cp.no_hooks()
+        (server.uploads / "part.gcode").write_text("M117 BEGIN part\n" + "G4 P100\n" * 40 + "M117 END part\n")
+        assert cp.post("set/add", data={"path": "part.gcode", "sd": False, "count": 1, "jobName": "J",
+                                        "jobDraft": False}).status_code == 200
+        other = sqlite3.connect(server.data / "farmctl.db", isolation_level=None, timeout=10)
+        try:
+            assert cp.post("set_active", data={"active": True}).status_code == 200
+            wait_until(lambda: cp.state()["status"] == "Printing", 10, "the print to start")
+            other.execute("BEGIN IMMEDIATE")  # another process (a backup, sqlite3 by hand) holds the write lock
+            refused = cp.post("set/add", data={"path": "part.gcode", "sd": False, "count": 1, "jobName": "K",
+                                               "jobDraft": False})
+            assert refused.status_code == 503, refused.text
+            assert "locked by another process" in refused.json()["error"]
+            status = wait_until(lambda: "locked" in (s := cp.state()["status"]) and s, 20,
+                                "the finished print to wait for the database")
+            assert "part.gcode" in status and "waiting" in status.lower(), status
+        finally:
+            other.rollback()
+            other.close()
+        wait_until(lambda: finished(cp.history()), 10, "the print's result to be recorded")
+        assert [(r["set_path"], r["result"]) for r in cp.history()] == [("part.gcode", "success")]
+        state = cp.state()
+        job = state["queues"][0]["jobs"][0]
+        assert job["sets"][0]["completed"] == 1 and job["sets"][0]["remaining"] == 0
+        assert len(state["queues"][0]["jobs"]) == 1, "the refused job was added after all"
+        assert "Traceback" not in server.log(), server.log()
+        server.kill()
+        server.start()  # and a restart owes nothing: the copy is not printed again
+        assert [(r["set_path"], r["result"]) for r in Client(server.cp(), key).history()] == [
+            ("part.gcode", "success")]
+    finally:
+        server.kill()
