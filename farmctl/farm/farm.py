@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -114,10 +116,12 @@ class Farm:
             await farm.stop()
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.uploads_dir.mkdir(exist_ok=True)
+        await asyncio.to_thread(_make_writable_folders, self.data_dir, self.uploads_dir)
         self._uploads_real = self.uploads_dir.resolve()
-        self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        try:
+            self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        except sqlite3.Error as exc:
+            raise FarmctlError(f"cannot open the queue database {self.data_dir / DATABASE_NAME}: {exc}", 500) from exc
         self.model = QueueModel(self.store)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
@@ -317,6 +321,20 @@ class Farm:
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
+
+
+def _make_writable_folders(*folders: Path) -> None:
+    """Make the data folders and prove each can be written, before anything depends on it: a read-only
+    mount or a wrong owner is told in one line at start-up, not found at the first finished print."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise FarmctlError(f"the data folder {folder} cannot be written ({exc.strerror or exc}): farmctl "
+                               "keeps its queue and uploads there; make it writable (a read-write mount, "
+                               "its owner) and start again", 500) from None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

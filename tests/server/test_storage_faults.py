@@ -7,7 +7,6 @@ Each ends in a clear answer a person can act on, loses nothing, and the server g
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -114,3 +113,47 @@ def test_the_database_locked_by_another_process_is_a_clear_503_and_loses_no_resu
             ("part.gcode", "success")]
     finally:
         server.kill()
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` bind-mounted read-only over itself (as a remount after disk errors leaves it)."""
+    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount a folder read-only here ({done.stderr.strip() or 'not root'})")
+    try:
+        done = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot remount a folder read-only here ({done.stderr.strip()})")
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_read_only_data_folder_stops_the_start_with_one_clear_line(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, farm_toml("p1"))
+    server.start()
+    key = server.add_key("admin")
+    server.stop()
+    with read_only(server.data):
+        assert _cannot_write(server.data), "the mount did not make the folder read-only"
+        done = run_farmctl("serve", "--data", str(server.data), "--config", str(server.config_path),
+                           "--port", "0", "--sim-speed", "fast", timeout=30)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"the data folder {server.data} cannot be written (Read-only file system)" in lines[0]
+    try:
+        server.start()  # writable again: everything is as it was
+        response = requests.get(f"{server.url}/api/version", headers={"X-Api-Key": key}, timeout=10)
+        assert response.status_code == 200
+    finally:
+        server.kill()
+
+
+def _cannot_write(folder: Path) -> bool:
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return True
+    return False
