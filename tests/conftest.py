@@ -1,4 +1,6 @@
-"""Hypothesis runs a handful of examples in the suite; HYPOTHESIS_PROFILE=thorough hunts for more."""
+"""Hypothesis runs 200 examples per property in the suite; HYPOTHESIS_PROFILE=thorough hunts for more.
+
+A property whose examples cost real time (a print over a pty) sets its own smaller count."""
 
 import os
 
