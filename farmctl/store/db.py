@@ -18,6 +18,7 @@ import aiosqlite
 
 from farmctl.errors import FarmctlError
 from farmctl.store.migrations import LATEST_VERSION, MIGRATIONS
+from farmctl.store.sql import SqliteSql
 from farmctl.store.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Store:
                     raise DatabaseBusy(self._path) from exc
                 raise
             try:
-                yield Tx(self._conn)
+                yield Tx(SqliteSql(self._conn))
                 await self._conn.commit()
             except BaseException as exc:
                 await self._conn.rollback()
