@@ -17,7 +17,8 @@ from enum import Enum
 from pathlib import Path
 
 from farmctl.errors import FarmctlError
-from farmctl.job import FeedState, JobFeed, JobProgress, check_job
+from farmctl.job import FeedState, JobFeed, JobProgress, JobSummary
+from farmctl.job_check import check_job_aside
 from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
 from farmctl.reactor import Reactor
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
@@ -41,6 +42,7 @@ class PrinterState(Enum):
     OFFLINE = "Offline"
     CONNECTING = "Connecting"
     OPERATIONAL = "Operational"
+    STARTING = "Starting"  # the file is being checked before its first line is sent
     PRINTING = "Printing"
     PAUSING = "Pausing"
     PAUSED = "Paused"
@@ -53,7 +55,8 @@ _S = PrinterState
 _TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
     _S.OFFLINE: frozenset({_S.CONNECTING}),
     _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.OPERATIONAL: frozenset({_S.PRINTING, _S.TRANSFERRING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
+    _S.OPERATIONAL: frozenset({_S.STARTING, _S.PRINTING, _S.TRANSFERRING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
+    _S.STARTING: frozenset({_S.PRINTING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.TRANSFERRING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PRINTING: frozenset({_S.PAUSING, _S.PAUSED, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PAUSING: frozenset({_S.PAUSED, _S.CANCELLING, _S.PRINTING, _S.ERROR, _S.OFFLINE}),
@@ -144,6 +147,8 @@ class Printer:
         self._next_tag = 0
         self._feed: JobFeed | None = None
         self._job_done: asyncio.Future[JobResult] | None = None
+        self._check: asyncio.Future[JobSummary] | None = None  # the file being checked while STARTING
+        self._check_called_off = False
         self._poller: asyncio.Task[None] | None = None
         self._session_ready = asyncio.Event()
         self.sd = SdCard(lambda command: self.command(command, timeout=30))
@@ -369,7 +374,7 @@ class Printer:
         """A reboot we did not ask for: a print in progress is lost; an idle printer is greeted again."""
         if self.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING):
             self._fail("the firmware reset during the print; the print is lost and will not be resumed")
-        elif self.state == PrinterState.OPERATIONAL:
+        elif self.state in (PrinterState.OPERATIONAL, PrinterState.STARTING):  # nothing of a print sent yet
             self._fail_waiters("the firmware reset")
             self._restart_session()
         elif self.state == PrinterState.CONNECTING:
@@ -434,16 +439,42 @@ class Printer:
 
     async def print_file(self, path: Path) -> JobResult:
         """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
+        return await (await self.start_print(path))
+
+    async def start_print(self, path: Path) -> asyncio.Future[JobResult]:
+        """Check the file, start streaming it and return the print's result to await.
+
+        The check reads the whole file (seconds for 100 MB), so it runs aside (``check_job_aside``) while
+        the printer is STARTING, and the event loop and other printers go on meanwhile; a cancel stops it.
+        Raises FarmctlError (409 when not ready) if the print does not start; the printer is then as it was.
+        """
         if self.state != PrinterState.OPERATIONAL:
             raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
         max_length = self.profile.max_line_length
-        feed = JobFeed(check_job(path, max_length), max_length, self.temperature_offsets, self._z)
+        check = self._check = asyncio.ensure_future(check_job_aside(path, max_length))
+        self._check_called_off = False
+        self._set_state(PrinterState.STARTING)
+        try:
+            summary = await check
+        except BaseException as exc:
+            check.cancel()
+            if self.state == PrinterState.STARTING:
+                self._set_state(PrinterState.OPERATIONAL)
+            if isinstance(exc, asyncio.CancelledError) and self._check_called_off:
+                raise FarmctlError(f"{path.name}: cancelled while it was being checked", 409) from None
+            raise
+        finally:
+            self._check = None
+        if self.state != PrinterState.STARTING:  # disconnected or failed during the check
+            raise FarmctlError(f"the print of {path.name} did not start: the printer {self.name} is "
+                               f"{self.state.value.lower()}", 409)
+        feed = JobFeed(summary, max_length, self.temperature_offsets, self._z)
         self._feed, self.progress = feed, feed.progress
-        self._job_done = asyncio.get_running_loop().create_future()
+        done = self._job_done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
         self._emit(PrintEvent.STARTED)
         self._link.start_feed(feed)
-        return await self._job_done
+        return done
 
     def _settle(self) -> None:
         """The feed stopped and every line sent is confirmed: paused, cancelled or done."""
@@ -571,7 +602,14 @@ class Printer:
             self._emit(PrintEvent.RESUMED)
 
     def cancel(self) -> None:
-        """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
+        """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off.
+
+        A print still being checked (STARTING) is called off before it sends anything."""
+        if self.state == PrinterState.STARTING and self._check is not None:
+            self._check_called_off = True
+            self._check.cancel()
+            self._set_state(PrinterState.OPERATIONAL)
+            return
         if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
             return
         if self._sd_printing is not None:  # the firmware prints: tell it to stop, as its profile says

@@ -29,7 +29,7 @@ from farmctl.printer import JobOutcome, Printer, PrinterState
 from farmctl.queue import Claim, QueueModel
 from farmctl.sd import CardState
 from farmctl.queue.counting import first_mismatch
-from farmctl.store import ARCHIVE_QUEUE, RunResult, Store
+from farmctl.store import ARCHIVE_QUEUE, DatabaseBusy, RunResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ __all__ = ["DriverState", "DriverStatus", "Loadout", "QueueDriver", "ScriptRun",
 IDLE_RECHECK = 5.0
 """Seconds between looks at the queue while idle (a change in the queue wakes the driver sooner)."""
 COOLDOWN_POLL = 0.5
+BUSY_RETRY = 2.0
+"""Seconds between tries to record a result while another process holds the database's lock."""
 START_RETRY_DELAY = 2.0
 """Seconds between a failed start and the next attempt."""
 _BUSY = (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING)
@@ -138,8 +140,7 @@ class QueueDriver:
             self._set(DriverState.FAILED_TO_START if gave_up else DriverState.INACTIVE)
         elif self._on_change:
             self._on_change()
-        async with self.store.transaction() as tx:
-            await tx.printers.set_status(self.name, active, self.reason, time.time())
+        await self._store_status(self.reason)
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
         self.wake()
@@ -188,11 +189,15 @@ class QueueDriver:
                 await self._print_claim(claim)
             if self.state not in STOPPED:
                 self._set(DriverState.INACTIVE)
-        except Exception:  # an unexpected failure stops this printer's queue, never the farm
+        except Exception as exc:  # an unexpected failure stops this printer's queue, never the farm
             self._log.exception("queue driver failed")
-            await self._abandon_open_run()
+            try:
+                await self._abandon_open_run()
+            except FarmctlError as again:  # the database still refuses: the next start aborts the run
+                self._log.warning("the open run stays open: %s", again.message)
             self._active = False
-            self.reason = "an internal error stopped the queue; see the log"
+            self.reason = (f"the queue stopped: {exc.message}" if isinstance(exc, FarmctlError)
+                           else "an internal error stopped the queue; see the log")
             self._set(DriverState.INACTIVE)
         finally:
             self._task = None
@@ -320,7 +325,15 @@ class QueueDriver:
     async def _settle(self, run_id: int, result: RunResult) -> None:
         """The single place a print's outcome is recorded (and counted, in the same transaction); the
         queue announces the change itself, so other printers look for the copy or pass it freed."""
-        await self.model.counting.finish_run(run_id, result)
+        # A result is never dropped: while another process holds the database it is tried again (an
+        # open run would be taken for an interrupted print at the next start, and printed again).
+        while True:
+            try:
+                await self.model.counting.finish_run(run_id, result)
+                return
+            except DatabaseBusy:
+                self._log.warning("the result of %s waits: the queue database is locked", self.current_path)
+                await asyncio.sleep(BUSY_RETRY)
 
     async def _after_success(self, symbols: dict) -> None:
         """As Continuous Print: when another copy follows, cool the bed (if enabled) and clear it; after
@@ -386,6 +399,8 @@ class QueueDriver:
             handle.write(result.gcode + "\n")
             script = Path(handle.name)
         self.last_script = ScriptRun(event, script)  # before printing: PrintStarted is decided as it starts
+        await self._store_status(f"the {event.display_name} script was interrupted by a restart: check the "
+                                 "printer and its bed, then click Start Managing")
         try:
             outcome = await self.printer.print_file(script)
         except FarmctlError as exc:
@@ -393,7 +408,13 @@ class QueueDriver:
             return False
         finally:
             script.unlink(missing_ok=True)
+            await self._store_status(self.reason)
         return outcome.outcome == JobOutcome.DONE
+
+    async def _store_status(self, reason: str) -> None:
+        """What a restart shows: during an event script, that it was cut off (the bed may not be clear)."""
+        async with self.store.transaction() as tx:
+            await tx.printers.set_status(self.name, self._active, reason, time.time())
 
 
 def _metadata(text: str | None) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -132,7 +134,7 @@ class Farm:
         self.printers: dict[str, FarmPrinter] = {}
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._prints: set[asyncio.Task[JobResult]] = set()
+        self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
         self.reactor = Reactor()
         """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
@@ -148,14 +150,18 @@ class Farm:
             await farm.stop()
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.uploads_dir.mkdir(exist_ok=True)
+        await asyncio.to_thread(_make_writable_folders, self.data_dir, self.uploads_dir)
         self._uploads_real = self.uploads_dir.resolve()
-        self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        try:
+            self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        except sqlite3.Error as exc:
+            raise FarmctlError(f"cannot open the queue database {self.data_dir / DATABASE_NAME}: {exc}", 500) from exc
         self.model = QueueModel.over(self.store)
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
+        for name in await self.uploads.remove_abandoned():
+            log.warning("removed %s, left by an upload that a restart cut off", name)
         interrupted = await self.model.counting.recover_after_crash()
         for run in interrupted:
             async with self.store.transaction() as tx:
@@ -289,18 +295,13 @@ class Farm:
         marked = [p for p in self.printers.values() if p.config.default]
         return marked[0] if marked else None
 
-    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Task[JobResult]:
-        """Start printing ``path`` on one printer in a tracked task; returns once the print is under way.
-
-        Raises the printer's FarmctlError (409 when it is not ready) instead of losing it in the task.
-        """
-        task = asyncio.create_task(entry.printer.print_file(path), name=f"print {path.name} on {entry.name}")
-        self._prints.add(task)
-        task.add_done_callback(self._print_ended)
-        await asyncio.sleep(0)  # print_file checks the state and sets PRINTING before its first await
-        if task.done() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-        return task
+    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Future[JobResult]:
+        """Start printing ``path`` on one printer; returns once the print is under way, with its result
+        to await. Raises the printer's FarmctlError (409 when it is not ready, 400 for a bad file)."""
+        done = await entry.printer.start_print(path)
+        self._prints.add(done)
+        done.add_done_callback(self._prints.discard)
+        return done
 
     async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
         """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
@@ -418,6 +419,20 @@ class Farm:
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
+
+
+def _make_writable_folders(*folders: Path) -> None:
+    """Make the data folders and prove each can be written, before anything depends on it: a read-only
+    mount or a wrong owner is told in one line at start-up, not found at the first finished print."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise FarmctlError(f"the data folder {folder} cannot be written ({exc.strerror or exc}): farmctl "
+                               "keeps its queue and uploads there; make it writable (a read-write mount, "
+                               "its owner) and start again", 500) from None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -2,7 +2,7 @@
 
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
-from farmctl.store.db import Store
+from farmctl.store.db import DatabaseBusy, Store
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printers import PrinterStatus
 from farmctl.store.records import (
@@ -22,6 +22,6 @@ from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
-    "RunRecord", "RunResult", "SetFields", "SetRecord", "Store", "Strategy", "Tx",
+    "RunRecord", "RunResult", "SetFields", "SetRecord", "DatabaseBusy", "Store", "Strategy", "Tx",
     "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
 ]
