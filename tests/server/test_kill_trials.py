@@ -87,7 +87,8 @@ class Oracle:
 def check_after_restart(server: ServerProcess, key: str, oracle: Oracle, trial: int) -> None:
     cp = Client(server.farm_cp, key)
     headers = {"X-Api-Key": key}
-    files = requests.get(f"{server.url}/api/files?recursive=true", headers=headers, timeout=10).json()["files"]
+    listing = requests.get(f"{server.url}/printers/p1/api/files?recursive=true", headers=headers, timeout=10).json()
+    files = listing["files"] if "files" in listing else pytest.fail(f"trial {trial}: {listing}")
     for entry in files:
         assert entry["name"] in oracle.sent, f"trial {trial}: an upload nobody sent: {entry['name']}"
         assert entry["hash"] == oracle.sent[entry["name"]], f"trial {trial}: {entry['name']} is not whole"
