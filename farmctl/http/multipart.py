@@ -18,7 +18,8 @@ from farmctl.errors import FarmctlError
 from farmctl.files import FileInfo, UploadFolder
 
 CHUNK = 256 * 1024
-_BROKEN = (ValueError, AssertionError, LookupError, HttpProcessingError)
+BROKEN_BODY = (ValueError, AssertionError, LookupError, HttpProcessingError)
+"""What aiohttp raises for a body that does not parse as its Content-Type says."""
 MALFORMED = "the multipart body is malformed or cut off"
 
 
@@ -26,12 +27,12 @@ async def parts(request: web.Request) -> AsyncIterator[BodyPartReader]:
     """The body's parts in order; a nested multipart part is refused."""
     try:
         reader = await request.multipart()
-    except _BROKEN:
+    except BROKEN_BODY:
         raise FarmctlError(f"{MALFORMED} (is the boundary parameter missing?)") from None
     while True:
         try:
             part = await reader.next()
-        except _BROKEN:
+        except BROKEN_BODY:
             raise FarmctlError(MALFORMED) from None
         if part is None:
             return
@@ -45,7 +46,7 @@ async def chunks(part: BodyPartReader, size: int = CHUNK) -> AsyncIterator[bytes
     while True:
         try:
             chunk = await part.read_chunk(size)
-        except _BROKEN:
+        except BROKEN_BODY:
             raise FarmctlError(MALFORMED) from None
         if not chunk:
             if not part.at_eof():  # the body ended before the part's closing boundary

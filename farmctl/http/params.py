@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from farmctl.errors import FarmctlError
+from farmctl.http.multipart import BROKEN_BODY
 from farmctl.queue.validate import as_int
 
 def _no_constant(name: str) -> Any:
@@ -56,7 +57,10 @@ async def form(request: web.Request) -> MultiDictProxy[Any]:
     """The POSTed form (urlencoded or multipart), or the query string for bodiless requests."""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         _check_size(request)
-        return await request.post()
+        try:
+            return await request.post()
+        except BROKEN_BODY:
+            raise FarmctlError(f"the body is not the {request.content_type} it claims to be") from None
     return request.query
 
 
