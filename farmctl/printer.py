@@ -46,6 +46,7 @@ class PrinterState(Enum):
 
 
 _S = PrinterState
+_RUNNING = frozenset({_S.PRINTING, _S.PAUSING, _S.PAUSED})
 _TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
     _S.OFFLINE: frozenset({_S.CONNECTING}),
     _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
@@ -343,6 +344,8 @@ class Printer:
 
     def _on_action(self, action: HostAction) -> None:
         name = action.name
+        if name in ("pause", "paused", "resume", "resumed", "cancel") and not self.job_running:
+            return  # the firmware asks (a filament runout, say) with no print under way: nothing to do
         if name in ("pause", "paused"):
             self.pause()
         elif name in ("resume", "resumed"):
@@ -398,10 +401,14 @@ class Printer:
 
     # -- printing -------------------------------------------------------------------------------
 
-    async def print_file(self, path: Path) -> JobResult:
-        """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
+    def check_ready(self) -> None:
+        """409 unless a print may start now."""
         if self.state != PrinterState.OPERATIONAL:
             raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+
+    async def print_file(self, path: Path) -> JobResult:
+        """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
+        self.check_ready()
         max_length = self.profile.max_line_length
         feed = JobFeed(check_job(path, max_length), max_length, self.temperature_offsets, self._z)
         self._feed, self.progress = feed, feed.progress
@@ -431,33 +438,70 @@ class Printer:
             self._finish(JobOutcome.FAILED, reason)
             self._set_state(PrinterState.OPERATIONAL)
 
+    @property
+    def job_running(self) -> bool:
+        """A print is under way: printing, pausing or paused (not yet cancelling)."""
+        return self.state in _RUNNING and self._feed is not None
+
+    def _require_job(self) -> JobFeed:
+        if not self.job_running or self._feed is None:
+            raise FarmctlError(f"printer {self.name}: no print job is running", 409)
+        return self._feed
+
     def pause(self) -> None:
-        """Stop feeding job lines; PAUSED once the lines already sent are done."""
-        if self.state == PrinterState.PRINTING and self._feed is not None:
+        """Stop feeding job lines; PAUSED once the lines already sent are done. 409 with no print."""
+        feed = self._require_job()
+        if self.state == PrinterState.PRINTING:
             with self._link.control():
-                self._feed.hold()
+                feed.hold()
             self._set_state(PrinterState.PAUSING)
 
     def resume(self) -> None:
-        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
+        """Feed job lines again after a pause (nothing to do while printing). 409 with no print."""
+        feed = self._require_job()
+        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING):
             with self._link.control():
-                self._feed.release()
+                feed.release()
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
 
+    def toggle_pause(self) -> None:
+        """OctoPrint's pause toggle: pause a printing job, resume a pausing or paused one."""
+        self._require_job()
+        if self.state == PrinterState.PRINTING:
+            self.pause()
+        else:
+            self.resume()
+
     def cancel(self) -> None:
-        """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
-        if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
-            return
-        assert self._feed is not None
+        """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off.
+        409 with no print; the print ends (CANCELLED) once the firmware confirmed what it had."""
+        feed = self._require_job()
         with self._link.control() as sender:
-            self._feed.end()
+            feed.end()
             sender.discard_pending()
             if self.capabilities.get("EMERGENCY_PARSER"):
                 sender.emergency("M410", time.monotonic())
             for command in COOLDOWN_COMMANDS:
                 sender.submit(command, None)
         self._set_state(PrinterState.CANCELLING)
+
+    async def cancel_paused(self, timeout: float) -> JobResult:
+        """OctoPrint's restart, first half: cancel the paused print and wait for its end, so the file
+        can start again from the top. 409 unless paused, or if the print has not ended in ``timeout``."""
+        if self.state != PrinterState.PAUSED or self._job_done is None:
+            raise FarmctlError(f"printer {self.name}: only a paused print can be restarted", 409)
+        done = self._job_done
+        self.cancel()
+        try:
+            result = await asyncio.wait_for(asyncio.shield(done), timeout)
+        except asyncio.TimeoutError:
+            raise FarmctlError(f"printer {self.name}: the cancelled print did not end within {timeout:.0f} s; "
+                               f"the printer is {self.state.value.lower()}", 409) from None
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name}: the print ended but the printer is "
+                               f"{self.state.value.lower()}", 409)
+        return result
 
     def _finish(self, outcome: JobOutcome, reason: str) -> None:
         """The single exit of a print."""
