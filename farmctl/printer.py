@@ -390,6 +390,7 @@ class Printer:
         if self._job_done is not None and not self._job_done.done():
             self._finish(JobOutcome.FAILED, reason)
         self._fail_waiters(reason)
+        self._log.warning("error: %s", reason)
         if self.state != PrinterState.ERROR:
             self._set_state(PrinterState.ERROR, reason)
 
@@ -414,6 +415,7 @@ class Printer:
         self._feed, self.progress = feed, feed.progress
         self._job_done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
+        self._log.info("print of %s started", path.name)
         self._emit(PrintEvent.STARTED)
         self._link.start_feed(feed)
         return await self._job_done
@@ -514,6 +516,10 @@ class Printer:
         self._link.stop_feed()
         self._feed = None
         self._job_done.set_result(result)
+        self._log.log(logging.WARNING if outcome is JobOutcome.FAILED else logging.INFO,
+                      "print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
+                      progress.path.name if progress else "?", outcome.value, reason,
+                      result.commands_acknowledged, result.seconds)
         self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
             self._set_state(PrinterState.OPERATIONAL)
