@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farmctl.errors import FarmctlError
-from farmctl.sim.printer import Faults
+from farmctl.sim.printer import Delivery, Faults
 from farmctl.sim.records import Executed, Stats
 
 
@@ -34,11 +34,13 @@ class SimulatorProcess:
 
     def __init__(self, profile: str = "marlin2", *, baud: int | None = None, full_speed: bool = False,
                  latency: float = 0.002, time_scale: float = 1.0, faults: Faults = Faults(),
-                 link: Path | None = None, record_executed: bool = False, start_timeout: float = 10.0) -> None:
+                 link: Path | None = None, record_executed: bool = False, start_timeout: float = 10.0,
+                 delivery: Delivery = Delivery.LINES) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="farmctl-sim-"))
         self._stats_file = self._workdir / "stats.json"
         args = [sys.executable, "-m", "farmctl", "sim", "--profile", profile, "--latency", str(latency * 1000),
-                "--time-scale", str(time_scale), "--stats-json", str(self._stats_file), "--seed", str(faults.seed)]
+                "--time-scale", str(time_scale), "--stats-json", str(self._stats_file), "--seed", str(faults.seed),
+                "--delivery", delivery.value]
         if full_speed:
             args.append("--full-speed")
         elif baud is not None:

@@ -10,7 +10,7 @@ import pytest
 import serial
 
 from farmctl.protocol.gcode import encode
-from farmctl.sim import Faults, SimulatedPrinter
+from farmctl.sim import Delivery, Faults, SimulatedPrinter
 from farmctl.sim.process import SimulatorProcess
 
 
@@ -156,6 +156,32 @@ def test_reply_takes_the_wire_time_at_a_real_baud_rate() -> None:
         elapsed = time.monotonic() - start
     expected = (len(line) + 3) * 10 / 9600 + 0.002  # line out, "ok\n" back, bridge latency
     assert expected * 0.9 < elapsed < expected + 0.5  # never faster than the wire; slack for a busy machine
+
+
+def reads_of_replies(delivery: Delivery) -> list[bytes]:
+    """What each read returns while four lines sent at once are answered ~35 ms apart (9600 baud)."""
+    lines = job(4)
+    reads: list[bytes] = []
+    with SimulatedPrinter(baud=9600, latency=0.002, time_scale=0.0, delivery=delivery) as sim, \
+            open_port(sim.path, timeout=0.0) as port:
+        port.write(b"".join(lines))
+        deadline = time.monotonic() + 5
+        while b"".join(reads).count(b"ok\n") < len(lines) and time.monotonic() < deadline:
+            if data := port.read(4096):
+                reads.append(data)
+            time.sleep(0.0002)
+    return reads
+
+
+def test_each_reply_line_reaches_the_host_in_a_write_of_its_own() -> None:
+    reads = reads_of_replies(Delivery.LINES)
+    assert reads == [b"ok\n"] * 4  # a USB adapter hands over replies spaced ms apart one by one, never in parts
+
+
+def test_byte_delivery_hands_over_bytes_as_they_arrive() -> None:
+    reads = reads_of_replies(Delivery.BYTES)
+    assert b"".join(reads) == b"ok\n" * 4
+    assert len(reads) > 4  # each ok takes 3 ms on the wire: the host sees it in parts
 
 
 def test_stream_at_250000_baud_in_a_child_process_keeps_wire_time() -> None:
