@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import socket
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from server_helpers import Client, ServerProcess, farm_toml, wait_until
+from server_helpers import Client, ServerProcess, everything_in, farm_toml, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,14 +33,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.kill()
-
-
-def everything_in(folder: Path) -> list[str]:
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != ".farmctl-meta"]
-        found += [os.path.relpath(os.path.join(root, name), folder) for name in dirs + files]
-    return sorted(found)
 
 
 def snapshot(srv: ServerProcess) -> dict[str, Any]:
