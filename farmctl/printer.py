@@ -424,7 +424,7 @@ class Printer:
         if self._job_done is not None and not self._job_done.done():
             self._finish(JobOutcome.FAILED, reason)
         self._fail_waiters(reason)
-        self._log.warning("error: %s", reason)
+        self._log.info("error: %s", reason)  # INFO: the file has it; a command line says it once itself
         if self.state != PrinterState.ERROR:
             self._set_state(PrinterState.ERROR, reason)
 
@@ -657,10 +657,9 @@ class Printer:
                 with self._link.control() as sender:
                     sender.submit("M27 S0", None, urgent=True)
         self._job_done.set_result(result)
-        self._log.log(logging.WARNING if outcome is JobOutcome.FAILED else logging.INFO,
-                      "print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
-                      progress.path.name if progress else "?", outcome.value, reason,
-                      result.commands_acknowledged, result.seconds)
+        self._log.info("print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
+                       progress.path.name if progress else "?", outcome.value, reason,
+                       result.commands_acknowledged, result.seconds)
         self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
             self._set_state(PrinterState.OPERATIONAL)
