@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command in ("keys", "users"):  # what they change belongs in the farm's audit log too
+            from farmctl.logs import log_to_file
+
+            log_to_file(args.data)
         return int(args.run(args) or 0)
     except FarmctlError as exc:
         print(f"farmctl: {exc.message}", file=sys.stderr)

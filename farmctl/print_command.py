@@ -7,8 +7,10 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from farmctl.errors import FarmctlError
 from farmctl.job import check_job
 from farmctl.protocol.gcode import MAX_LINE_LENGTH
 from farmctl.printer import JobOutcome, JobProgress, JobResult, Printer, PrinterState
@@ -55,23 +57,30 @@ async def _ask(question: str) -> str:
 
 
 async def _on_interrupt(printer: Printer, interactive: bool) -> None:
-    """Ctrl-C: pause or cancel; without a terminal to ask, cancel."""
+    """Ctrl-C: pause or cancel; without a terminal to ask, cancel. The print may end while the
+    question is open: then there is nothing left to do."""
     if not interactive:
-        printer.cancel()
+        _if_running(printer.cancel)
         return
     sys.stderr.write("\n")
     choice = await _ask("Pause or cancel the print? [p/c] ")
     if choice != "p":
-        printer.cancel()
+        _if_running(printer.cancel)
         return
-    printer.pause()
+    if not _if_running(printer.pause):
+        return
     while printer.state == PrinterState.PAUSING:
         await asyncio.sleep(0.05)
     choice = await _ask("Paused. Resume or cancel? [r/c] ")
-    if choice == "r":
-        printer.resume()
-    else:
-        printer.cancel()
+    _if_running(printer.resume if choice == "r" else printer.cancel)
+
+
+def _if_running(action: Callable[[], None]) -> bool:
+    try:
+        action()
+    except FarmctlError:  # the print ended meanwhile
+        return False
+    return True
 
 
 async def print_file(path: Path, port: str, baud: int | None, profile: str | None, ping_pong: bool = False) -> int:
@@ -80,8 +89,11 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
     printer = Printer("printer", port, baud, profile, ping_pong=ping_pong)
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[None]] = set()
+    interrupted = False
 
     def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
         if not interrupts:
             task = loop.create_task(_on_interrupt(printer, interactive))
             interrupts.add(task)
@@ -90,10 +102,16 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
     await printer.connect()
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, printer.cancel)
-    if not interactive:  # a log line for scripts and service logs: from here Ctrl-C cancels the print
-        print(f"printing {path.name} on {port}", flush=True)
     try:
-        job = asyncio.create_task(printer.print_file(path))
+        try:
+            job = await printer.start_print(path)
+        except FarmctlError:
+            if not interrupted:
+                raise
+            print("farmctl: cancelled while the file was checked; nothing was sent", file=sys.stderr)
+            return 3
+        if not interactive:  # a log line for scripts and service logs: the file streams now
+            print(f"printing {path.name} on {port}", flush=True)
         while not job.done():
             await asyncio.wait([job], timeout=0.2)
             if interactive and printer.progress and not interrupts:

@@ -52,6 +52,7 @@ class PrinterState(Enum):
 
 
 _S = PrinterState
+_RUNNING = frozenset({_S.PRINTING, _S.PAUSING, _S.PAUSED})
 _TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
     _S.OFFLINE: frozenset({_S.CONNECTING}),
     _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
@@ -382,6 +383,8 @@ class Printer:
 
     def _on_action(self, action: HostAction) -> None:
         name = action.name
+        if name in ("pause", "paused", "resume", "resumed", "cancel") and not self.job_running:
+            return  # the firmware asks (a filament runout, say) with no print under way: nothing to do
         if name in ("pause", "paused"):
             self.pause()
         elif name in ("resume", "resumed"):
@@ -426,6 +429,7 @@ class Printer:
         if self._job_done is not None and not self._job_done.done():
             self._finish(JobOutcome.FAILED, reason)
         self._fail_waiters(reason)
+        self._log.info("error: %s", reason)  # INFO: the file has it; a command line says it once itself
         if self.state != PrinterState.ERROR:
             self._set_state(PrinterState.ERROR, reason)
 
@@ -436,6 +440,11 @@ class Printer:
         self._ack_waiters.clear()
 
     # -- printing -------------------------------------------------------------------------------
+
+    def check_ready(self) -> None:
+        """409 unless a print may start now."""
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
 
     async def print_file(self, path: Path) -> JobResult:
         """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
@@ -448,8 +457,7 @@ class Printer:
         the printer is STARTING, and the event loop and other printers go on meanwhile; a cancel stops it.
         Raises FarmctlError (409 when not ready) if the print does not start; the printer is then as it was.
         """
-        if self.state != PrinterState.OPERATIONAL:
-            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        self.check_ready()
         max_length = self.profile.max_line_length
         check = self._check = asyncio.ensure_future(check_job_aside(path, max_length))
         self._check_called_off = False
@@ -472,6 +480,7 @@ class Printer:
         self._feed, self.progress = feed, feed.progress
         done = self._job_done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
+        self._log.info("print of %s started", path.name)
         self._emit(PrintEvent.STARTED)
         self._link.start_feed(feed)
         return done
@@ -501,12 +510,10 @@ class Printer:
     async def print_sd(self, name: str) -> JobResult:
         """Print a file from the printer's own card (M23, M24); returns when the firmware says it is done,
         or the print ended otherwise. Progress comes from M27 (by itself with AUTOREPORT_SD_STATUS)."""
-        if self.state != PrinterState.OPERATIONAL:
-            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        self.check_ready()
         listed = self.sd.find(name)
         size = await self.sd.select(listed.name if listed else name)
-        if self.state != PrinterState.OPERATIONAL:
-            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        self.check_ready()
         display = listed.display if listed else name
         self.progress = JobProgress(Path(display), size, 0, sd=True)
         self._sd_printing, self._sd_started = listed.name if listed else name, False
@@ -575,43 +582,66 @@ class Printer:
         await self.sd.refresh(self._sd_commands.long_names)
         return target
 
+    @property
+    def job_running(self) -> bool:
+        """A print is under way, streamed or from the SD card: printing, pausing or paused."""
+        return self.state in _RUNNING and (self._feed is not None or self._sd_printing is not None)
+
+    def _require_job(self) -> None:
+        if not self.job_running:
+            raise FarmctlError(f"printer {self.name}: no print job is running", 409)
+
     def pause(self) -> None:
-        """Stop feeding job lines; PAUSED once the lines already sent are done."""
-        if self.state == PrinterState.PRINTING and self._sd_printing is not None:
+        """Stop feeding job lines (or M25 an SD print); PAUSED once the lines already sent are done.
+        409 with no print."""
+        self._require_job()
+        if self.state != PrinterState.PRINTING:
+            return  # pausing or paused already
+        if self._sd_printing is not None:
             with self._link.control() as sender:
                 sender.submit("M25", None, urgent=True)
             self._set_state(PrinterState.PAUSED)
             self._emit(PrintEvent.PAUSED)
             return
-        if self.state == PrinterState.PRINTING and self._feed is not None:
-            with self._link.control():
-                self._feed.hold()
-            self._set_state(PrinterState.PAUSING)
+        assert self._feed is not None
+        with self._link.control():
+            self._feed.hold()
+        self._set_state(PrinterState.PAUSING)
 
     def resume(self) -> None:
+        """Feed job lines again after a pause (M24 for an SD print); nothing to do while printing.
+        409 with no print."""
+        self._require_job()
         if self.state == PrinterState.PAUSED and self._sd_printing is not None:
             with self._link.control() as sender:
                 sender.submit("M24", None, urgent=True)
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
-            return
-        if self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
+        elif self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
             with self._link.control():
                 self._feed.release()
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
 
+    def toggle_pause(self) -> None:
+        """OctoPrint's pause toggle: pause a printing job, resume a pausing or paused one."""
+        self._require_job()
+        if self.state == PrinterState.PRINTING:
+            self.pause()
+        else:
+            self.resume()
+
     def cancel(self) -> None:
         """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off.
 
-        A print still being checked (STARTING) is called off before it sends anything."""
+        A print still being checked (STARTING) is called off before it sends anything. 409 with no print;
+        the print ends (CANCELLED) once the firmware confirmed what it had."""
         if self.state == PrinterState.STARTING and self._check is not None:
             self._check_called_off = True
             self._check.cancel()
             self._set_state(PrinterState.OPERATIONAL)
             return
-        if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
-            return
+        self._require_job()
         if self._sd_printing is not None:  # the firmware prints: tell it to stop, as its profile says
             with self._link.control() as sender:
                 for command in (*self._sd_commands.cancel, *COOLDOWN_COMMANDS):
@@ -628,6 +658,23 @@ class Printer:
             for command in COOLDOWN_COMMANDS:
                 sender.submit(command, None)
         self._set_state(PrinterState.CANCELLING)
+
+    async def cancel_paused(self, timeout: float) -> JobResult:
+        """OctoPrint's restart, first half: cancel the paused print and wait for its end, so the file
+        can start again from the top. 409 unless paused, or if the print has not ended in ``timeout``."""
+        if self.state != PrinterState.PAUSED or self._job_done is None:
+            raise FarmctlError(f"printer {self.name}: only a paused print can be restarted", 409)
+        done = self._job_done
+        self.cancel()
+        try:
+            result = await asyncio.wait_for(asyncio.shield(done), timeout)
+        except asyncio.TimeoutError:
+            raise FarmctlError(f"printer {self.name}: the cancelled print did not end within {timeout:.0f} s; "
+                               f"the printer is {self.state.value.lower()}", 409) from None
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name}: the print ended but the printer is "
+                               f"{self.state.value.lower()}", 409)
+        return result
 
     def _finish(self, outcome: JobOutcome, reason: str) -> None:
         """The single exit of a print."""
@@ -648,6 +695,9 @@ class Printer:
                 with self._link.control() as sender:
                     sender.submit("M27 S0", None, urgent=True)
         self._job_done.set_result(result)
+        self._log.info("print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
+                       progress.path.name if progress else "?", outcome.value, reason,
+                       result.commands_acknowledged, result.seconds)
         self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
             self._set_state(PrinterState.OPERATIONAL)

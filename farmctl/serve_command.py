@@ -15,6 +15,7 @@ from farmctl.auth import Role
 from farmctl.errors import FarmctlError
 from farmctl.farm.config import load_config
 from farmctl.farm.farm import Farm, SimOptions
+from farmctl.logs import log_to_file
 
 DEFAULT_DATA = Path("farm-data")
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    log_to_file(args.data)
     sim = SimOptions() if args.sim_speed == "real" else SimOptions(full_speed=True, time_scale=0.0)
     return asyncio.run(serve(config, args.data, args.host, args.port, sim))
 

@@ -52,7 +52,11 @@ def safe_relative_path(name: str, *, require_extension: bool = True) -> PurePosi
         raise FarmctlError("file name must not start with a drive letter", 400)
     if text.startswith("/"):
         raise FarmctlError("file name must be relative, not absolute", 400)
-    if len(text.encode("utf-8")) > MAX_PATH_BYTES:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates by the decoder
+        raise FarmctlError("file name is not valid UTF-8", 400) from None
+    if len(encoded) > MAX_PATH_BYTES:
         raise FarmctlError(f"file path is longer than {MAX_PATH_BYTES} bytes", 400)
     segments = [segment for segment in text.split("/") if segment not in ("", ".")]
     if not segments:

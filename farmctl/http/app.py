@@ -53,6 +53,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status >= 400 and exc.content_type != "application/json":
             return error_response(exc.reason, exc.status)
         raise
+    except ConnectionResetError:  # the client hung up mid-request: nobody reads an answer
+        log.info("%s %s: the client went away before the request ended", request.method, request.path)
+        return error_response("the connection was lost", 400)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_response("internal error; see the server log", 500)

@@ -21,11 +21,10 @@ Added here:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from farmctl.auth import Principal
 from farmctl.errors import FarmctlError
@@ -34,6 +33,7 @@ from farmctl.files.store import FileInfo, FileType
 from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.continuousprint import queues
+from farmctl.http.multipart import chunks, forget, parts
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import progress_record
@@ -42,7 +42,6 @@ from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
 HISTORY_ROWS = 20
-UPLOAD_CHUNK = 256 * 1024
 TERMINAL_LINES = 200
 
 
@@ -104,22 +103,20 @@ async def files(request: web.Request) -> web.Response:
     return web.json_response({"files": [_upload(f) for f in listed if f.type == FileType.MACHINECODE]})
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(UPLOAD_CHUNK):
-        yield chunk
-
-
 async def upload(request: web.Request) -> web.Response:
     farm = farm_of(request)
     if request.content_type != "multipart/form-data":
         raise FarmctlError("send the file as multipart/form-data in a part named 'file'")
-    reader = await request.multipart()
     saved: FileInfo | None = None
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == "file" and part.filename:
-            if saved is not None:
-                raise FarmctlError("one file per upload")
-            saved = await farm.uploads.save_stream(part.filename, _chunks(part))
+    try:
+        async for part in parts(request):
+            if part.name == "file" and part.filename:
+                if saved is not None:
+                    raise FarmctlError("one file per upload")
+                saved = await farm.uploads.save_stream(part.filename, chunks(part))
+    except FarmctlError:
+        await forget(farm.uploads, saved)
+        raise
     if saved is None:
         raise FarmctlError("no file in the upload (send it in a multipart part named 'file')")
     farm.files_changed("FileAdded", saved.path)

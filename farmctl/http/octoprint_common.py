@@ -11,7 +11,7 @@ from aiohttp import web
 
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
-from farmctl.http.params import json_body
+from farmctl.http.params import form, json_body
 from farmctl.printer import Printer, PrinterState
 
 VERSION = "1.11.8"
@@ -40,7 +40,7 @@ async def command_body(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         body = await json_body(request)
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        body = dict(await request.post())
+        body = dict(await form(request))
     elif request.can_read_body:
         body = await json_body(request)
     else:

@@ -8,7 +8,6 @@ checks the name, the size limit and analyses the G-code on the way.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm
 from farmctl.files import FileInfo, FileType
 from farmctl.http.app import farm_of, printer_of
+from farmctl.http.multipart import chunks, forget, parts
 from farmctl.http.octoprint_common import (
     base_url, command_body, command_of, in_use, no_content, truthy,
 )
@@ -25,7 +25,6 @@ from farmctl.http import octoprint_sd
 from farmctl.http.octoprint_job import start_selected
 from farmctl.printer import PrinterState
 
-CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 4096
 _LOCATIONS = ("local", "sdcard")
 _PLAIN_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
@@ -107,14 +106,9 @@ def _filename(part: BodyPartReader) -> str:
     return part.filename or ""
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
-
-
 async def _field(part: BodyPartReader) -> str:
     data = bytearray()
-    while chunk := await part.read_chunk(1024):
+    async for chunk in chunks(part, 1024):
         data += chunk
         if len(data) > MAX_FIELD_BYTES:
             raise FarmctlError(f"form field {part.name!r} is longer than {MAX_FIELD_BYTES} bytes")
@@ -143,21 +137,22 @@ async def upload(request: web.Request) -> web.Response:
         raise FarmctlError("send the file as multipart/form-data in a part named 'file'")
     fields: dict[str, str] = {}
     saved: FileInfo | None = None
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise FarmctlError("nested multipart bodies are not supported")
-        if part.name == "file" and part.filename is not None:
-            if saved is not None:
-                raise FarmctlError("only one file per upload")
-            name = _filename(part)
-            if name.startswith("/"):
-                raise FarmctlError("file name must be relative, not absolute")
-            target = _joined(fields.get("path", ""), name)
-            await _refuse_busy(farm, target)
-            saved = await farm.uploads.save_stream(target, _chunks(part))
-        elif part.name:
-            fields[part.name] = await _field(part)
+    try:
+        async for part in parts(request):
+            if part.name == "file" and part.filename is not None:
+                if saved is not None:
+                    raise FarmctlError("only one file per upload")
+                name = _filename(part)
+                if name.startswith("/"):
+                    raise FarmctlError("file name must be relative, not absolute")
+                target = _joined(fields.get("path", ""), name)
+                await _refuse_busy(farm, target)
+                saved = await farm.uploads.save_stream(target, chunks(part))
+            elif part.name:
+                fields[part.name] = await _field(part)
+    except FarmctlError:
+        await forget(farm.uploads, saved)
+        raise
     if saved is None:
         if "foldername" in fields:
             return await _new_folder(request, farm, _joined(fields.get("path", ""), fields["foldername"]))

@@ -6,7 +6,6 @@ cancel / pause. A print runs in a task the farm tracks; the request returns once
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,18 +18,16 @@ from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
     BUSY, command_body, command_of, no_content, printing_file, state_text,
 )
-from farmctl.printer import Printer, PrinterState
+from farmctl.printer import Printer
 
 RESTART_WAIT = 10.0
-_S = PrinterState
 
 
 async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
     """Print the printer's selected file; 409 when nothing is selected or the printer is not ready."""
     if entry.selected is None:
         raise FarmctlError("no file is selected for printing", 409)
-    if entry.printer.state != _S.OPERATIONAL:
-        raise FarmctlError(f"the printer is {state_text(entry.printer).lower()}, not ready to print", 409)
+    entry.printer.check_ready()
     path = await farm.uploads.local_path(entry.selected)
     await farm.start_print(entry, path)
 
@@ -123,6 +120,7 @@ async def job_get(request: web.Request) -> web.Response:
 
 
 async def job_post(request: web.Request) -> web.Response:
+    """OctoPrint's job commands; the printer decides whether each may happen now (409 if not)."""
     farm, entry = farm_of(request), printer_of(request)
     body = await command_body(request)
     command = command_of(body, ("start", "restart", "cancel", "pause"))
@@ -130,36 +128,17 @@ async def job_post(request: web.Request) -> web.Response:
     if command == "start":
         await start_selected(farm, entry)
     elif command == "cancel":
-        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
-            raise FarmctlError("no print job is running", 409)
         printer.cancel()
     elif command == "restart":
-        if printer.state != _S.PAUSED:
-            raise FarmctlError("only a paused print can be restarted", 409)
-        printer.cancel()
-        await _wait_for_ready(entry)
+        await printer.cancel_paused(RESTART_WAIT)
         await start_selected(farm, entry)
     else:
+        actions = {"pause": printer.pause, "resume": printer.resume, "toggle": printer.toggle_pause}
         action = body.get("action", "toggle")
-        if action not in ("pause", "resume", "toggle"):
+        if action not in actions:
             raise FarmctlError(f"unknown pause action {action!r}; known: pause, resume, toggle")
-        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
-            raise FarmctlError("no print job is running", 409)
-        if action == "toggle":
-            action = "pause" if printer.state == _S.PRINTING else "resume"
-        if action == "pause":
-            printer.pause()
-        else:
-            printer.resume()
+        actions[action]()
     return no_content()
-
-
-async def _wait_for_ready(entry: FarmPrinter) -> None:
-    deadline = time.monotonic() + RESTART_WAIT
-    while entry.printer.state == _S.CANCELLING and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    if entry.printer.state != _S.OPERATIONAL:
-        raise FarmctlError(f"the cancelled print did not end in time; the printer is {state_text(entry.printer)}", 409)
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

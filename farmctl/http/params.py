@@ -8,6 +8,7 @@ these helpers so every bad value gets the same clear 400.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,19 +16,51 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from farmctl.errors import FarmctlError
+from farmctl.http.multipart import BROKEN_BODY
 from farmctl.queue.validate import as_int
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond a float's range")
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity, and no number that overflows to one (1e999),
+    since farmctl would later have to send it back as JSON it cannot write."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
 
 def parse_json_text(text: str, name: str) -> Any:
     try:
-        return json.loads(text)
-    except (TypeError, ValueError) as exc:
+        return loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise FarmctlError(f"{name} is not valid JSON: {exc}") from None
+
+
+MAX_BODY_BYTES = 16 << 20
+"""A JSON or form body's largest size (uploads stream and have their own limit): a larger one is a
+413 before it is read, so a stray gigabyte cannot fill the Pi's memory."""
+
+
+def _check_size(request: web.Request) -> None:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise FarmctlError(f"the request body is larger than {MAX_BODY_BYTES >> 20} MB", 413)
 
 
 async def form(request: web.Request) -> MultiDictProxy[Any]:
     """The POSTed form (urlencoded or multipart), or the query string for bodiless requests."""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return await request.post()
+        _check_size(request)
+        try:
+            return await request.post()
+        except BROKEN_BODY:
+            raise FarmctlError(f"the body is not the {request.content_type} it claims to be") from None
     return request.query
 
 
@@ -55,9 +88,17 @@ async def payload(request: web.Request) -> dict[str, Any]:
 
 
 async def json_body(request: web.Request) -> Any:
+    _check_size(request)
+    raw = bytearray()
+    while chunk := await request.content.read(1 << 16):
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise FarmctlError(f"the request body is larger than {MAX_BODY_BYTES >> 20} MB", 413)
     try:
-        return await request.json()
-    except ValueError as exc:
+        return loads(bytes(raw).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FarmctlError("the request body is not UTF-8") from None
+    except (ValueError, RecursionError) as exc:
         raise FarmctlError(f"the request body is not valid JSON: {exc}") from None
 
 

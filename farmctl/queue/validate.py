@@ -29,6 +29,10 @@ def as_bool(value: Any, name: str) -> bool:
     raise FarmctlError(f"{name} must be true or false, not {value!r}")
 
 
+MAX_INT = 2**63 - 1
+"""SQLite's largest integer: a larger id or count is refused, not overflowed."""
+
+
 def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     if isinstance(value, bool):
         raise FarmctlError(f"{name} must be an integer, not {value!r}")
@@ -45,6 +49,8 @@ def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         raise FarmctlError(f"{name} must be an integer, not {value!r}")
     if minimum is not None and number < minimum:
         raise FarmctlError(f"{name} must be at least {minimum}, not {number}")
+    if not -MAX_INT <= number <= MAX_INT:
+        raise FarmctlError(f"{name} is too large: at most {MAX_INT}")
     return number
 
 

@@ -35,6 +35,15 @@ def farm_toml(*names: str, profile: str = "marlin2") -> str:
     return "".join(f'[[printers]]\nname = "{n}"\nport = "sim"\nprofile = "{profile}"\n\n' for n in names)
 
 
+def everything_in(folder: Path) -> list[str]:
+    """Every file and folder below ``folder``, hidden ones too, except farmctl's own metadata cache."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != ".farmctl-meta"]
+        found += [os.path.relpath(os.path.join(root, name), folder) for name in dirs + files]
+    return sorted(found)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

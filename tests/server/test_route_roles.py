@@ -18,7 +18,7 @@ from farmctl.http.app import build_main_app, build_printer_app
 from farmctl.http.openapi import document
 from farmctl.http.route_table import ENDPOINTS, PRINTER_PREFIX, Access, endpoint_for
 
-ROUTES_DOC = Path(__file__).parents[2] / "docs" / "routes.md"
+ROUTES_DOC = Path(__file__).parents[2] / "farmctl" / "http" / "routes.md"
 SAMPLE = {"printer": "p1", "name": "p1", "location": "local", "path": "a.gcode", "token": "no-such-token",
           "id": "1", "source": "core", "action": "reboot", "server": "0", "session": "s",
           "filename": "dashboard.css"}
@@ -102,5 +102,5 @@ def _markdown() -> str:
 
 
 def test_docs_show_the_route_table() -> None:
-    assert _markdown() in ROUTES_DOC.read_text(), "docs/routes.md is out of date:\n" + _markdown()
+    assert _markdown() in ROUTES_DOC.read_text(), "farmctl/http/routes.md is out of date:\n" + _markdown()
     assert Access.OPEN.allows(None) and not Access.VIEWER.allows(None)

@@ -3,25 +3,15 @@ no file, no hidden temp file, no folder made for it, and an older file of that n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import requests
-from server_helpers import ServerProcess, farm_toml
+from server_helpers import ServerProcess, everything_in, farm_toml
 
 pytestmark = pytest.mark.timeout(45)
 
 MB = 1 << 20
-
-
-def everything_in(folder: Path) -> list[str]:
-    """Every file and folder below ``folder``, hidden ones too, except farmctl's own metadata cache."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != ".farmctl-meta"]
-        found += [os.path.relpath(os.path.join(root, name), folder) for name in dirs + files]
-    return sorted(found)
 
 
 def gcode(size: int) -> bytes:
