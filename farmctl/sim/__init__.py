@@ -9,5 +9,6 @@ alone.
 from farmctl.sim.firmware import MarlinFirmware
 from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter
 from farmctl.sim.records import Executed, Stats
+from farmctl.sim.sdcard import SdCard
 
-__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SdCard", "SimulatedPrinter", "Stats"]

@@ -6,13 +6,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from farmctl.farm.farm import MissingFiles
 from farmctl.http import cp_json
 from farmctl.queue import QueueModel
 from farmctl.store import Store
 
 
 async def state(model: QueueModel, printer: str | None = None) -> list[dict[str, Any]]:
-    return cp_json.queues_json(await model.state.snapshot(), printer, frozenset())
+    return cp_json.queues_json(await model.state.snapshot(), printer, MissingFiles())
 
 
 async def test_queue_state_follows_this_and_other_connections(tmp_path: Path) -> None:
