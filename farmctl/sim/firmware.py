@@ -31,7 +31,9 @@ from farmctl.sim.gcodes import HANDLERS, Handler
 from farmctl.sim.identity import Family, Identity, identity_for
 from farmctl.sim.outcome import Reply, Wait, WaitKind, command_code
 from farmctl.protocol.replies import LineErrorKind
-from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply
+from farmctl.sim.parser import (
+    EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply, next_eol,
+)
 from farmctl.sim.physics import Heater, Motion, Physics, Planner
 from farmctl.sim.records import Executed, Stats
 
@@ -135,7 +137,7 @@ class MarlinFirmware:
             if wake is not None and at >= wake:
                 self.advance(at)
                 continue
-            end = _next_eol(data, index)
+            end = next_eol(data, index)
             if wake is not None and byte_time > 0:
                 end = min(end, index + max(1, math.ceil((wake - at) / byte_time)))
             self._arrive(data[index:end], now + (end - 1) * byte_time)
@@ -287,7 +289,7 @@ class MarlinFirmware:
         ring = self._ring
         consumed = 0
         while consumed < len(ring) and len(self._queue) < self.profile.command_slots:
-            end = _next_eol(ring, consumed)
+            end = next_eol(ring, consumed)
             if ring[end - 1] not in EOL:  # a partial line: keep it in the line buffer
                 self._assembler.feed_text(bytes(ring[consumed:end]))
                 consumed = end
@@ -418,8 +420,3 @@ class MarlinFirmware:
     def _starved_now(self) -> float:
         return self._starved_before + self.planner.starved
 
-
-def _next_eol(data: bytes | bytearray, start: int) -> int:
-    """Index just past the next end of line at or after ``start`` (``len(data)`` if none)."""
-    ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
-    return min(ends) + 1 if ends else len(data)

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from farmctl.profiles import FirmwareProfile, get_profile
 from farmctl.sim.firmware import MarlinFirmware
+from farmctl.sim.parser import EOL, next_eol
 from farmctl.sim.physics import Physics
 from farmctl.sim.records import Executed, Stats
 from farmctl.sim.wire import LineFaults, Wire
@@ -68,16 +69,23 @@ class SimulatedPrinter:
     ``baud=None`` uses the profile's baud rate with real wire timing; ``full_speed=True`` (or
     ``baud=0``) delivers bytes instantly, for correctness tests.  ``time_scale`` shrinks the
     machine's own durations (moves, homing, heating, keepalive); 0 makes them instant.
+
+    ``line_writes=True`` writes each reply line to the pty by itself, once its last byte has
+    arrived, as a USB serial adapter hands over replies that come milliseconds apart: the host
+    then wakes once per reply. Without it the replies that have arrived by the time the thread
+    runs go out in one write, partial lines included.
     """
 
     def __init__(self, profile: FirmwareProfile | str = "marlin2", *, baud: int | None = None,
                  full_speed: bool = False, latency: float = 0.002, time_scale: float = 1.0,
                  caps: Mapping[str, bool] | None = None, faults: Faults = Faults(),
-                 link: Path | str | None = None, physics: Physics | None = None) -> None:
+                 link: Path | str | None = None, physics: Physics | None = None,
+                 line_writes: bool = False) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.baud = 0 if full_speed else (self.profile.baud if baud is None else baud)
         self.latency = latency
         self.faults = faults
+        self.line_writes = line_writes
         self.link = Path(link) if link is not None else None
         self.firmware = MarlinFirmware(self.profile, caps, time_scale, physics)
         self.firmware.trip_after = self._next_trip()
@@ -342,7 +350,9 @@ class SimulatedPrinter:
         if self._frozen:
             return None  # until a control wakes the thread
         with self._lock:
-            candidates = [self.firmware.next_wakeup(), self.wire.tx.next_arrival(),
+            tx = self.wire.tx
+            reply_due = (tx.next_arrival_of(_EOL) or tx.last_arrival()) if self.line_writes else tx.next_arrival()
+            candidates = [self.firmware.next_wakeup(), reply_due,
                           self.wire.rx.next_arrival_of(_EOL) or self.wire.rx.last_arrival()]
             if self._backlog:
                 candidates.append(now + 0.005)
@@ -384,14 +394,36 @@ class SimulatedPrinter:
         if not self._backlog or self._pty is None:
             self._backlog.clear()
             return
+        if self.line_writes:
+            self._write_lines()
+        else:
+            del self._backlog[:self._write(self._backlog)]
+        if len(self._backlog) > _MAX_BACKLOG:  # nobody reads: the OS would drop it too
+            self._backlog.clear()
+
+    def _write_lines(self) -> None:
+        """Each complete reply line in a write of its own; a tail whose line end was lost on the
+        wire goes out once nothing more is on its way."""
+        backlog = self._backlog
+        while backlog:
+            end = next_eol(backlog)
+            if backlog[end - 1] not in EOL and self.wire.tx.next_arrival() is not None:
+                return  # the rest of this line is still on the wire
+            chunk = backlog[:end]
+            written = self._write(chunk)
+            del backlog[:written]
+            if written < len(chunk):
+                return  # the pty is full: the rest waits
+
+    def _write(self, data: bytes | bytearray) -> int:
+        """Bytes of ``data`` the pty took (all of them once the host is gone: nobody will read them)."""
+        assert self._pty is not None
         try:
-            written = os.write(self._pty.master, self._backlog)
+            return os.write(self._pty.master, data)
         except BlockingIOError:
-            written = 0
+            return 0
         except OSError as exc:
             if exc.errno != errno.EIO:
                 raise
-            written = len(self._backlog)
-        del self._backlog[:written]
-        if len(self._backlog) > _MAX_BACKLOG:  # nobody reads: the OS would drop it too
-            self._backlog.clear()
+            return len(data)
+

@@ -34,7 +34,8 @@ class SimulatorProcess:
 
     def __init__(self, profile: str = "marlin2", *, baud: int | None = None, full_speed: bool = False,
                  latency: float = 0.002, time_scale: float = 1.0, faults: Faults = Faults(),
-                 link: Path | None = None, record_executed: bool = False, start_timeout: float = 10.0) -> None:
+                 link: Path | None = None, record_executed: bool = False, line_writes: bool = False,
+                 start_timeout: float = 10.0) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="farmctl-sim-"))
         self._stats_file = self._workdir / "stats.json"
         args = [sys.executable, "-m", "farmctl", "sim", "--profile", profile, "--latency", str(latency * 1000),
@@ -47,6 +48,8 @@ class SimulatorProcess:
             args += ["--link", str(link)]
         if record_executed:
             args.append("--executed")
+        if line_writes:
+            args.append("--line-writes")
         for flag, value in (("--rx-corrupt", faults.rx_corrupt), ("--rx-drop", faults.rx_drop),
                             ("--tx-corrupt", faults.tx_corrupt), ("--tx-drop", faults.tx_drop),
                             ("--reset-after", faults.reset_after_commands),

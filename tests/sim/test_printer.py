@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import time
 from collections import deque
 from pathlib import Path
@@ -194,3 +196,30 @@ def test_a_resending_host_gets_every_line_run_once_through_a_noisy_wire() -> Non
     numbered = [e.line_number for e in sim.executed if e.numbered]
     assert numbered == list(range(1, len(lines) + 1))  # each once, in order, despite the noise
     assert stats.wire_corrupted > 0 and stats.errors > 0
+
+
+@pytest.mark.parametrize("line_writes", [False, True])
+def test_line_writes_hand_over_each_reply_whole_and_by_itself(line_writes: bool) -> None:
+    """A USB serial adapter delivers replies that come milliseconds apart one by one; the default
+    writes whatever has arrived, partial lines included."""
+    lines = job(120)
+    reads: list[bytes] = []
+    with SimulatedPrinter(baud=250000, latency=0.002, time_scale=0.0, line_writes=line_writes) as sim, \
+            open_port(sim.path, timeout=5) as port:
+        fd = port.fileno()
+        sent = 0
+        while sent < len(lines) or sum(r.count(b"\n") for r in reads) < len(lines):
+            if sent < len(lines) and sent - sum(r.count(b"ok") for r in reads) < 4:
+                port.write(lines[sent])  # four lines in flight, each ok comes ~1.3 ms after the last
+                sent += 1
+                continue
+            ready, _, _ = select.select([fd], [], [], 5)
+            assert ready, "no reply"
+            reads.append(os.read(fd, 4096))
+        executed = [e.line_number for e in sim.executed]
+    assert executed == list(range(1, len(lines) + 1))
+    partial = [r for r in reads if not r.endswith(b"\n")]
+    if line_writes:
+        assert not partial, f"{len(partial)} of {len(reads)} reads ended inside a line"
+    else:
+        assert partial, "at 250000 baud the default hands over bytes as they arrive"
