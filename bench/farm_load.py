@@ -15,6 +15,7 @@ intervals, server CPU per acknowledged line and peak RSS, each against the goal 
 
     python bench/farm_load.py                       # 16 printers, 4,000 lines each
     python bench/farm_load.py --printers 4 --lines 1000
+    python bench/farm_load.py --baseline-tree DIR   # first the server from another checkout, same load
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ JOBS = {  # name: (shortest, longest segment in mm, time scale)
 class Server:
     """``farmctl serve`` in a child process; its CPU and peak RSS are read from /proc."""
 
-    def __init__(self, config: Path, data: Path, port: int) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    def __init__(self, config: Path, data: Path, port: int, tree: Path = ROOT) -> None:
+        env = dict(os.environ, PYTHONPATH=str(tree) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.port = port
         self.process = subprocess.Popen(
             [sys.executable, "-m", "farmctl", "serve", "--config", str(config), "--data", str(data),
@@ -284,7 +285,8 @@ def verdict(value: float, goal: float) -> str:
 
 
 def report(names: list[str], reports: list[ProcessReport], expected: list[str], args: argparse.Namespace,
-           window: Window, seen: Observed, needed: float) -> None:
+           window: Window, seen: Observed, needed: float) -> dict[str, float]:
+    """Print the tables; returns the figures a comparison with a baseline run needs."""
     print(f"\n{'printer':8} {'ledger':8} {'lines':>6} {'print s':>8} {'lines/s':>8} {'starved':>8} {'wire%':>6} "
           f"{'errors':>6}")
     starved_pcts, exact = [], 0
@@ -328,6 +330,33 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
           f"while printing; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if seen.failures:
         print(f"client failures: {len(seen.failures)}, e.g. {seen.failures[:3]}")
+    return {"API p50 ms": percentile(every, 0.5) * 1000, "API p99 ms": p99, "CPU ms/line": per_line,
+            "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved}
+
+
+def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
+    """One whole run against the server from ``tree``: simulators, server, load, report."""
+    min_mm, max_mm, time_scale = JOBS[args.job]
+    names = [f"p{i:02d}" for i in range(args.printers)]
+    with tempfile.TemporaryDirectory(prefix="farm-load-") as tmp:
+        workdir = Path(tmp)
+        job = workdir / JOB_NAME
+        needed = write_curves(job, args.lines, min_mm, max_mm)
+        expected = [line.command for line in read_job(job)]
+        sims = [SimulatorProcess("marlin2", baud=args.baud, latency=0.002, time_scale=time_scale,
+                                 record_executed=True, line_writes=True) for _ in names]
+        with contextlib.ExitStack() as stack:
+            for sim in sims:
+                stack.enter_context(sim)
+            write_config(workdir / "farm.toml", sims, args.baud)
+            server = Server(workdir / "farm.toml", workdir / "data", free_port(), tree)
+            seen = Observed()
+            try:
+                window = asyncio.run(drive(server, names, job, args, seen))
+            finally:
+                server.stop()
+            reports = [sim.stop() for sim in sims]
+    return report(names, reports, expected, args, window, seen, needed)
 
 
 def main() -> None:
@@ -341,27 +370,20 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=8)
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="client load with idle printers, for the CPU baseline")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--baseline-tree", type=Path, metavar="DIR",
+                        help="first run the server from this farmctl source tree (e.g. `git archive main`), same load")
     args = parser.parse_args()
-    min_mm, max_mm, time_scale = JOBS[args.job]
-    with tempfile.TemporaryDirectory(prefix="farm-load-") as tmp:
-        workdir = Path(tmp)
-        job = workdir / JOB_NAME
-        needed = write_curves(job, args.lines, min_mm, max_mm)
-        expected = [line.command for line in read_job(job)]
-        sims = [SimulatorProcess("marlin2", baud=args.baud, latency=0.002, time_scale=time_scale,
-                                 record_executed=True, line_writes=True) for _ in range(args.printers)]
-        with contextlib.ExitStack() as stack:
-            for sim in sims:
-                stack.enter_context(sim)
-            write_config(workdir / "farm.toml", sims, args.baud)
-            server = Server(workdir / "farm.toml", workdir / "data", free_port())
-            seen = Observed()
-            try:
-                window = asyncio.run(drive(server, [f"p{i:02d}" for i in range(args.printers)], job, args, seen))
-            finally:
-                server.stop()
-            reports = [sim.stop() for sim in sims]
-    report([f"p{i:02d}" for i in range(args.printers)], reports, expected, args, window, seen, needed)
+    if args.baseline_tree is None:
+        run(ROOT, args)
+        return
+    print(f"== baseline: the server from {args.baseline_tree}")
+    before = run(args.baseline_tree.resolve(), args)
+    print(f"\n== this tree: {ROOT}")
+    after = run(ROOT, args)
+    print("\nthis tree against the baseline, same load, same run:")
+    for name, value in after.items():
+        print(f"  {name:20} {before[name]:8.3f} -> {value:8.3f}  ({value / before[name]:.2f} x)" if before[name] else
+              f"  {name:20} {before[name]:8.3f} -> {value:8.3f}")
 
 
 if __name__ == "__main__":
