@@ -6,8 +6,19 @@ thread).  ``process`` runs a printer in a child process so a benchmark can measu
 alone.
 """
 
-from farmctl.sim.firmware import MarlinFirmware
-from farmctl.sim.printer import Faults, SimulatedPrinter
-from farmctl.sim.records import Executed, Stats
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from farmctl.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from farmctl.sim.firmware import MarlinFirmware
+    from farmctl.sim.printer import Faults, SimulatedPrinter
+    from farmctl.sim.records import Executed, Stats
 
 __all__ = ["Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__getattr__ = lazy_exports(__name__, {
+    "MarlinFirmware": "farmctl.sim.firmware", "Faults": "farmctl.sim.printer",
+    "SimulatedPrinter": "farmctl.sim.printer", "Executed": "farmctl.sim.records", "Stats": "farmctl.sim.records",
+})

@@ -16,7 +16,6 @@ from pathlib import Path
 from types import FrameType
 
 from farmctl.profiles import DEFAULT_PROFILE, get_profile
-from farmctl.sim.printer import Faults, SimulatedPrinter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from farmctl.sim.printer import Faults, SimulatedPrinter  # the simulator itself only when it runs
+
     profile = get_profile(args.profile)  # FarmctlError names the known profiles
     faults = Faults(args.rx_corrupt, args.rx_drop, args.tx_corrupt, args.tx_drop,
                     args.reset_after, args.unplug_after, args.seed)
