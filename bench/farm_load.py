@@ -344,7 +344,7 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
         needed = write_curves(job, args.lines, min_mm, max_mm)
         expected = [line.command for line in read_job(job)]
         sims = [SimulatorProcess("marlin2", baud=args.baud, latency=0.002, time_scale=time_scale,
-                                 record_executed=True, line_writes=True) for _ in names]
+                                 record_executed=True) for _ in names]
         with contextlib.ExitStack() as stack:
             for sim in sims:
                 stack.enter_context(sim)

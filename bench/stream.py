@@ -1,11 +1,21 @@
-"""Streaming benchmark: farmctl's send-ahead against its own strict ping-pong, on the simulator.
+"""Streaming benchmark: farmctl's send-ahead against strict ping-pong (OctoPrint's way), on the simulator.
 
-Each run streams a job through the real stack (Printer -> SerialLink -> pty) to a simulated
-Marlin in a child process with real wire timing and 2 ms reply latency, so the host's CPU is
-measured alone. Prints one table; ratios compare send-ahead with ping-pong in the same run.
+The simulated Marlin runs in a child process with real wire timing and 2 ms reply latency, and writes
+each reply line by itself once it has arrived (as a USB serial adapter hands over replies spaced ms
+apart), so the host wakes once per reply as on real hardware; ``--delivery bytes`` hands over whatever
+arrived since the simulator last woke instead, which reads cheaper than any real printer. Ratios
+compare with ping-pong measured in the same run. Three parts:
 
-    python bench/stream.py                # 20,000 lines, 115200 and 250000 baud
-    python bench/stream.py --lines 5000   # quicker
+* ``cli``: ``farmctl print`` as a process of its own, its whole CPU (start-up included) for a 2,000
+  and a 20,000-line wire-bound job at 250000 baud; the difference over 18,000 lines is the marginal
+  CPU per line, as an outside harness measures it. Both deliveries, so the gap between them shows.
+* ``usb``: a native-USB-like line (10 Mbaud, 1 ms): lines/s.
+* ``table``: the jobs below through the real stack in this process (Printer -> SerialLink -> pty):
+  wire use, planner starvation, resends, CPU around the print, and a CPU floor.
+
+    python bench/stream.py                        # every part, 20,000 lines a run
+    python bench/stream.py --part cli --repeat 3  # the marginal CPU figures, three times
+    python bench/stream.py --part table --lines 5000
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import math  # noqa: E402
 import select  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import termios  # noqa: E402
 import threading  # noqa: E402
@@ -33,7 +44,7 @@ from pathlib import Path  # noqa: E402
 from farmctl.job import read_job  # noqa: E402
 from farmctl.printer import JobOutcome, Printer  # noqa: E402
 from farmctl.protocol.gcode import encode  # noqa: E402
-from farmctl.sim import Faults  # noqa: E402
+from farmctl.sim import Delivery, Faults  # noqa: E402
 from farmctl.sim.jobs import write_curves  # noqa: E402
 from farmctl.sim.process import SimulatorProcess  # noqa: E402
 
@@ -73,11 +84,12 @@ async def stream(port: str, path: Path, ping_pong: bool) -> tuple[float, float, 
     return wall, cpu, stats, result
 
 
-def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path) -> dict[str, float]:
+def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path, delivery: Delivery) -> dict[str, float]:
     path = workdir / "job.gcode"
     needed = write_job(path, job, lines)
     faults = Faults(rx_corrupt=job.noise, tx_corrupt=job.noise, seed=7)
-    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale, faults=faults) as sim:
+    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale, faults=faults,
+                          delivery=delivery) as sim:
         wall, cpu, stats, result = asyncio.run(stream(sim.path, path, ping_pong))
         report = sim.stop()
     capacity = baud / 10
@@ -94,7 +106,7 @@ def run_one(job: Job, baud: int, lines: int, ping_pong: bool, workdir: Path) -> 
     }
 
 
-def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool) -> dict[str, float]:
+def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool, delivery: Delivery) -> dict[str, float]:
     """The floor: a thread that only counts each ok and writes the next precomputed line, in the same
     window (4 lines, 127 bytes), on the same simulator. What one wakeup per line costs on this machine.
 
@@ -103,7 +115,7 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool) ->
     path = workdir / "job.gcode"
     write_job(path, job, lines)
     encoded = [encode(0, "M110 N0")] + [encode(n, line.command) for n, line in enumerate(read_job(path), 1)]
-    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale) as sim:
+    with SimulatorProcess("marlin2", baud=baud, latency=0.002, time_scale=job.time_scale, delivery=delivery) as sim:
         fd = os.open(sim.path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(fd)
         time.sleep(0.5)
@@ -149,35 +161,82 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool) ->
     return {"lines_s": len(encoded) / timing["wall"], "cpu_10k": timing["cpu"] / len(encoded) * 10_000}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", type=int, default=20_000)
-    parser.add_argument("--baud", type=int, action="append", help="repeatable; default 115200 and 250000")
-    parser.add_argument("--job", action="append", help="substring of a job name to run (repeatable)")
-    args = parser.parse_args()
-    bauds = args.baud or [115200, 250000]
-    jobs = [j for j in JOBS if not args.job or any(s in j.name for s in args.job)]
-    print(f"{args.lines} lines per run, marlin2 simulator in a child process, 2 ms reply latency\n")
+def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delivery: Delivery) -> tuple[float, float]:
+    """``farmctl print`` in a process of its own: its whole CPU (user + system, start-up included) and wall time."""
+    with SimulatorProcess("marlin2", baud=baud, latency=latency, time_scale=0.0, delivery=delivery) as sim:
+        command = [sys.executable, "-m", "farmctl", "print", str(path), "--port", sim.path, "--baud", str(baud),
+                   "--profile", "marlin2"] + (["--ping-pong"] if ping_pong else [])
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        assert process.stderr is not None
+        error = process.stderr.read().decode(errors="replace").strip()
+        process.stderr.close()
+        sim.stop()
+    if status != 0:
+        raise SystemExit(f"farmctl print failed: {error}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def marginal_cli(workdir: Path, repeat: int) -> None:
+    """Marginal CPU per acknowledged line of ``farmctl print``: (CPU of 20,000 lines - CPU of 2,000) / 18,000."""
+    short, long = workdir / "short.gcode", workdir / "long.gcode"
+    job = next(j for j in JOBS if j.name == "wire-bound")
+    write_job(short, job, 2_000)
+    write_job(long, job, 20_000)
+    print("farmctl print, a process of its own, wire-bound job at 250000 baud, 2 ms reply latency:")
+    print("whole-process CPU of a 2,000 and a 20,000-line job; marginal = the difference / 18,000 lines\n")
+    header = f"{'replies delivered':28} {'mode':10} {'CPU 2k s':>8} {'CPU 20k s':>9} {'lines/s':>8} {'marginal ms/line':>16}"
+    print(header)
+    print("-" * len(header))
+    for _ in range(repeat):
+        for delivery in (Delivery.LINES, Delivery.BYTES):
+            for ping_pong in (True, False):
+                cpu_short, _ = print_process(short, 250000, 0.002, ping_pong, delivery)
+                cpu_long, wall = print_process(long, 250000, 0.002, ping_pong, delivery)
+                name = "one line per write" if delivery is Delivery.LINES else "bytes as they arrive"
+                print(f"{name:28} {'ping-pong' if ping_pong else 'send-ahead':10} {cpu_short:>8.2f} {cpu_long:>9.2f} "
+                      f"{20_000 / wall:>8.0f} {(cpu_long - cpu_short) / 18_000 * 1000:>16.3f}", flush=True)
+    print()
+
+
+def native_usb(workdir: Path, lines: int, repeat: int) -> None:
+    """A native-USB board: the line runs at USB speed (10 Mbaud here) and each reply takes about 1 ms."""
+    path = workdir / "usb.gcode"
+    write_job(path, next(j for j in JOBS if j.name == "wire-bound"), lines)
+    print(f"native-USB-like line (10 Mbaud, 1 ms reply latency), {lines} lines, farmctl print as a process:")
+    for _ in range(repeat):
+        pong_cpu, pong_wall = print_process(path, 10_000_000, 0.001, True, Delivery.LINES)
+        ahead_cpu, ahead_wall = print_process(path, 10_000_000, 0.001, False, Delivery.LINES)
+        print(f"  ping-pong {lines / pong_wall:6.0f} lines/s ({pong_cpu / lines * 1000:.3f} ms CPU/line)   "
+              f"send-ahead {lines / ahead_wall:6.0f} lines/s ({ahead_cpu / lines * 1000:.3f} ms CPU/line)   "
+              f"= {pong_wall / ahead_wall:.2f} x ping-pong", flush=True)
+    print()
+
+
+def table(jobs: list[Job], bauds: list[int], lines: int, delivery: Delivery, workdir: Path) -> None:
+    print(f"{lines} lines per run, marlin2 simulator in a child process, 2 ms reply latency, "
+          f"replies delivered {delivery.value}\n")
     header = (f"{'job':32} {'baud':>6} {'mode':10} {'lines/s':>8} {'x':>5} {'wire%':>6} {'starved s':>9} "
               f"{'resent':>6} {'garbled':>7} {'stalls':>6} {'CPU s/10k':>9} {'wall s':>7}")
     print(header)
     print("-" * len(header))
-    floors: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for job in jobs:
-            for baud in bauds:
-                pong = run_one(job, baud, args.lines, True, Path(tmp))
-                ahead = run_one(job, baud, args.lines, False, Path(tmp))
-                for mode, r in (("ping-pong", pong), ("send-ahead", ahead)):
-                    ratio = r["lines_s"] / pong["lines_s"]
-                    print(f"{job.name:32} {baud:>6} {mode:10} {r['lines_s']:>8.0f} {ratio:>5.2f} {r['utilisation'] * 100:>5.1f}% "
-                          f"{r['starved_s']:>9.2f} {r['resends']:>6} {r['garbled']:>7} {r['stalls']:>6} "
-                          f"{r['cpu_10k']:>9.3f} {r['wall']:>7.1f}")
-                if not math.isnan(ahead["needed"]):
-                    print(f"{'':32} {'':6} moves need {ahead['needed']:.0f} lines/s")
-                if job.name == "wire-bound":
-                    floors[baud] = (bare_loop(job, baud, args.lines, Path(tmp), wakeable=False),
-                                    bare_loop(job, baud, args.lines, Path(tmp), wakeable=True), ahead)
+    floors: dict[int, tuple[dict[str, float], dict[str, float], dict[str, float]]] = {}
+    for job in jobs:
+        for baud in bauds:
+            pong = run_one(job, baud, lines, True, workdir, delivery)
+            ahead = run_one(job, baud, lines, False, workdir, delivery)
+            for mode, r in (("ping-pong", pong), ("send-ahead", ahead)):
+                ratio = r["lines_s"] / pong["lines_s"]
+                print(f"{job.name:32} {baud:>6} {mode:10} {r['lines_s']:>8.0f} {ratio:>5.2f} {r['utilisation'] * 100:>5.1f}% "
+                      f"{r['starved_s']:>9.2f} {r['resends']:>6} {r['garbled']:>7} {r['stalls']:>6} "
+                      f"{r['cpu_10k']:>9.3f} {r['wall']:>7.1f}", flush=True)
+            if not math.isnan(ahead["needed"]):
+                print(f"{'':32} {'':6} moves need {ahead['needed']:.0f} lines/s")
+            if job.name == "wire-bound":
+                floors[baud] = (bare_loop(job, baud, lines, workdir, False, delivery),
+                                bare_loop(job, baud, lines, workdir, True, delivery), ahead)
     print("\nx = lines/s relative to ping-pong in the same run; wire% = bytes sent / (baud/10 x seconds)")
     if floors:
         print("\nCPU floor: a bare thread that only counts oks and writes precomputed lines (same window, same job),")
@@ -185,6 +244,28 @@ def main() -> None:
         for baud, (blocking, wakeable, ahead) in floors.items():
             print(f"  {baud:>6} baud: read() {blocking['cpu_10k']:.3f}, poll() {wakeable['cpu_10k']:.3f} CPU s/10k; "
                   f"farmctl send-ahead {ahead['cpu_10k']:.3f} = {ahead['cpu_10k'] / wakeable['cpu_10k']:.1f} x the poll() floor")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", action="append", choices=["cli", "usb", "table"], help="repeatable; default all")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the cli and usb parts")
+    parser.add_argument("--lines", type=int, default=20_000, help="lines per run of the usb and table parts")
+    parser.add_argument("--baud", type=int, action="append", help="table: repeatable; default 115200 and 250000")
+    parser.add_argument("--job", action="append", help="table: substring of a job name to run (repeatable)")
+    parser.add_argument("--delivery", choices=[d.value for d in Delivery], default=Delivery.LINES.value,
+                        help="table: how the simulator hands replies over (default %(default)s)")
+    args = parser.parse_args()
+    parts = args.part or ["cli", "usb", "table"]
+    jobs = [j for j in JOBS if not args.job or any(s in j.name for s in args.job)]
+    with tempfile.TemporaryDirectory() as tmp:
+        if "cli" in parts:
+            marginal_cli(Path(tmp), args.repeat)
+        if "usb" in parts:
+            native_usb(Path(tmp), args.lines, args.repeat)
+        if "table" in parts:
+            table(jobs, args.baud or [115200, 250000], args.lines, Delivery(args.delivery), Path(tmp))
+
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,9 @@ thread also tops up the current print's lines (a ``JobFeed``) and counts their a
 the event loop hears only what the rest of farmctl must see: replies other than a plain ``ok``,
 commands' acknowledgements, the feed settling (paused or finished), the port going away.
 
+A ``Reactor`` may serve the port instead of a thread of its own: one thread for every port, each
+pass the same ``_pass`` a link's own thread runs.
+
 The thread and the event loop share one lock. The loop changes the sender or the feed inside
 ``control()``, which wakes the thread to send what became due; the thread hands events to the loop
 at one point (``call_soon_threadsafe``), in arrival order.
@@ -32,6 +35,7 @@ from farmctl.profiles import FirmwareProfile
 from farmctl.protocol.replies import Ok
 from farmctl.protocol.events import Acknowledged, Event, SenderStats
 from farmctl.protocol.sender import Sender
+from farmctl.reactor import Reactor
 from farmctl.terminal import Terminal
 
 log = logging.getLogger(__name__)
@@ -71,7 +75,8 @@ class SerialLink:
     """One printer's port driven by one Sender on a thread of its own; events reach ``on_events`` on the loop."""
 
     def __init__(self, port: str, baud: int, profile: FirmwareProfile,
-                 on_events: Callable[[list[LinkEvent]], None], clock: Callable[[], float] = time.monotonic) -> None:
+                 on_events: Callable[[list[LinkEvent]], None], clock: Callable[[], float] = time.monotonic,
+                 reactor: Reactor | None = None) -> None:
         self.port = port
         self.baud = baud
         self.sender = Sender(profile)
@@ -91,6 +96,11 @@ class SerialLink:
         self._unwritten = b""
         self._waiting_to_write = False
         self._thread: threading.Thread | None = None
+        self._reactor = reactor
+        self._served_by: Reactor | None = None  # the reactor serving the open port, if one does
+        self._detached = threading.Event()  # set once nothing serves the port any more
+        self.deadline: float | None = None
+        """When the sender's timers next need a pass (None: not before bytes arrive or the loop asks)."""
         self._closing = False
 
     @property
@@ -116,32 +126,38 @@ class SerialLink:
             os.set_blocking(self._fd, False)
         else:
             self._serial.timeout = _POLL_WITHOUT_FD
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
         self._closing = False
         self._unwritten = b""
         self._waiting_to_write = False
         self.advanced_ok_seen = False  # learnt again from this session's oks
+        self.deadline = self._clock()
+        self._detached.clear()
+        if self._reactor is not None and self._fd is not None:
+            self._served_by = self._reactor
+            self._reactor.attach(self, self._fd)
+            return
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 
     async def close(self) -> None:
-        thread = self._thread
-        if thread is None:
+        if self._thread is None and self._served_by is None:
             return
         with self._lock:
             self._closing = True
         self._wake()
-        await asyncio.to_thread(thread.join, _CLOSE_TIMEOUT)
-        if thread.is_alive():
-            log.warning("%s: the serial thread did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
-        self._thread = None
+        await asyncio.to_thread(self._detached.wait, _CLOSE_TIMEOUT)
+        if not self._detached.is_set():
+            log.warning("%s: the serial link did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
+        self._thread = self._served_by = None
         port, self._serial, self._fd = self._serial, None, None
         if port is not None:
             await asyncio.to_thread(_close_quietly, port)
         for fd in (self._wake_r, self._wake_w):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         self._wake_r = self._wake_w = -1
         with self._lock:
             self._outbox.clear()  # nothing the closed port said is news any more
@@ -189,33 +205,50 @@ class SerialLink:
     # -- the thread ----------------------------------------------------------------------------------
 
     def _wake(self) -> None:
-        if self._wake_w >= 0:
+        if self._served_by is not None:
+            self._served_by.wake(self)
+        elif self._wake_w >= 0:
             try:
                 os.write(self._wake_w, b"\0")
             except (BlockingIOError, OSError):
                 pass  # already awake, or closing
 
     def _run(self) -> None:
+        """The port's own thread: wait, then one pass, until the link is done."""
         wait = self._wait_on_fd if self._fd is not None else self._wait_on_serial
         poller = select.poll()
         if self._fd is not None:
             poller.register(self._fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        deadline: float | None = self._clock()
+        while self._pass(poller, lambda: wait(poller, self.deadline)):
+            pass
+        self._detached.set()
+
+    def serve(self, poller: select.poll | select.epoll, mask: int) -> bool:
+        """A reactor's pass for this port (``mask``: what poll said of its fd, 0 if it did not); False once done."""
+        return self._pass(poller, lambda: self._on_ready(poller, mask) if mask else b"")
+
+    def detached(self) -> None:
+        """The reactor no longer watches the port: ``close`` may close it."""
+        self._detached.set()
+
+    def _pass(self, poller: select.poll | select.epoll, read: Callable[[], bytes]) -> bool:
+        """Read what arrived, step the sender, write what is due; False once the link is done."""
         try:
-            while True:
-                data = wait(poller, deadline)
-                deadline, out = self._step(data, deadline)
-                if out:
-                    self._send(poller, out)
+            data = read()
+            self.deadline, out = self._step(data, self.deadline)
+            if out:
+                self._send(poller, out)
+            return True
         except _Closing:
             pass
         except PortGoneError as exc:
             self._post_gone(str(exc))
             _close_quietly(self._serial)  # at once, so a replugged device gets its old name back
         except Exception:  # a bug here must end this printer's link, never the farm
-            log.exception("%s: serial thread failed", self.port)
+            log.exception("%s: serial link failed", self.port)
             self._post_gone("internal error in the serial link (see the log)")
+        return False
 
     def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes]:
         """Feed what arrived, run timers if due, top up the print; returns the next deadline and what to send."""
@@ -293,12 +326,19 @@ class SerialLink:
         for fd, mask in poller.poll(timeout):
             if fd == self._wake_r:
                 _drain(self._wake_r)
-            elif mask & select.POLLIN:
-                data = self._read_fd()
-            elif mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
-                raise PortGoneError("the port closed")
-            if fd != self._wake_r and mask & select.POLLOUT:
-                self._flush(poller)
+            else:
+                data = self._on_ready(poller, mask)
+        return data
+
+    def _on_ready(self, poller: select.poll | select.epoll, mask: int) -> bytes:
+        """What poll said of the port: read what arrived, write what waited for room."""
+        data = b""
+        if mask & select.POLLIN:
+            data = self._read_fd()
+        elif mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            raise PortGoneError("the port closed")
+        if mask & select.POLLOUT:
+            self._flush(poller)
         return data
 
     def _read_fd(self) -> bytes:
@@ -324,7 +364,7 @@ class SerialLink:
         except (serial.SerialException, OSError, TypeError) as exc:
             raise PortGoneError(f"read failed: {exc}") from exc
 
-    def _send(self, poller: select.poll, data: bytes) -> None:
+    def _send(self, poller: select.poll | select.epoll, data: bytes) -> None:
         if self._fd is None:
             try:
                 assert self._serial is not None
@@ -335,7 +375,7 @@ class SerialLink:
         self._unwritten += data
         self._flush(poller)
 
-    def _flush(self, poller: select.poll) -> None:
+    def _flush(self, poller: select.poll | select.epoll) -> None:
         """Write what the port takes now; the rest waits for POLLOUT (a port with flow control held)."""
         assert self._fd is not None
         try:

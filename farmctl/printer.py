@@ -19,6 +19,7 @@ from pathlib import Path
 from farmctl.errors import FarmctlError
 from farmctl.job import FeedState, JobFeed, JobProgress, check_job
 from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
+from farmctl.reactor import Reactor
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
@@ -104,7 +105,7 @@ class Printer:
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
                  on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
                  ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None,
-                 on_prompt: Callable[[Printer], None] | None = None) -> None:
+                 on_prompt: Callable[[Printer], None] | None = None, reactor: Reactor | None = None) -> None:
         self.name = name
         self.port = port
         self.ping_pong = ping_pong
@@ -132,7 +133,9 @@ class Printer:
         self._on_print = on_print
         self._on_prompt = on_prompt
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
-        self._link = SerialLink(port, self.baud, self.profile, self._on_events)
+        self.reactor = reactor
+        """The reactor serving this printer's port, or None: a thread of its own does."""
+        self._link = SerialLink(port, self.baud, self.profile, self._on_events, reactor=reactor)
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
         self._next_tag = 0
         self._feed: JobFeed | None = None

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, NamedTuple
 
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol import gcode
 from farmctl.protocol.events import Acknowledged, Event, NotResponding, Resending, SenderStats
+from farmctl.protocol.mode import TRANSITIONS, UNCERTAIN, SenderMode
 from farmctl.protocol.replies import (
     PLAIN_OK, Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
     parse_reply,
@@ -60,6 +62,14 @@ ENCODE_AHEAD = 8
 """Job lines numbered and checksummed at a time, ahead of the window: a burst, not a little every line."""
 _M105 = "M105"
 _HANDSHAKE = "M110 N0"
+_M = SenderMode
+
+
+class _Nudge(Enum):
+    """Why an M105 is to be slipped in before the next line."""
+
+    RESYNC = "resync"  # a doubt: its ``ok T:`` shows which ok was lost (not if an M105 is already on its way)
+    TICKLE = "tickle"  # silence: complete a line whose end was lost (even if an earlier M105 got no answer)
 
 
 class _Line(NamedTuple):
@@ -91,11 +101,12 @@ class Sender:
         self._stall_timeout = max(STALL_TIMEOUT_MIN, 2 * profile.keepalive + 1)
         self._max_bytes = profile.rx_buffer - 1
         self._history_size = max(profile.history, 256)
+        self._mode = _M.STREAMING
         self._reset(0.0)
-        self._halted = False
 
     def _reset(self, now: float) -> None:
         """Forget the session: numbering, history, window and every doubt."""
+        self._set_mode(_M.STREAMING, new_session=True)
         self._slots = 1 if self.profile.ping_pong else self.profile.command_slots
         self._rx = b""
         self._rx_since = now  # when the partial reply in _rx began
@@ -110,15 +121,13 @@ class Sender:
         self._next_number = 0
         self._acked_max = -1
         self._resend_cursor: int | None = None
-        self._recovery_line: int | None = None  # the line a resend started from, until the firmware takes one
-        self._recovery_seq = 0  # transmissions after this one belong to the recovery
+        self._recovery_line = -1  # RECOVERING: the line the resend started from
+        self._recovery_seq = 0  # RECOVERING: transmissions after this one belong to the recovery
         self._implausible: int | None = None  # the last Resend number that fit nothing we sent
         self._last_reply = now
         self._uncredited_ok_next = False
-        self._uncertain = False
-        self._resync_wanted = False
-        self._tickle_wanted = False
-        self._probe_sent_at: float | None = None
+        self._nudge: _Nudge | None = None
+        self._probe_sent_at = 0.0  # PROBING: when the probe went out
         self._silent_rounds = 0
         self._last_progress = now  # the last sign of life from a window with lines in it
         self._quiet_since = now  # the last sign of life or tickle: the next tickle is due TICKLE_QUIET later
@@ -129,8 +138,20 @@ class Sender:
     def start_session(self, now: float) -> None:
         """Forget everything in flight and restart numbering with ``N0 M110 N0``."""
         self._reset(now)
-        self._halted = False
         self.submit(_HANDSHAKE, tag=None)
+
+    def _set_mode(self, new: SenderMode, *, new_session: bool = False) -> None:
+        """The one place the mode changes; a change the table does not allow is a bug in the sender."""
+        if new is self._mode:
+            return
+        if not new_session and new not in TRANSITIONS[self._mode]:
+            raise RuntimeError(f"sender: no transition {self._mode.name} -> {new.name}")
+        self._mode = new
+
+    def _unsure(self) -> None:
+        """Where the firmware is became uncertain; a recovery or probe under way already is."""
+        if self._mode is _M.STREAMING:
+            self._set_mode(_M.DOUBTFUL)
 
     def submit(self, command: str, tag: Any = None, *, urgent: bool = False) -> None:
         """Queue a cleaned command; ``urgent`` puts it before the job lines still waiting.
@@ -169,18 +190,22 @@ class Sender:
         return len(self._inflight)
 
     @property
+    def mode(self) -> SenderMode:
+        return self._mode
+
+    @property
     def idle(self) -> bool:
         """Everything submitted was acknowledged and, after any doubt, confirmed by the firmware."""
-        return not (self._unsent() or self._inflight or self._uncertain or self._out or self._halted)
+        return self._mode is _M.STREAMING and not (self._unsent() or self._inflight or self._out)
 
     @property
     def halted(self) -> bool:
         """The firmware reset; a new session (``start_session``) is needed before anything is sent."""
-        return self._halted
+        return self._mode is _M.HALTED
 
     @property
     def uncertain(self) -> bool:
-        return self._uncertain
+        return self._mode in UNCERTAIN
 
     def has_m105_queued(self) -> bool:
         """An M105 is waiting or in flight: a poller must not add another to a busy queue."""
@@ -199,18 +224,20 @@ class Sender:
 
     def data_to_send(self, now: float) -> bytes:
         """Every byte the window allows right now."""
-        if self._halted:
+        mode = self._mode
+        if mode is _M.HALTED:
             return b""
         if not self._inflight:
-            self._resync_wanted = self._tickle_wanted = False
-        elif (self._resync_wanted and not self.has_m105_queued()) or (self._tickle_wanted and not self._m105_waiting()):
-            self._urgent.appendleft((_M105, None, False))  # a tickle goes even if an earlier M105 got no answer
-            self._resync_wanted = self._tickle_wanted = False
-        if self._uncertain and not self._inflight and not self._unsent() and self._probe_sent_at is None:
+            self._nudge = None
+        elif (nudge := self._nudge) is not None and (
+                not self._m105_waiting() if nudge is _Nudge.TICKLE else not self.has_m105_queued()):
+            self._urgent.appendleft((_M105, None, False))
+            self._nudge = None
+        if (mode is _M.DOUBTFUL or mode is _M.RECOVERING) and not self._inflight and not self._unsent():
             self._send_probe(now)
         if not self._inflight:
             self._progress(now)  # the stall and tickle clocks start when lines go in flight, not at the last ok
-        while self._probe_sent_at is None and (line := self._next_line()) is not None and self._fits(line):
+        while self._mode is not _M.PROBING and (line := self._next_line()) is not None and self._fits(line):
             self._take_next_line(line)
         if not self._out:
             return b""
@@ -280,7 +307,7 @@ class Sender:
         """
         if not self._inflight:
             return True
-        if self._recovery_line is not None and self._inflight[-1].seq > self._recovery_seq:
+        if self._mode is _M.RECOVERING and self._inflight[-1].seq > self._recovery_seq:
             return False  # recovering from a resend: one re-sent line at a time
         slots = self._slots if line.submitted else self._slots + 1
         return len(self._inflight) < slots and self._inflight_bytes + len(line.encoded) <= self._max_bytes
@@ -291,12 +318,16 @@ class Sender:
         self._inflight_bytes += size
 
     def _send_probe(self, now: float) -> None:
-        """Re-send the last line: the firmware either takes it (it was lost) or answers where it is."""
+        """Re-send the last line: the firmware either takes it (it was lost) or answers where it is.
+
+        A recovery whose window was abandoned ends here: the answer says where the firmware is.
+        """
         line = self._history.get(self._next_number - 1)
         if line is None or line.number == 0:
-            self._uncertain = False  # nothing but the handshake was sent: nothing to confirm
+            self._set_mode(_M.STREAMING)  # nothing but the handshake was sent: nothing to confirm
             return
         self.stats.sync_probes += 1
+        self._set_mode(_M.PROBING)
         self._probe_sent_at = now
         self._out += line.encoded
         self.stats.bytes_sent += len(line.encoded)
@@ -330,7 +361,9 @@ class Sender:
     def _plain_ok(self, now: float) -> list[Event]:
         """The steady state, hundreds of times a second: one ok for the oldest line in flight.
 
-        The same as ``_handle(PLAIN_OK)`` in that state, without the parsing and the dispatch.
+        The same as ``_handle(PLAIN_OK)`` with lines in flight and no uncredited ok due, in every
+        mode, without the parsing and the dispatch: both end in ``_acknowledge`` of the oldest
+        transmission, which makes the only mode change a plain ok can make (a recovery ends).
         """
         self._silent_rounds = 0
         self._last_reply = self._last_progress = self._quiet_since = now
@@ -369,8 +402,12 @@ class Sender:
 
     def _doubt(self) -> None:
         """An ok may have been lost or invented: resynchronise with an M105 and confirm at the end."""
-        self._uncertain = True
-        self._resync_wanted = bool(self._inflight)
+        self._unsure()
+        if self._inflight:
+            if self._nudge is None:
+                self._nudge = _Nudge.RESYNC
+        elif self._nudge is _Nudge.RESYNC:
+            self._nudge = None
 
     def _halt(self) -> None:
         """The firmware rebooted: its numbering restarted, so nothing may be sent or re-sent until a new session.
@@ -378,14 +415,14 @@ class Sender:
         Re-sending history now would make the firmware ask for line 1 again and replay the job.
         """
         self._reset(self._last_progress)
-        self._halted = True
+        self._set_mode(_M.HALTED)
 
     def _on_ok(self, ok: Ok) -> list[Event]:
         if ok.queue_free is not None and not self.profile.ping_pong:
             self._slots = max(self._slots, ok.queue_free + 1)  # ADVANCED_OK: B counts free command slots
         if not self._inflight:
-            if self._probe_sent_at is not None:
-                self._probe_sent_at = None  # the probe itself was taken (the last line had been lost): ask again
+            if self._mode is _M.PROBING:
+                self._set_mode(_M.DOUBTFUL)  # the probe itself was taken (the last line had been lost): ask again
             return []
         if ok is PLAIN_OK:
             return self._pop_through(None)
@@ -410,14 +447,14 @@ class Sender:
                 events.append(acknowledged)
             if is_last is None or is_last(transmission):
                 break
-            self._uncertain = True  # skipped over: its own ok was lost
+            self._unsure()  # skipped over: its own ok was lost
         return events
 
     def _acknowledge(self, transmission: _Transmission) -> Acknowledged | None:
         """Book one transmission as taken by the firmware; the event for a submitted command."""
         self._inflight_bytes -= transmission.size
-        if transmission.seq > self._recovery_seq:
-            self._recovery_line = None  # the firmware took a re-sent line: every stale line is behind us
+        if self._mode is _M.RECOVERING and transmission.seq > self._recovery_seq:
+            self._set_mode(_M.DOUBTFUL)  # the firmware took a re-sent line: every stale line is behind us
         line = transmission.line
         if line is None:
             return None
@@ -431,6 +468,8 @@ class Sender:
 
     def _on_resend(self, number: int) -> list[Event]:
         self.stats.resend_requests += 1
+        if self._mode is _M.HALTED:
+            return []  # the firmware rebooted: nothing is re-sent until a new session
         self._uncredited_ok_next = self.profile.ok_after_resend
         if not self._plausible_resend(number):
             repeated, self._implausible = number == self._implausible, number
@@ -440,27 +479,31 @@ class Sender:
                 self._halt()
                 return [Start()]
             self.stats.resend_requests_ignored += 1
-            self._probe_sent_at = None  # if it answered "where are you?", the answer was garbled: ask again
+            if self._mode is _M.PROBING:
+                self._set_mode(_M.DOUBTFUL)  # it answered "where are you?", but garbled: ask again
             self._doubt()
             return []
         self._implausible = None
-        self._probe_sent_at = None
-        if number == self._recovery_line:
+        if self._mode is _M.PROBING:
+            self._set_mode(_M.DOUBTFUL)  # the answer to the probe: acted on below
+        elif self._mode is _M.RECOVERING and number == self._recovery_line:
             # A stale line's complaint, or our re-sent line was garbled or flushed: the quiet timer decides.
             self.stats.resend_requests_ignored += 1
             return []
-        self._uncertain = True
+        self._unsure()
         rejected_from = min((t.seq for t in self._inflight if t.number is not None and t.number >= number),
                             default=self._seq + 1)
         self._inflight = deque(t for t in self._inflight if t.seq < rejected_from)
         self._inflight_bytes = sum(t.size for t in self._inflight)
         if number >= self._next_number:
             self._resend_cursor = None
-            self._recovery_line = None
             if not self._inflight and not self._unsent():
-                self._uncertain = False  # the firmware confirmed every line we sent
+                self._set_mode(_M.STREAMING)  # the firmware confirmed every line we sent
+            else:
+                self._set_mode(_M.DOUBTFUL)
             return []
         self._resend_cursor = number
+        self._set_mode(_M.RECOVERING)
         self._recovery_line = number
         self._recovery_seq = self._seq
         return [Resending(number)]
@@ -479,11 +522,12 @@ class Sender:
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next needs to run (None: nothing is waiting on time)."""
-        if self._halted:
+        mode = self._mode
+        if mode is _M.HALTED:
             return None
-        if self._probe_sent_at is not None:
+        if mode is _M.PROBING:
             return self._probe_sent_at + PROBE_TIMEOUT
-        if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
+        if mode is _M.RECOVERING and self._inflight and self._inflight[-1].seq > self._recovery_seq:
             return self._last_reply + RECOVERY_QUIET
         # With lines in flight, tick looks every TICKLE_QUIET of silence: to tickle, or to call a stall.
         deadline = self._quiet_since + TICKLE_QUIET if self._inflight else None
@@ -500,7 +544,7 @@ class Sender:
 
     def tick(self, now: float) -> list[Event]:
         """Run timeouts: a stalled window is abandoned and the firmware asked; silence means it is gone."""
-        if self._recovery_line is not None and self._inflight and self._inflight[-1].seq > self._recovery_seq:
+        if self._mode is _M.RECOVERING and self._inflight and self._inflight[-1].seq > self._recovery_seq:
             if now - self._last_reply < RECOVERY_QUIET:
                 return []
             lost = self._inflight.pop()  # flushed before the firmware read it: send it again
@@ -513,10 +557,10 @@ class Sender:
         if self._rx and now - self._rx_since >= PARTIAL_REPLY_TIMEOUT:
             partial, self._rx = self._rx, b""
             return self._replies(partial, now)
-        if self._probe_sent_at is not None:
+        if self._mode is _M.PROBING:
             if now - self._probe_sent_at < PROBE_TIMEOUT:
                 return []
-            self._probe_sent_at = None
+            self._set_mode(_M.DOUBTFUL)  # its answer was lost: the window is abandoned as a stall, and asked again
         else:
             if not self._inflight or now - self._quiet_since < TICKLE_QUIET:
                 return []
@@ -527,7 +571,7 @@ class Sender:
                 # may have finished a broken line, the next then gets an answer if anything can.
                 if timeout != LONG_COMMAND_TIMEOUT and self._m105_in_flight() < 2 and not self._m105_waiting():
                     self.stats.tickles += 1
-                    self._tickle_wanted = True
+                    self._nudge = _Nudge.TICKLE
                 return []
         self.stats.stalls += 1
         self._silent_rounds += 1
@@ -537,6 +581,6 @@ class Sender:
         # reject what it already has and ask for what it lacks.
         self._inflight.clear()
         self._inflight_bytes = 0
-        self._uncertain = True
+        self._unsure()
         self._progress(now)
         return []

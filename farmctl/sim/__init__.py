@@ -14,11 +14,11 @@ from farmctl.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from farmctl.sim.firmware import MarlinFirmware
-    from farmctl.sim.printer import Faults, SimulatedPrinter
+    from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter
     from farmctl.sim.records import Executed, Stats
 
-__all__ = ["Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
 __getattr__ = lazy_exports(__name__, {
-    "MarlinFirmware": "farmctl.sim.firmware", "Faults": "farmctl.sim.printer",
+    "MarlinFirmware": "farmctl.sim.firmware", "Delivery": "farmctl.sim.printer", "Faults": "farmctl.sim.printer",
     "SimulatedPrinter": "farmctl.sim.printer", "Executed": "farmctl.sim.records", "Stats": "farmctl.sim.records",
 })

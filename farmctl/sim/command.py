@@ -17,6 +17,9 @@ from types import FrameType
 
 from farmctl.profiles import DEFAULT_PROFILE, get_profile
 
+DELIVERIES = ("lines", "bytes")
+"""``Delivery``'s values, spelled here so that ``farmctl --help`` need not import the simulator."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="run a simulated Marlin printer on a pseudo-terminal",
@@ -27,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency", type=float, default=2.0, metavar="MS", help="reply latency in ms (default 2)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                         help="multiply move, homing and heating times (0 = instant)")
-    parser.add_argument("--line-writes", action="store_true",
-                        help="write each reply line by itself when it has arrived, as a USB serial adapter does")
+    parser.add_argument("--delivery", choices=DELIVERIES, default=DELIVERIES[0],
+                        help="replies to the host: each line in a write of its own, as USB adapters deliver them, "
+                             "or whatever bytes arrived since the last wakeup (default %(default)s)")
     parser.add_argument("--link", type=Path, help="keep a symlink at this path pointing at the pty")
     parser.add_argument("--stats-json", type=Path, metavar="FILE", help="write counters here on exit")
     parser.add_argument("--executed", action="store_true", help="include every executed command in --stats-json")
@@ -44,14 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from farmctl.sim.printer import Faults, SimulatedPrinter  # the simulator itself only when it runs
+    from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter  # the simulator itself only when it runs
 
     profile = get_profile(args.profile)  # FarmctlError names the known profiles
     faults = Faults(args.rx_corrupt, args.rx_drop, args.tx_corrupt, args.tx_drop,
                     args.reset_after, args.unplug_after, args.seed)
     printer = SimulatedPrinter(profile, baud=args.baud, full_speed=args.full_speed, latency=args.latency / 1000.0,
                                time_scale=args.time_scale, faults=faults, link=args.link,
-                               line_writes=args.line_writes)
+                               delivery=Delivery(args.delivery))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -4,12 +4,19 @@ The host opens ``printer.path`` with pyserial exactly as it would open /dev/ttyU
 thread moves bytes between the pty master, the wire model and the firmware model, sleeping in
 ``select`` until the next thing due (a line arriving, a reply to deliver, a move finishing), so
 250000 baud with real timing costs a few percent of a core.
+
+Replies reach the host as a USB serial adapter or a native-USB board hands them over: each reply
+line in a write of its own, at the moment its last byte arrived (``Delivery.LINES``). Replies
+spaced milliseconds apart thus wake the host once each, as on real hardware; a simulator that
+wrote whatever had arrived since it last woke would hand a host several replies per read and make
+it look cheaper than it is. ``Delivery.BYTES`` keeps that byte-stream behaviour for comparison.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import selectors
 import threading
@@ -17,12 +24,12 @@ import time
 import tty
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
 from farmctl.profiles import FirmwareProfile, get_profile
 from farmctl.sim.firmware import MarlinFirmware
-from farmctl.sim.parser import EOL, next_eol
 from farmctl.sim.physics import Physics
 from farmctl.sim.records import Executed, Stats
 from farmctl.sim.wire import LineFaults, Wire
@@ -44,6 +51,13 @@ class Faults:
     reset_after_commands: int | None = None
     unplug_after_commands: int | None = None
     seed: int = 0
+
+
+class Delivery(Enum):
+    """How reply bytes are written to the pty."""
+
+    LINES = "lines"  # each reply line by itself once it has arrived whole, as USB adapters deliver them
+    BYTES = "bytes"  # whatever bytes arrived since the last wakeup, in one write
 
 
 class _Pty:
@@ -69,23 +83,18 @@ class SimulatedPrinter:
     ``baud=None`` uses the profile's baud rate with real wire timing; ``full_speed=True`` (or
     ``baud=0``) delivers bytes instantly, for correctness tests.  ``time_scale`` shrinks the
     machine's own durations (moves, homing, heating, keepalive); 0 makes them instant.
-
-    ``line_writes=True`` writes each reply line to the pty by itself, once its last byte has
-    arrived, as a USB serial adapter hands over replies that come milliseconds apart: the host
-    then wakes once per reply. Without it the replies that have arrived by the time the thread
-    runs go out in one write, partial lines included.
     """
 
     def __init__(self, profile: FirmwareProfile | str = "marlin2", *, baud: int | None = None,
                  full_speed: bool = False, latency: float = 0.002, time_scale: float = 1.0,
                  caps: Mapping[str, bool] | None = None, faults: Faults = Faults(),
                  link: Path | str | None = None, physics: Physics | None = None,
-                 line_writes: bool = False) -> None:
+                 delivery: Delivery = Delivery.LINES) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.baud = 0 if full_speed else (self.profile.baud if baud is None else baud)
         self.latency = latency
+        self.delivery = delivery
         self.faults = faults
-        self.line_writes = line_writes
         self.link = Path(link) if link is not None else None
         self.firmware = MarlinFirmware(self.profile, caps, time_scale, physics)
         self.firmware.trip_after = self._next_trip()
@@ -308,7 +317,7 @@ class SimulatedPrinter:
                 with self._lock:
                     self._run_tasks()
                     self._process(time.monotonic())
-                ready = self._selector.select(self._timeout(time.monotonic()))
+                ready = self._wait(self._timeout(time.monotonic()))
                 with self._lock:
                     now = time.monotonic()
                     for key, _ in ready:
@@ -319,6 +328,19 @@ class SimulatedPrinter:
         except BaseException as exc:  # noqa: BLE001 - reported by stop()
             log.exception("simulated printer failed")
             self._error = exc
+
+    def _wait(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        """``select`` to the microsecond: epoll rounds up to whole milliseconds, which would hold
+        back a reply due in 0.2 ms until the next one is due too, and hand both over in one write."""
+        if timeout is None:
+            return self._selector.select(None)
+        coarse = math.floor(timeout * 1000) / 1000
+        ready = self._selector.select(coarse)
+        rest = timeout - coarse
+        if ready or rest <= 0:
+            return ready
+        time.sleep(rest)
+        return self._selector.select(0)
 
     def _drain_wake(self) -> None:
         try:
@@ -351,8 +373,8 @@ class SimulatedPrinter:
             return None  # until a control wakes the thread
         with self._lock:
             tx = self.wire.tx
-            reply_due = (tx.next_arrival_of(_EOL) or tx.last_arrival()) if self.line_writes else tx.next_arrival()
-            candidates = [self.firmware.next_wakeup(), reply_due,
+            delivery = tx.next_whole_arrival() if self.delivery is Delivery.LINES else tx.next_arrival()
+            candidates = [self.firmware.next_wakeup(), delivery,
                           self.wire.rx.next_arrival_of(_EOL) or self.wire.rx.last_arrival()]
             if self._backlog:
                 candidates.append(now + 0.005)
@@ -389,34 +411,25 @@ class SimulatedPrinter:
         firmware.trip_after = self._next_trip()
 
     def _write_host(self, now: float) -> None:
-        for segment in self.wire.tx.take(now):
-            self._backlog += segment.data
-        if not self._backlog or self._pty is None:
+        if self.delivery is Delivery.LINES:
+            writes = self.wire.tx.take_whole(now)
+        else:
+            writes = [b"".join(segment.data for segment in self.wire.tx.take(now))]
+        if self._pty is None:
             self._backlog.clear()
             return
-        if self.line_writes:
-            self._write_lines()
-        else:
-            del self._backlog[:self._write(self._backlog)]
+        if self._backlog:
+            del self._backlog[:self._write(bytes(self._backlog))]
+        for data in writes:
+            if self._backlog or not data:  # the host is not reading: the rest queues behind
+                self._backlog += data
+                continue
+            self._backlog += data[self._write(data):]
         if len(self._backlog) > _MAX_BACKLOG:  # nobody reads: the OS would drop it too
             self._backlog.clear()
 
-    def _write_lines(self) -> None:
-        """Each complete reply line in a write of its own; a tail whose line end was lost on the
-        wire goes out once nothing more is on its way."""
-        backlog = self._backlog
-        while backlog:
-            end = next_eol(backlog)
-            if backlog[end - 1] not in EOL and self.wire.tx.next_arrival() is not None:
-                return  # the rest of this line is still on the wire
-            chunk = backlog[:end]
-            written = self._write(chunk)
-            del backlog[:written]
-            if written < len(chunk):
-                return  # the pty is full: the rest waits
-
-    def _write(self, data: bytes | bytearray) -> int:
-        """Bytes of ``data`` the pty took (all of them once the host is gone: nobody will read them)."""
+    def _write(self, data: bytes) -> int:
+        """Write to the pty; how many bytes it took."""
         assert self._pty is not None
         try:
             return os.write(self._pty.master, data)
@@ -426,4 +439,3 @@ class SimulatedPrinter:
             if exc.errno != errno.EIO:
                 raise
             return len(data)
-

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farmctl.errors import FarmctlError
-from farmctl.sim.printer import Faults
+from farmctl.sim.printer import Delivery, Faults
 from farmctl.sim.records import Executed, Stats
 
 
@@ -34,12 +34,13 @@ class SimulatorProcess:
 
     def __init__(self, profile: str = "marlin2", *, baud: int | None = None, full_speed: bool = False,
                  latency: float = 0.002, time_scale: float = 1.0, faults: Faults = Faults(),
-                 link: Path | None = None, record_executed: bool = False, line_writes: bool = False,
-                 start_timeout: float = 10.0) -> None:
+                 link: Path | None = None, record_executed: bool = False, start_timeout: float = 10.0,
+                 delivery: Delivery = Delivery.LINES) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="farmctl-sim-"))
         self._stats_file = self._workdir / "stats.json"
         args = [sys.executable, "-m", "farmctl", "sim", "--profile", profile, "--latency", str(latency * 1000),
-                "--time-scale", str(time_scale), "--stats-json", str(self._stats_file), "--seed", str(faults.seed)]
+                "--time-scale", str(time_scale), "--stats-json", str(self._stats_file), "--seed", str(faults.seed),
+                "--delivery", delivery.value]
         if full_speed:
             args.append("--full-speed")
         elif baud is not None:
@@ -48,8 +49,6 @@ class SimulatorProcess:
             args += ["--link", str(link)]
         if record_executed:
             args.append("--executed")
-        if line_writes:
-            args.append("--line-writes")
         for flag, value in (("--rx-corrupt", faults.rx_corrupt), ("--rx-drop", faults.rx_drop),
                             ("--tx-corrupt", faults.tx_corrupt), ("--tx-drop", faults.tx_drop),
                             ("--reset-after", faults.reset_after_commands),

@@ -89,6 +89,21 @@ class Channel:
                 return segment.first + min(found) * segment.byte_time
         return None
 
+    def next_whole_arrival(self) -> float | None:
+        """When the next sent block (one reply line) has arrived whole: its last byte's arrival."""
+        if not self._pending:
+            return None
+        first = self._pending[0]
+        return first.first + (len(first.data) - 1) * first.byte_time
+
+    def take_whole(self, now: float) -> list[bytes]:
+        """Each block sent (one reply line) whose last byte has arrived by ``now``, one by one, oldest first."""
+        ready: list[bytes] = []
+        pending = self._pending
+        while pending and pending[0].first + (len(pending[0].data) - 1) * pending[0].byte_time <= now:
+            ready.append(pending.popleft().data)
+        return ready
+
     def take(self, now: float) -> list[Segment]:
         """Every byte that has arrived by ``now``, oldest first."""
         ready: list[Segment] = []

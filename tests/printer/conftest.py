@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from farmctl.printer import Printer
+from farmctl.reactor import Reactor
 
 
 def write_job_file(path: Path, moves: int, seed: int = 0, header: str = "G28\n") -> list[str]:
@@ -27,6 +28,12 @@ def job_file(tmp_path):
     return tmp_path / "job.gcode"
 
 
+@pytest.fixture(params=["thread per port", "reactor"])
+def serving(request) -> Reactor | None:
+    """How the printers' ports are served: each by a thread of its own, or all by one reactor (closed by ``connect``)."""
+    return Reactor() if request.param == "reactor" else None
+
+
 @pytest.fixture
 async def connect():
     printers: list[Printer] = []
@@ -40,3 +47,5 @@ async def connect():
     yield connect
     for printer in printers:
         await printer.disconnect()
+    for reactor in {id(p.reactor): p.reactor for p in printers if p.reactor is not None}.values():
+        reactor.close()

@@ -55,10 +55,10 @@ async def test_autoreport_is_used_when_advertised_else_m105_polling(connect):
         await eventually(lambda: printer.temperatures is not None, timeout=6)
 
 
-async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, job_file, write_job):
+async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, serving, job_file, write_job):
     write_job(job_file, 400)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path)
+        printer = await connect(sim.path, reactor=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: len(job_commands(sim)) > 50)
         sim.reset()
@@ -71,11 +71,11 @@ async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(conn
         assert printer.state == PrinterState.ERROR
 
 
-async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, job_file, tmp_path, write_job):
+async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, serving, job_file, tmp_path, write_job):
     expected = write_job(job_file, 400)
     link = tmp_path / "printer-link"
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, link=link) as sim:
-        printer = await connect(str(link))
+        printer = await connect(str(link), reactor=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: len(job_commands(sim)) > 20)
         sim.unplug()
@@ -228,12 +228,12 @@ async def test_a_network_serial_bridge_prints_like_a_local_port(connect, job_fil
         assert job_commands(sim) == expected
 
 
-async def test_a_hung_printer_holds_up_neither_another_printer_nor_the_event_loop(connect, tmp_path, write_job):
+async def test_a_hung_printer_holds_up_neither_another_printer_nor_the_event_loop(connect, serving, tmp_path, write_job):
     job_a, job_b = tmp_path / "a.gcode", tmp_path / "b.gcode"
     expected_a, expected_b = write_job(job_a, 1500, seed=1), write_job(job_b, 400, seed=2)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_a, \
             SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_b:
-        hung, healthy = await connect(sim_a.path), await connect(sim_b.path)
+        hung, healthy = await connect(sim_a.path, reactor=serving), await connect(sim_b.path, reactor=serving)
         print_a = asyncio.create_task(hung.print_file(job_a))
         await eventually(lambda: len(job_commands(sim_a)) > 50)
         sim_a.freeze()

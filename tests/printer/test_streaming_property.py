@@ -6,9 +6,11 @@ the print stops in a clear state and nothing after the stop runs.
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from farmctl.printer import JobOutcome, Printer
+from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
 
@@ -60,6 +62,7 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     assert not stray, f"a flushed line's tail ran: {stray}"
 
 
+@pytest.mark.parametrize("serving", ["thread per port", "reactor"])
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
@@ -70,14 +73,15 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     seed=st.integers(min_value=0, max_value=2**16),
 )
 def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
-        tmp_path_factory, moves, profile, rx_corrupt, rx_drop, tx_corrupt, tx_drop, stop, stop_after, seed, write_job):
+        tmp_path_factory, serving, moves, profile, rx_corrupt, rx_drop, tx_corrupt, tx_drop, stop, stop_after, seed,
+        write_job):
     job = tmp_path_factory.mktemp("job") / "job.gcode"
     expected = write_job(job, moves, seed)
     # the handshake runs on a clean line; noise starts with the print
     faults = Faults(reset_after_commands=stop_after if stop == "reset" else None,
                     unplug_after_commands=stop_after if stop == "unplug" else None, seed=seed)
     with SimulatedPrinter(profile, full_speed=True, time_scale=0, faults=faults) as sim:
-        result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop)))
+        result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop), serving))
         executed = sim.executed
     fired = stop is not None and len(executed) >= stop_after  # the reset or unplug happened
     if result.outcome == JobOutcome.DONE:
@@ -96,8 +100,9 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
     sim.inspect(apply)
 
 
-async def _print(sim: SimulatedPrinter, job, noise):
-    printer = Printer("prop", sim.path, handshake_timeout=5)
+async def _print(sim: SimulatedPrinter, job, noise, serving: str):
+    reactor = Reactor() if serving == "reactor" else None
+    printer = Printer("prop", sim.path, handshake_timeout=5, reactor=reactor)
     await printer.connect()
     set_noise(sim, *noise)
     try:
@@ -107,3 +112,5 @@ async def _print(sim: SimulatedPrinter, job, noise):
         return result, count
     finally:
         await printer.disconnect()
+        if reactor is not None:
+            reactor.close()

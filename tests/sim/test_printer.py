@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import select
 import time
 from collections import deque
 from pathlib import Path
@@ -12,7 +10,7 @@ import pytest
 import serial
 
 from farmctl.protocol.gcode import encode
-from farmctl.sim import Faults, SimulatedPrinter
+from farmctl.sim import Delivery, Faults, SimulatedPrinter
 from farmctl.sim.process import SimulatorProcess
 
 
@@ -160,6 +158,32 @@ def test_reply_takes_the_wire_time_at_a_real_baud_rate() -> None:
     assert expected * 0.9 < elapsed < expected + 0.5  # never faster than the wire; slack for a busy machine
 
 
+def reads_of_replies(delivery: Delivery) -> list[bytes]:
+    """What each read returns while four lines sent at once are answered ~35 ms apart (9600 baud)."""
+    lines = job(4)
+    reads: list[bytes] = []
+    with SimulatedPrinter(baud=9600, latency=0.002, time_scale=0.0, delivery=delivery) as sim, \
+            open_port(sim.path, timeout=0.0) as port:
+        port.write(b"".join(lines))
+        deadline = time.monotonic() + 5
+        while b"".join(reads).count(b"ok\n") < len(lines) and time.monotonic() < deadline:
+            if data := port.read(4096):
+                reads.append(data)
+            time.sleep(0.0002)
+    return reads
+
+
+def test_each_reply_line_reaches_the_host_in_a_write_of_its_own() -> None:
+    reads = reads_of_replies(Delivery.LINES)
+    assert reads == [b"ok\n"] * 4  # a USB adapter hands over replies spaced ms apart one by one, never in parts
+
+
+def test_byte_delivery_hands_over_bytes_as_they_arrive() -> None:
+    reads = reads_of_replies(Delivery.BYTES)
+    assert b"".join(reads) == b"ok\n" * 4
+    assert len(reads) > 4  # each ok takes 3 ms on the wire: the host sees it in parts
+
+
 def test_stream_at_250000_baud_in_a_child_process_keeps_wire_time() -> None:
     lines = job(700)
     wire_time = sum(len(line) for line in lines) * 10 / 250000
@@ -197,29 +221,3 @@ def test_a_resending_host_gets_every_line_run_once_through_a_noisy_wire() -> Non
     assert numbered == list(range(1, len(lines) + 1))  # each once, in order, despite the noise
     assert stats.wire_corrupted > 0 and stats.errors > 0
 
-
-@pytest.mark.parametrize("line_writes", [False, True])
-def test_line_writes_hand_over_each_reply_whole_and_by_itself(line_writes: bool) -> None:
-    """A USB serial adapter delivers replies that come milliseconds apart one by one; the default
-    writes whatever has arrived, partial lines included."""
-    lines = job(120)
-    reads: list[bytes] = []
-    with SimulatedPrinter(baud=250000, latency=0.002, time_scale=0.0, line_writes=line_writes) as sim, \
-            open_port(sim.path, timeout=5) as port:
-        fd = port.fileno()
-        sent = 0
-        while sent < len(lines) or sum(r.count(b"\n") for r in reads) < len(lines):
-            if sent < len(lines) and sent - sum(r.count(b"ok") for r in reads) < 4:
-                port.write(lines[sent])  # four lines in flight, each ok comes ~1.3 ms after the last
-                sent += 1
-                continue
-            ready, _, _ = select.select([fd], [], [], 5)
-            assert ready, "no reply"
-            reads.append(os.read(fd, 4096))
-        executed = [e.line_number for e in sim.executed]
-    assert executed == list(range(1, len(lines) + 1))
-    partial = [r for r in reads if not r.endswith(b"\n")]
-    if line_writes:
-        assert not partial, f"{len(partial)} of {len(reads)} reads ended inside a line"
-    else:
-        assert partial, "at 250000 baud the default hands over bytes as they arrive"

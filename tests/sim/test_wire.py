@@ -57,3 +57,15 @@ def test_seeded_faults_are_reproducible_whatever_the_chunking() -> None:
     assert first == run(7, 64) == run(7, len(data))
     assert first != data and first != run(8, 1)
     assert len(data) * 0.98 * 0.97 < len(first) < len(data)  # about 1 % dropped
+
+
+def test_whole_blocks_are_taken_once_their_last_byte_arrived() -> None:
+    channel = Channel(baud=1000, latency=0.002)  # 10 ms a byte
+    channel.send(b"ok\n", 1.0)
+    channel.send(b"ok\n", 1.0)  # queued behind the first
+    assert channel.next_whole_arrival() == pytest.approx(1.032)
+    assert channel.take_whole(1.031) == []
+    assert channel.take_whole(1.032) == [b"ok\n"]
+    assert channel.next_whole_arrival() == pytest.approx(1.062)
+    assert channel.take_whole(2.0) == [b"ok\n"]
+    assert channel.next_whole_arrival() is None

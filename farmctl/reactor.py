@@ -1,0 +1,128 @@
+"""One thread that serves every serial port: one ``poll`` wakeup handles each port that is ready.
+
+A thread per port costs one wakeup per reply per port, and with many busy printers those threads
+also queue for the interpreter lock. Here, as in Klipper's host reactor, one thread waits in
+``poll`` on every port's file descriptor and one wake pipe, and serves in one pass each port that
+has bytes, a timer due, or a change from the event loop. The per-port work is the link's own
+(``SerialLink.serve``), so both ways of driving a port share every line of protocol code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from farmctl.link import SerialLink
+
+log = logging.getLogger(__name__)
+
+
+class Reactor:
+    """Serves the ports of the links attached to it on one thread, started with the first one."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._links: dict[int, SerialLink] = {}  # by file descriptor
+        self._woken: set[SerialLink] = set()
+        self._poller = select.epoll()  # ports may come and go while the thread waits in it
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller.register(self._wake_r, select.EPOLLIN)
+        self._thread: threading.Thread | None = None
+
+    def attach(self, link: SerialLink, fd: int) -> None:
+        """Serve ``link``'s port from now on (its first pass runs at once)."""
+        with self._lock:
+            self._links[fd] = link
+            self._poller.register(fd, select.EPOLLIN)
+            self._woken.add(link)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="serial reactor", daemon=True)
+                self._thread.start()
+        self._poke()
+
+    def wake(self, link: SerialLink) -> None:
+        """The event loop changed ``link``'s sender: serve it on the next pass."""
+        with self._lock:
+            self._woken.add(link)
+        self._poke()
+
+    def close(self) -> None:
+        """Free the wake pipe and the epoll set; every link must be closed first."""
+        with self._lock:
+            if self._links:
+                raise RuntimeError("reactor still serves open ports")
+            thread = self._thread
+        self._poke()
+        if thread is not None:
+            thread.join(1.0)
+        self._poller.close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+
+    def _poke(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a wakeup is already pending
+
+    def _detach(self, fd: int, link: SerialLink) -> None:
+        with self._lock:
+            if self._links.get(fd) is link:  # not a new port that got the number of one closed meanwhile
+                del self._links[fd]
+                try:
+                    self._poller.unregister(fd)
+                except (KeyError, OSError):
+                    pass  # the port is already closed, which took it out of the epoll set
+        link.detached()
+
+    def _run(self) -> None:
+        poller, wake_r = self._poller, self._wake_r
+        while True:
+            timeout = self._timeout()
+            ready = poller.poll(-1 if timeout is None else timeout / 1000)
+            with self._lock:
+                if not self._links:
+                    self._thread = None  # the next attach starts another
+                    return
+                woken, self._woken = self._woken, set()
+                links = dict(self._links)
+            served: set[SerialLink] = set()
+            for fd, mask in ready:
+                if fd == wake_r:
+                    _drain(wake_r)
+                elif (link := links.get(fd)) is not None:
+                    served.add(link)
+                    self._serve(link, fd, mask)
+            now = self._clock()
+            for fd, link in links.items():
+                if link not in served and (link in woken or (link.deadline is not None and link.deadline <= now)):
+                    self._serve(link, fd, 0)
+
+    def _timeout(self) -> int | None:
+        """Milliseconds to the first link's deadline (None: none waits on time)."""
+        with self._lock:
+            deadlines = [link.deadline for link in self._links.values() if link.deadline is not None]
+        if not deadlines:
+            return None
+        return max(0, int((min(deadlines) - self._clock()) * 1000) + 1)
+
+    def _serve(self, link: SerialLink, fd: int, mask: int) -> None:
+        if not link.serve(self._poller, mask):
+            self._detach(fd, link)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
