@@ -7,7 +7,8 @@ itself, 2 ms after the line it answers. Designs, all over the same sender and li
 * ``threads``   a thread per port (farmctl's default);
 * ``reactor``   one thread polling every port with epoll (``farmctl.reactor``);
 * ``compiled``  the reactor with the hot modules compiled by Cython from the same Python source
-                (built here into a temporary copy of the package unless ``--compiled-tree`` names one);
+                (built here into a temporary copy of the package unless ``--compiled-tree`` names one;
+                needs ``pip install cython`` in the venv: farmctl itself does not depend on it);
 * ``workers``   the printers split over ``--workers`` processes, each a reactor for its share: the
                 upper bound of moving serial work out of the main process (no queue, store or HTTP in
                 it, no messages between processes), CPU summed over the workers.

@@ -35,7 +35,7 @@ from farmctl.profiles import FirmwareProfile
 from farmctl.protocol.replies import Ok
 from farmctl.protocol.events import Acknowledged, Event, SenderStats
 from farmctl.protocol.sender import Sender
-from farmctl.reactor import Reactor
+from farmctl.reactor import Reactor, drain
 from farmctl.terminal import Terminal
 
 log = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ class SerialLink:
         data = b""
         for fd, mask in poller.poll(timeout):
             if fd == self._wake_r:
-                _drain(self._wake_r)
+                drain(self._wake_r)
             else:
                 data = self._on_ready(poller, mask)
         return data
@@ -396,14 +396,6 @@ class PortGoneError(Exception):
 
 class _Closing(Exception):
     """Raised inside the link's thread when ``close()`` asked it to stop."""
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except BlockingIOError:
-        pass
 
 
 def _close_quietly(port: serial.SerialBase | None) -> None:

@@ -29,7 +29,7 @@ class Reactor:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._links: dict[int, SerialLink] = {}  # by file descriptor
+        self._links: dict[int, SerialLink] = {}  # by file descriptor; replaced, never changed in place
         self._woken: set[SerialLink] = set()
         self._poller = select.epoll()  # ports may come and go while the thread waits in it
         self._wake_r, self._wake_w = os.pipe()
@@ -41,7 +41,7 @@ class Reactor:
     def attach(self, link: SerialLink, fd: int) -> None:
         """Serve ``link``'s port from now on (its first pass runs at once)."""
         with self._lock:
-            self._links[fd] = link
+            self._links = {**self._links, fd: link}
             self._poller.register(fd, select.EPOLLIN)
             self._woken.add(link)
             if self._thread is None:
@@ -56,17 +56,21 @@ class Reactor:
         self._poke()
 
     def close(self) -> None:
-        """Free the wake pipe and the epoll set; every link must be closed first."""
+        """Free the wake pipe and the epoll set once every link is closed (a link that would not stop keeps them)."""
         with self._lock:
             if self._links:
-                raise RuntimeError("reactor still serves open ports")
+                log.warning("serial reactor: %d port(s) still open, left to the process's exit", len(self._links))
+                return
             thread = self._thread
+        if self._wake_w < 0:
+            return  # closed already
         self._poke()
         if thread is not None:
             thread.join(1.0)
         self._poller.close()
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
+        self._wake_r = self._wake_w = -1
 
     def _poke(self) -> None:
         try:
@@ -77,7 +81,7 @@ class Reactor:
     def _detach(self, fd: int, link: SerialLink) -> None:
         with self._lock:
             if self._links.get(fd) is link:  # not a new port that got the number of one closed meanwhile
-                del self._links[fd]
+                self._links = {other: kept for other, kept in self._links.items() if other != fd}
                 try:
                     self._poller.unregister(fd)
                 except (KeyError, OSError):
@@ -87,18 +91,23 @@ class Reactor:
     def _run(self) -> None:
         poller, wake_r = self._poller, self._wake_r
         while True:
-            timeout = self._timeout()
-            ready = poller.poll(-1 if timeout is None else timeout / 1000)
-            with self._lock:
-                if not self._links:
-                    self._thread = None  # the next attach starts another
-                    return
-                woken, self._woken = self._woken, set()
-                links = dict(self._links)
+            links = self._links  # a snapshot: attach and detach replace the dict
+            if not links:
+                with self._lock:
+                    if not self._links:
+                        self._thread = None  # the next attach starts another
+                        return
+                continue
+            deadline = min((link.deadline for link in links.values() if link.deadline is not None), default=None)
+            ready = poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
+            woken: set[SerialLink] = set()
+            if self._woken:
+                with self._lock:
+                    woken, self._woken = self._woken, set()
             served: set[SerialLink] = set()
             for fd, mask in ready:
                 if fd == wake_r:
-                    _drain(wake_r)
+                    drain(wake_r)
                 elif (link := links.get(fd)) is not None:
                     served.add(link)
                     self._serve(link, fd, mask)
@@ -107,20 +116,13 @@ class Reactor:
                 if link not in served and (link in woken or (link.deadline is not None and link.deadline <= now)):
                     self._serve(link, fd, 0)
 
-    def _timeout(self) -> int | None:
-        """Milliseconds to the first link's deadline (None: none waits on time)."""
-        with self._lock:
-            deadlines = [link.deadline for link in self._links.values() if link.deadline is not None]
-        if not deadlines:
-            return None
-        return max(0, int((min(deadlines) - self._clock()) * 1000) + 1)
-
     def _serve(self, link: SerialLink, fd: int, mask: int) -> None:
         if not link.serve(self._poller, mask):
             self._detach(fd, link)
 
 
-def _drain(fd: int) -> None:
+def drain(fd: int) -> None:
+    """Empty a non-blocking wake pipe."""
     try:
         while os.read(fd, 512):
             pass

@@ -187,7 +187,7 @@ async def _open_and_run(data: Path, work: Callable[[AuthService], Awaitable[T]])
         raise FarmctlError(f"cannot create data folder {data}: {exc.strerror or exc}") from exc
     path = data / DB_NAME
     try:
-        store = await Store.open(path)
+        store = await Store.open(path, busy_timeout=30.0)  # a person at a terminal waits out a busy server
     except (sqlite3.Error, OSError) as exc:
         raise FarmctlError(f"cannot open {path}: {exc}") from exc
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -19,12 +21,15 @@ from typing import Any
 from farmctl.auth import AuthService
 from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
-from farmctl.farm.driver import DriverSettings, QueueDriver
+from farmctl.farm.driver import Loadout, QueueDriver
+from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
-from farmctl.queue import QueueModel
-from farmctl.sim import SimulatedPrinter
+from farmctl.queue import QueueModel, QueueSnapshot
+from farmctl.queue.validate import as_loaded_materials
+from farmctl.reactor import Reactor
+from farmctl.sim import SdCard, SimulatedPrinter
 from farmctl.store import SetRecord, Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,18 @@ ACCESS_RECHECK = 5.0
 MAX_DISPLAY_NAME = 100
 PROMPT_PLUGIN = "action_command_prompt"
 """The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MissingFiles:
+    """Set paths whose file is missing: ``local`` from the uploads folder, ``card`` from the SD card."""
+
+    local: frozenset[str] = frozenset()
+    card: frozenset[str] = frozenset()
+
+    def __contains__(self, item: object) -> bool:
+        sd, path = item  # type: ignore[misc]
+        return path in (self.card if sd else self.local)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +72,27 @@ class FarmPrinter:
     keeper: asyncio.Task[None] | None = field(default=None, repr=False)
     selected: str | None = None
     """The uploads-relative file OctoPrint clients selected for this printer's next job."""
+    selected_sd: str | None = None
+    """Or the file of its SD card they selected (its 8.3 name)."""
     stay_offline: bool = False
     """An operator disconnected the printer: the keeper does not reconnect it until asked."""
     appearance_name: str | None = None
     """The name OctoPrint clients gave it (appearance.name, kept in the store); None: ``name``."""
+    materials: tuple[str | None, ...] = ()
+    """The material loaded in each tool (Continuous Print's keys), None for an empty tool."""
+    profile_override: str | None = None
+    """The printer profile name set through the API (kept in the store); None: farm.toml's."""
+
+    @property
+    def printer_profile(self) -> str | None:
+        """The name a set's ``profiles`` list is matched against."""
+        return self.profile_override or self.config.printer_profile
+
+    @property
+    def loadout(self) -> Loadout:
+        """No material recorded on any tool: the printer tracks none, so any set may print on it."""
+        tracked = self.materials if any(m is not None for m in self.materials) else None
+        return Loadout(self.printer_profile, tracked)
 
     @property
     def name(self) -> str:
@@ -100,8 +134,10 @@ class Farm:
         self.printers: dict[str, FarmPrinter] = {}
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._prints: set[asyncio.Task[JobResult]] = set()
+        self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
+        self.reactor = Reactor()
+        """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -114,26 +150,37 @@ class Farm:
             await farm.stop()
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.uploads_dir.mkdir(exist_ok=True)
+        await asyncio.to_thread(_make_writable_folders, self.data_dir, self.uploads_dir)
         self._uploads_real = self.uploads_dir.resolve()
-        self.store = await Store.open(self.data_dir / DATABASE_NAME)
-        self.model = QueueModel(self.store)
+        try:
+            self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        except sqlite3.Error as exc:
+            raise FarmctlError(f"cannot open the queue database {self.data_dir / DATABASE_NAME}: {exc}", 500) from exc
+        self.model = QueueModel.over(self.store)
+        self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
-        interrupted = await self.model.recover_after_crash()
+        for name in await self.uploads.remove_abandoned():
+            log.warning("removed %s, left by an upload that a restart cut off", name)
+        interrupted = await self.model.counting.recover_after_crash()
         for run in interrupted:
             async with self.store.transaction() as tx:
-                await tx.set_printer_status(run.printer, False,
+                await tx.printers.set_status(run.printer, False,
                                             f"the print of {run.set_path} was interrupted by a restart; "
                                             "that copy is still owed (click Start Managing to print it)", time.time())
         async with self.store.transaction(write=False) as tx:
-            names = await tx.printer_names()
-            offsets = await tx.temperature_offsets()
+            names = await tx.printers.names()
+            offsets = await tx.printers.temperature_offsets()
+            materials = await tx.printers.materials()
+            profiles = await tx.printers.profiles()
         for config in self.config.printers:
             entry = self.printers[config.name] = await self._add_printer(config)
             entry.appearance_name = names.get(config.name)
             entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
+            loaded = materials.get(config.name, {})
+            entry.materials = tuple(loaded.get(tool) for tool in range(config.extruders))
+            entry.profile_override = profiles.get(config.name)
+            entry.driver.set_loadout(entry.loadout)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
 
     async def _watch_access(self) -> None:
@@ -149,13 +196,13 @@ class Farm:
         port = config.port
         if config.simulated:
             sim = SimulatedPrinter(config.profile or "marlin2", full_speed=self.sim_options.full_speed,
-                                   time_scale=self.sim_options.time_scale).start()
+                                   time_scale=self.sim_options.time_scale, sd=SdCard()).start()
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
-                          on_print=self._print_event, on_prompt=self._prompt_changed)
+                          on_print=self._print_event, on_prompt=self._prompt_changed, reactor=self.reactor)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
-                             DriverSettings(profile=config.profile), on_change=self.notify,
-                             on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path))
+                             Loadout(config.printer_profile), on_change=self.notify,
+                             on_select=lambda path, sd: self._select(config.name, path, sd))
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
@@ -183,6 +230,7 @@ class Farm:
                 entry.sim.stop()
         if self._prints:  # a disconnect ends every print, so these finish at once
             await asyncio.wait(self._prints, timeout=5.0)
+        self.reactor.close()
         await self.store.close()
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -199,7 +247,7 @@ class Farm:
         if not name or len(name) > MAX_DISPLAY_NAME or not name.isprintable():
             raise FarmctlError(f"appearance.name must be 1 to {MAX_DISPLAY_NAME} printable characters")
         async with self.store.transaction() as tx:
-            await tx.set_printer_name(entry.name, name, time.time())
+            await tx.printers.set_name(entry.name, name, time.time())
         entry.appearance_name = name
         log.info("printer %s: OctoPrint clients now see it as %r", entry.name, name)
 
@@ -211,11 +259,34 @@ class Farm:
         async with self.store.transaction() as tx:
             for heater, degrees in offsets.items():
                 if degrees:
-                    await tx.set_temperature_offset(entry.name, heater, degrees, now)
+                    await tx.printers.set_temperature_offset(entry.name, heater, degrees, now)
                 else:
-                    await tx.delete_temperature_offset(entry.name, heater)
+                    await tx.printers.delete_temperature_offset(entry.name, heater)
         entry.printer.set_temperature_offsets(offsets)
         log.info("printer %s: temperature offsets now %s", entry.name, entry.printer.temperature_offsets or "none")
+
+    async def set_materials(self, entry: FarmPrinter, materials: Any) -> None:
+        """Say what is loaded in each tool (``["PLA_red_#ff0000", null]``). Kept across restarts; a set
+        that waited for this material may start at once."""
+        loaded = as_loaded_materials(materials, entry.config.extruders)
+        async with self.store.transaction() as tx:
+            await tx.printers.set_materials(entry.name, dict(enumerate(loaded)), time.time())
+        entry.materials = loaded
+        entry.driver.set_loadout(entry.loadout)
+        log.info("printer %s: materials loaded now %s", entry.name, list(loaded))
+        self.notify()
+
+    async def set_printer_profile(self, entry: FarmPrinter, profile: Any) -> None:
+        """Set the printer profile name sets are matched against (over farm.toml's), kept across restarts."""
+        if not isinstance(profile, str) or not valid_printer_profile(profile):
+            raise FarmctlError(f"a printer profile must be 1 to {MAX_PRINTER_PROFILE} printable characters, "
+                               f"not {profile!r}")
+        async with self.store.transaction() as tx:
+            await tx.printers.set_profile(entry.name, profile, time.time())
+        entry.profile_override = profile
+        entry.driver.set_loadout(entry.loadout)
+        log.info("printer %s: printer profile now %r", entry.name, profile)
+        self.notify()
 
     def default_printer(self) -> FarmPrinter | None:
         """The printer the main port's OctoPrint paths address: the only one, or the one marked default."""
@@ -224,15 +295,23 @@ class Farm:
         marked = [p for p in self.printers.values() if p.config.default]
         return marked[0] if marked else None
 
-    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Task[JobResult]:
-        """Start printing ``path`` on one printer in a tracked task; returns once the print is under way.
+    async def start_print(self, entry: FarmPrinter, path: Path) -> asyncio.Future[JobResult]:
+        """Start printing ``path`` on one printer; returns once the print is under way, with its result
+        to await. Raises the printer's FarmctlError (409 when it is not ready, 400 for a bad file)."""
+        done = await entry.printer.start_print(path)
+        self._prints.add(done)
+        done.add_done_callback(self._prints.discard)
+        return done
 
-        Raises the printer's FarmctlError (409 when it is not ready) instead of losing it in the task.
-        """
-        task = asyncio.create_task(entry.printer.print_file(path), name=f"print {path.name} on {entry.name}")
+    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
+        """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
+        entry.selected, entry.selected_sd = None, name
+        task = asyncio.create_task(entry.printer.print_sd(name), name=f"print {name} from the SD card of {entry.name}")
         self._prints.add(task)
         task.add_done_callback(self._print_ended)
-        await asyncio.sleep(0)  # print_file checks the state and sets PRINTING before its first await
+        deadline = time.monotonic() + 10
+        while not task.done() and entry.printer.state == PrinterState.OPERATIONAL and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # M23 first: a file not on the card fails before the print starts
         if task.done() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
         return task
@@ -242,15 +321,21 @@ class Farm:
         if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
             log.error("print task %s failed", task.get_name(), exc_info=exc)
 
-    def _select(self, name: str, path: str) -> None:
+    def _select(self, name: str, path: str, sd: bool = False) -> None:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
         so /api/job keeps showing the file once the print is over."""
-        self.printers[name].selected = path
+        entry = self.printers[name]
+        entry.selected, entry.selected_sd = (None, path) if sd else (path, None)
 
     def wake_drivers(self) -> None:
-        """The queue changed: every driver looks again."""
+        """Every driver looks at the queue again."""
         for entry in self.printers.values():
             entry.driver.wake()
+
+    def _queue_changed(self) -> None:
+        """The queue announced a committed change: a copy may be free for a driver, clients look again."""
+        self.wake_drivers()
+        self.notify()
 
     # -- change notification (the push channel listens here) ------------------------------------
     # Messages are ``{"type": "changed"}`` (look again) or ``printer_event(...)``: an OctoPrint event
@@ -284,9 +369,12 @@ class Farm:
         if entry is not None and entry.script_event is not None:
             log.debug("printer %s: %s of the %s not sent", printer.name, event.value, entry.script_name)
             return
-        payload: dict[str, Any] = {"origin": "local"}
         progress = printer.progress
-        if progress is not None:
+        payload: dict[str, Any] = {"origin": "sdcard" if progress is not None and progress.sd else "local"}
+        if progress is not None and progress.sd:
+            payload.update(name=progress.path.name, path=(entry.selected_sd if entry else None) or progress.path.name,
+                           size=progress.size)
+        elif progress is not None:
             payload.update(name=progress.path.name, path=self.upload_name(progress.path) or progress.path.name,
                            size=progress.size)
             if event in (PrintEvent.DONE, PrintEvent.FAILED, PrintEvent.CANCELLED):
@@ -295,14 +383,20 @@ class Farm:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))
 
-    async def queue_state(self, printer: str | None = None) -> list[dict[str, Any]]:
-        """Continuous Print's ``queues``, with each set's ``missing_file`` looked up in the uploads folder."""
-        missing = await self.uploads.missing(await self.model.local_set_paths())
-        return await self.model.queue_state(printer, missing)
+    async def queue_view(self, printer: str | None = None) -> tuple[QueueSnapshot, MissingFiles]:
+        """The queue now, and which of its sets' files are missing (as ``printer`` sees them, or the farm)."""
+        snapshot = await self.model.state.snapshot()
+        return snapshot, await self.missing_files(
+            [s for q in snapshot.queues for j in q.jobs for s in j.sets], printer)
 
-    async def missing_files(self, sets: Iterable[SetRecord]) -> frozenset[str]:
-        """Which of these sets' local files are not in the uploads folder (for their ``missing_file``)."""
-        return await self.uploads.missing([s.path for s in sets if not s.sd])
+    async def missing_files(self, sets: Iterable[SetRecord], printer: str | None = None) -> MissingFiles:
+        """Which of these sets' files are not there (their ``missing_file``): a local file not in the
+        uploads folder; an SD file not on ``printer``'s card (or, for the farm, on no printer's card)."""
+        items = list(sets)
+        local = await self.uploads.missing(sorted({s.path for s in items if not s.sd}))
+        cards = [e.printer.sd for e in self.printers.values() if printer is None or e.name == printer]
+        card = frozenset(s.path for s in items if s.sd and not any(c.ready and c.find(s.path) for c in cards))
+        return MissingFiles(local, card)
 
     def upload_name(self, path: Path) -> str | None:
         """A printed file's path as clients know it, relative to the uploads folder; None for a file
@@ -325,6 +419,20 @@ class Farm:
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
+
+
+def _make_writable_folders(*folders: Path) -> None:
+    """Make the data folders and prove each can be written, before anything depends on it: a read-only
+    mount or a wrong owner is told in one line at start-up, not found at the first finished print."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise FarmctlError(f"the data folder {folder} cannot be written ({exc.strerror or exc}): farmctl "
+                               "keeps its queue and uploads there; make it writable (a read-write mount, "
+                               "its owner) and start again", 500) from None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -17,11 +17,15 @@ from farmctl.errors import FarmctlError
 from farmctl.files.analysis import GcodeAnalyzer
 
 
+PARTIAL_PREFIXES = (".upload-", ".copy-")
+PARTIAL_SUFFIX = ".part"
+
+
 class PartialUpload:
     """A hidden temp file beside the destination, with the hash and analysis fed as it grows."""
 
     def __init__(self, target: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=PARTIAL_PREFIXES[0], suffix=PARTIAL_SUFFIX)
         self.path = Path(name)
         self.file = os.fdopen(fd, "wb")
         self.sha1 = hashlib.sha1()
@@ -82,7 +86,7 @@ def abandon(upload: PartialUpload, made: list[Path]) -> None:
 
 
 def copy_file_atomically(source: Path, target: Path) -> None:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".copy-", suffix=".part")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=PARTIAL_PREFIXES[1], suffix=PARTIAL_SUFFIX)
     os.close(fd)
     try:
         shutil.copy2(source, name)
@@ -99,3 +103,14 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_partials(root: Path) -> list[Path]:
+    """Remove the temp files of uploads and copies a killed process left (at start, before any upload
+    can run): hidden, they would fill the disk over weeks of power cuts. Returns what was removed."""
+    removed = []
+    for path in root.rglob(".*" + PARTIAL_SUFFIX):
+        if path.name.startswith(PARTIAL_PREFIXES) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import hashlib
 import logging
 import os
@@ -25,13 +26,16 @@ from typing import TypeVar
 
 from farmctl.errors import FarmctlError
 from farmctl.files.analysis import Analysis, GcodeAnalyzer
-from farmctl.files.disk import PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty
+from farmctl.files.disk import (
+    PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty, remove_partials,
+)
 from farmctl.files.meta import Entry, MetaCache
 from farmctl.files.paths import has_allowed_extension, resolve_in, safe_relative_path
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 WRITE_BLOCK = 256 * 1024
 """Bytes gathered from the client before one trip to the worker thread (write, hash, analyse)."""
 READ_BLOCK = 1024 * 1024
@@ -92,8 +96,8 @@ class UploadFolder:
         except asyncio.CancelledError:
             starting.add_done_callback(self._abandon_started)  # the worker still makes them: undo it then
             raise
+        received = 0
         try:
-            received = 0
             pending = bytearray()
             async for chunk in chunks:
                 received += len(chunk)
@@ -106,9 +110,12 @@ class UploadFolder:
             if pending:
                 await self._run(upload.write, bytes(pending))
             return await self._change(self._commit, upload, target, rel)
-        except BaseException:
+        except BaseException as exc:
             # Shielded: even if this task is cancelled again, the worker still removes the temp file.
             await asyncio.shield(self._run(self._abandon, upload, made))
+            if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+                raise FarmctlError(f"no space left for {rel} ({received} bytes received): the disk of the "
+                                   "uploads folder is full; the upload was dropped and any older file kept", 507) from exc
             raise
 
     def _abandon_started(self, starting: asyncio.Future[tuple[Path, str, list[Path], PartialUpload]]) -> None:
@@ -165,6 +172,11 @@ class UploadFolder:
 
     async def create_folder(self, relative: str) -> FileInfo:
         return await self._change(self._create_folder, relative)
+
+    async def remove_abandoned(self) -> list[str]:
+        """At start: remove what uploads cut off by a crash left behind; their names, relative."""
+        removed = await self._run(lambda: remove_partials(self._real_root()))
+        return [path.relative_to(self._real_root()).as_posix() for path in removed]
 
     async def usage(self) -> tuple[int, int]:
         """(free, total) bytes of the file system holding the folder."""

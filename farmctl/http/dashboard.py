@@ -31,10 +31,13 @@ from farmctl.auth import Principal
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files.store import FileInfo, FileType
+from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
+from farmctl.http.continuousprint import queues
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import progress_record
+from farmctl.http.params import json_body
 from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -49,6 +52,8 @@ def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     progress = entry.printer.progress
     if progress is None:
         return {"path": None, "script": False}
+    if progress.sd:
+        return {"path": progress.path.name, "script": False, "sd": True}
     if (path := farm.upload_name(progress.path)) is not None:
         return {"path": path, "script": False}
     return {"path": entry.driver.current_path or entry.selected, "script": True}
@@ -56,6 +61,7 @@ def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
 
 def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
     printer, driver = entry.printer, entry.driver
+    status = driver.status
     return {
         "name": entry.name,
         "state": state_record(printer),
@@ -67,8 +73,10 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
         "job": _file(farm, entry),
         "progress": progress_record(printer, None, now),
-        "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,
-                  "path": driver.current_path},
+        "printerProfile": entry.printer_profile,
+        "materials": list(entry.materials),
+        "queue": {"active": driver.active, "status": cp_json.status_text(status),
+                  "statusType": cp_json.status_type(status), "path": driver.current_path},
     }
 
 
@@ -76,12 +84,12 @@ async def summary(request: web.Request) -> web.Response:
     farm = farm_of(request)
     principal: Principal = request[PRINCIPAL]
     now = time.monotonic()
-    history = await farm.model.get_history(HISTORY_ROWS)
+    history = await farm.model.settings.get_history(HISTORY_ROWS)
     return web.json_response({
         "user": {"name": principal.user, "role": principal.role.value},
         "printers": [_printer(farm, entry, now) for entry in farm.printers.values()],
-        "queues": await farm.queue_state(),
-        "history": [{**run.to_api(), "printer": run.printer} for run in history],
+        "queues": await queues(farm),
+        "history": [{**cp_json.run_json(run), "printer": run.printer} for run in history],
     })
 
 
@@ -125,6 +133,34 @@ async def terminal(request: web.Request) -> web.Response:
     return web.json_response({"seq": lines.seq, "logs": lines.logs})
 
 
+async def _printer_body(request: web.Request) -> tuple[FarmPrinter, dict[str, Any]]:
+    entry = farm_of(request).printer(request.match_info["name"])
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise FarmctlError("the body must be a JSON object")
+    return entry, body
+
+
+async def materials(request: web.Request) -> web.Response:
+    """The materials loaded per tool: ``{"materials": ["PLA_red_#ff0000"]}`` (null empties a tool)."""
+    entry, body = await _printer_body(request)
+    if set(body) != {"materials"}:
+        raise FarmctlError('send {"materials": [one key per tool, like "PLA_red_#ff0000", or null]}')
+    farm = farm_of(request)
+    await farm.set_materials(entry, body["materials"])
+    return web.json_response(_printer(farm, entry, time.monotonic()))
+
+
+async def printer_profile(request: web.Request) -> web.Response:
+    """The printer profile name queued sets' ``profiles`` are matched against: ``{"profile": "Prusa i3 MK3S"}``."""
+    entry, body = await _printer_body(request)
+    if set(body) != {"profile"}:
+        raise FarmctlError('send {"profile": "<printer profile name>"}')
+    farm = farm_of(request)
+    await farm.set_printer_profile(entry, body["profile"])
+    return web.json_response(_printer(farm, entry, time.monotonic()))
+
+
 async def index(request: web.Request) -> web.FileResponse:
     response = web.FileResponse(STATIC_DIR / "index.html")
     response.headers["Cache-Control"] = "no-cache"
@@ -138,3 +174,5 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/farm/files", files)
     app.router.add_post(f"{prefix}/api/farm/files", upload)
     app.router.add_get(f"{prefix}/api/farm/printers/{{name}}/terminal", terminal)
+    app.router.add_post(f"{prefix}/api/farm/printers/{{name}}/materials", materials)
+    app.router.add_post(f"{prefix}/api/farm/printers/{{name}}/printer_profile", printer_profile)

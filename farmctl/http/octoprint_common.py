@@ -17,7 +17,7 @@ from farmctl.printer import Printer, PrinterState
 VERSION = "1.11.8"
 API_VERSION = "0.1"
 
-BUSY = frozenset({PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING})
+BUSY = frozenset({PrinterState.STARTING, PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING})
 OPERATIONAL = BUSY | {PrinterState.OPERATIONAL}
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 
@@ -117,7 +117,7 @@ def state_flags(state: PrinterState) -> dict[str, bool]:
     """OctoPrint's state flags, the same for REST, push and the dashboard."""
     return {
         "operational": state in OPERATIONAL,
-        "printing": state == PrinterState.PRINTING,
+        "printing": state in (PrinterState.STARTING, PrinterState.PRINTING),  # as OctoPrint's PRINTING_STATES
         "cancelling": state == PrinterState.CANCELLING,
         "pausing": state == PrinterState.PAUSING,
         "resuming": False,

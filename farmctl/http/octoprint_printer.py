@@ -203,7 +203,7 @@ async def printer_get(request: web.Request) -> web.Response:
     if "temperature" not in exclude:
         result["temperature"] = temperature_record(entry, history, limit)
     if "sd" not in exclude:
-        result["sd"] = {"ready": False}
+        result["sd"] = {"ready": entry.printer.sd.ready}
     if "state" not in exclude:
         result["state"] = state_record(entry.printer)
     return web.json_response(result)
@@ -342,10 +342,6 @@ async def printhead_post(request: web.Request) -> web.Response:
     return no_content()
 
 
-async def sd_get(request: web.Request) -> web.Response:
-    return web.json_response({"ready": False})
-
-
 def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_routes([
         web.get(prefix + "/api/connection", connection_get),
@@ -358,5 +354,4 @@ def add_routes(app: web.Application, prefix: str) -> None:
         web.get(prefix + "/api/printer/bed", bed_get),
         web.post(prefix + "/api/printer/bed", bed_post),
         web.post(prefix + "/api/printer/printhead", printhead_post),
-        web.get(prefix + "/api/printer/sd", sd_get),
     ])

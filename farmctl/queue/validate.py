@@ -6,11 +6,13 @@ The HTTP layer passes what it received; every check happens here, once, before a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from farmctl.errors import FarmctlError
 from farmctl.files.paths import safe_relative_path
+from farmctl.store import SetFields, SetRecord
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -43,6 +45,19 @@ def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         raise FarmctlError(f"{name} must be an integer, not {value!r}")
     if minimum is not None and number < minimum:
         raise FarmctlError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def as_number(value: Any, name: str, *, minimum: float, maximum: float) -> float:
+    """A finite number within bounds (a form sends it as text)."""
+    if isinstance(value, bool):
+        raise FarmctlError(f"{name} must be a number, not {value!r}")
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise FarmctlError(f"{name} must be a number, not {value!r}") from None
+    if not minimum <= number <= maximum:  # also refuses NaN and infinities
+        raise FarmctlError(f"{name} must be between {minimum:g} and {maximum:g}, not {value!r}")
     return number
 
 
@@ -95,6 +110,26 @@ def as_materials(value: Any) -> tuple[str | None, ...]:
     return tuple(item or None for item in items)
 
 
+MATERIAL_KEY = re.compile(r"^[^_]+_[^_]+_#[0-9A-Fa-f]{6}$")
+MAX_MATERIAL_KEY = 100
+
+
+def as_loaded_materials(value: Any, tools: int) -> tuple[str | None, ...]:
+    """What a printer has loaded, one entry per tool in Continuous Print's key format (``PLA_red_#ff0000``:
+    material, colour name, colour), None for an empty tool; at most ``tools`` entries."""
+    items = _as_list(value, "materials")
+    if len(items) > tools:
+        raise FarmctlError(f"materials has {len(items)} entries, but the printer has {tools} tool(s)")
+    for item in items:
+        if item is None or item == "":
+            continue
+        if not isinstance(item, str) or len(item) > MAX_MATERIAL_KEY or not MATERIAL_KEY.match(item):
+            raise FarmctlError(f"a loaded material must look like PLA_red_#ff0000 (material, colour name, "
+                               f"colour), not {item!r}")
+    padded = [item or None for item in items] + [None] * (tools - len(items))
+    return tuple(padded)
+
+
 def as_profiles(value: Any) -> tuple[str, ...]:
     """Printer profile names allowed to print the set; empty means any."""
     items = _as_list(value, "profiles")
@@ -119,3 +154,23 @@ def as_id_list(values: Any, name: str = "job_ids") -> list[int]:
     if not isinstance(values, Sequence):
         raise FarmctlError(f"{name} must be a list of ids, not {values!r}")
     return [as_id(v, name) for v in values]
+
+
+def as_set_fields(data: Mapping[str, Any], base: SetRecord | None = None) -> SetFields:
+    """Validate a set as a caller gives it; fields left out keep ``base``'s value (or a new set's defaults)."""
+
+    def pick(key: str, default: Any) -> Any:
+        return data[key] if key in data else default
+
+    path = as_set_path(pick("path", base.path if base else None))
+    count = as_int(pick("count", base.count if base else 1), "count", minimum=1)
+    return SetFields(
+        path=path,
+        sd=as_bool(pick("sd", base.sd if base else False), "sd"),
+        count=count,
+        remaining=as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0),
+        completed=as_int(pick("completed", base.completed if base else 0), "completed", minimum=0),
+        metadata=as_metadata(pick("metadata", base.metadata if base else None)),
+        materials=as_materials(pick("materials", base.materials if base else ())),
+        profiles=as_profiles(pick("profiles", base.profiles if base else ())),
+    )

@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from farmctl.sim.firmware import MarlinFirmware
     from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter
     from farmctl.sim.records import Executed, Stats
+    from farmctl.sim.sdcard import SdCard
 
-__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__all__ = ["Delivery", "Executed", "Faults", "MarlinFirmware", "SdCard", "SimulatedPrinter", "Stats"]
 __getattr__ = lazy_exports(__name__, {
     "MarlinFirmware": "farmctl.sim.firmware", "Delivery": "farmctl.sim.printer", "Faults": "farmctl.sim.printer",
     "SimulatedPrinter": "farmctl.sim.printer", "Executed": "farmctl.sim.records", "Stats": "farmctl.sim.records",
+    "SdCard": "farmctl.sim.sdcard",
 })

@@ -19,10 +19,23 @@ import aiosqlite
 
 from farmctl.errors import FarmctlError
 from farmctl.store.migrations import LATEST_VERSION, MIGRATIONS
+from farmctl.store.sql import SqliteSql
 from farmctl.store.tx import Tx
 
 log = logging.getLogger(__name__)
 _BUSY_VERSIONS = itertools.count(-1, -1)
+
+BUSY_TIMEOUT = 5.0
+"""Seconds a write waits for another process's lock before it is refused (every other transaction
+of the farm queues behind it meanwhile, so this is also how long the API may stall)."""
+
+
+class DatabaseBusy(FarmctlError):
+    """Another process holds the database's write lock (a backup, sqlite3 by hand): try again later."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"the queue database {path.name} is locked by another process; nothing was changed, "
+                         "try again in a moment", 503)
 
 
 class Store:
@@ -46,7 +59,7 @@ class Store:
         return self._version
 
     @classmethod
-    async def open(cls, path: str | Path, *, busy_timeout: float = 30.0) -> Store:
+    async def open(cls, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open (creating if needed) and migrate; refuse a database newer than this code."""
         path = Path(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
@@ -85,13 +98,26 @@ class Store:
         ``write=False`` gives a consistent read snapshot without taking the write lock.
         """
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(self._conn)
-            except BaseException:
-                await self._conn.rollback()
+                await self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise DatabaseBusy(self._path) from exc
                 raise
-            await self._conn.commit()
+            try:
+                yield Tx(SqliteSql(self._conn))
+                await self._conn.commit()
+            except BaseException as exc:
+                await self._conn.rollback()
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise DatabaseBusy(self._path) from exc
+                raise
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, after the busy timeout: another connection holds the lock."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or \
+        "database is locked" in str(exc)
 
 
 async def _read_version(conn: aiosqlite.Connection) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from farmctl.auth import Role
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.farm import Farm, SimOptions
+from farmctl.printer import PrinterState
 from farmctl.http.app import build_main_app
 
 pytestmark = pytest.mark.timeout(30)
@@ -80,8 +83,12 @@ async def test_upload_lists_the_file_and_tells_push_clients(farm_client) -> None
 
 async def test_terminal_shows_a_printers_new_lines_and_refuses_bad_values(farm_client) -> None:
     farm, client, headers = farm_client
-    for name in ("p1", "p2"):
-        await farm.printers[name].printer.command("M105", timeout=10)  # the handshake is over
+    for name in ("p1", "p2"):  # the handshake (and the SD card's listing after it) is over
+        for _ in range(200):
+            if farm.printers[name].printer.state is PrinterState.OPERATIONAL:
+                break
+            await asyncio.sleep(0.05)
+        assert farm.printers[name].printer.state is PrinterState.OPERATIONAL
 
     async def terminal(name: str, since: int | str = 0) -> dict:
         response = await client.get(f"/api/farm/printers/{name}/terminal", params={"since": since}, headers=headers)
@@ -92,7 +99,7 @@ async def test_terminal_shows_a_printers_new_lines_and_refuses_bad_values(farm_c
     assert any(line.startswith("Send: N") and " M115*" in line for line in first["logs"])
     assert any(line.startswith("Recv: FIRMWARE_NAME:") for line in first["logs"])
     sent = await client.post("/printers/p1/api/printer/command", json={"command": "M117 hello"}, headers=headers)
-    assert sent.status == 204
+    assert sent.status == 204, await sent.text()
     later = await terminal("p1", first["seq"])
     assert any(" M117 hello*" in line for line in later["logs"]) and "Recv: ok" in later["logs"]
     assert not any(" M115*" in line for line in later["logs"])  # only what came after the first look

@@ -5,6 +5,7 @@ the print stops in a clear state and nothing after the stop runs.
 """
 
 import asyncio
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -14,6 +15,10 @@ from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
 
+
+PTY_EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 12
+"""Each example prints over a real pty with the sender's real timers (0.1 to 5 s each), so the suite runs a
+dozen; the sender's own properties (tests/protocol) run 200 examples, fed whole, in fragments and byte by byte."""
 
 noise = st.one_of(st.just(0.0), st.floats(min_value=0.0001, max_value=0.004))
 
@@ -40,7 +45,7 @@ def damaged_undetectably(sent: str, received: str) -> bool:
     return edits(sent, received) <= 3
 
 
-HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1"})
+HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1", "M21", "M20", "M20 L"})  # M21/M20: the card, asked at connect
 
 
 def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> None:
@@ -63,7 +68,7 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
 
 
 @pytest.mark.parametrize("serving", ["thread per port", "reactor"])
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=PTY_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
     profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3"]),
