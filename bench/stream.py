@@ -31,7 +31,6 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.a
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import math  # noqa: E402
-import random  # noqa: E402
 import re  # noqa: E402
 import select  # noqa: E402
 import subprocess  # noqa: E402
@@ -47,9 +46,8 @@ from farmctl.job import read_job  # noqa: E402
 from farmctl.printer import JobOutcome, Printer  # noqa: E402
 from farmctl.protocol.gcode import encode  # noqa: E402
 from farmctl.sim import Delivery, Faults  # noqa: E402
+from farmctl.sim.jobs import write_curves  # noqa: E402
 from farmctl.sim.process import SimulatorProcess  # noqa: E402
-
-FEEDRATE = 3000.0  # mm/min = 50 mm/s
 
 
 @dataclass(frozen=True)
@@ -70,20 +68,8 @@ JOBS = [
 
 
 def write_job(path: Path, job: Job, lines: int, seed: int = 1) -> float:
-    """Short segments wandering like a slicer's curve; returns the lines/s the moves need."""
-    rnd = random.Random(seed)
-    x, y, e, heading, move_time = 100.0, 100.0, 0.0, 0.0, 0.0
-    with path.open("w") as out:
-        out.write(f"G92 X{x:.0f} Y{y:.0f} Z0.2 E0\nG1 F{FEEDRATE:.0f}\n")
-        for _ in range(lines):
-            length = rnd.uniform(job.min_mm, job.max_mm)
-            heading += rnd.uniform(-0.3, 0.3)
-            x = min(max(x + length * math.cos(heading), 5), 215)
-            y = min(max(y + length * math.sin(heading), 5), 215)
-            e += length * 0.033
-            move_time += length / (FEEDRATE / 60)
-            out.write(f"G1 X{x:.3f} Y{y:.3f} E{e:.5f}\n")
-    return lines / move_time
+    """The job's curve; returns the lines/s the moves need."""
+    return write_curves(path, lines, job.min_mm, job.max_mm, seed)
 
 
 async def stream(port: str, path: Path, ping_pong: bool) -> tuple[float, float, object, object]:

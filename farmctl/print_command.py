@@ -1,4 +1,7 @@
-"""``farmctl print FILE --port PORT``: stream one file to one printer with a progress bar."""
+"""``farmctl print FILE --port PORT``: stream one file to one printer with a progress bar.
+
+The printer's modules are imported when the command runs, so ``farmctl --help`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from farmctl.errors import FarmctlError
-from farmctl.job import check_job
-from farmctl.protocol.gcode import MAX_LINE_LENGTH
-from farmctl.printer import JobOutcome, JobProgress, JobResult, Printer, PrinterState
+
+if TYPE_CHECKING:
+    from farmctl.printer import JobProgress, JobResult, Printer
 
 EXIT_CANCELLED = 3
 EXIT_FAILED = 1
@@ -59,6 +63,8 @@ async def _ask(question: str) -> str:
 async def _on_interrupt(printer: Printer, interactive: bool) -> None:
     """Ctrl-C: pause or cancel; without a terminal to ask, cancel. The print may end while the
     question is open: then there is nothing left to do."""
+    from farmctl.printer import PrinterState
+
     if not interactive:
         _if_running(printer.cancel)
         return
@@ -84,6 +90,10 @@ def _if_running(action: Callable[[], None]) -> bool:
 
 
 async def print_file(path: Path, port: str, baud: int | None, profile: str | None, ping_pong: bool = False) -> int:
+    from farmctl.job import check_job
+    from farmctl.printer import Printer
+    from farmctl.protocol.gcode import MAX_LINE_LENGTH
+
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     check_job(path, MAX_LINE_LENGTH)  # a missing or unsendable file is refused before the port is touched
     printer = Printer("printer", port, baud, profile, ping_pong=ping_pong)
@@ -128,6 +138,8 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
 
 
 def _report(result: JobResult, printer: Printer, interactive: bool) -> int:
+    from farmctl.printer import JobOutcome
+
     if interactive:
         sys.stderr.write("\n")
     stats = printer.sender_stats

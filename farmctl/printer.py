@@ -23,6 +23,7 @@ from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
 from farmctl.reactor import Reactor
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
+from farmctl.protocol.meatpack import MeatPack, firmware_unpacks
 from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, SdEvent, SdStatus, Start, Temperatures, UnknownCommand,
 )
@@ -113,10 +114,14 @@ class Printer:
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
                  on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
                  ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None,
-                 on_prompt: Callable[[Printer], None] | None = None, reactor: Reactor | None = None) -> None:
+                 on_prompt: Callable[[Printer], None] | None = None, reactor: Reactor | None = None,
+                 meatpack: bool = False) -> None:
         self.name = name
         self.port = port
         self.ping_pong = ping_pong
+        self.meatpack = meatpack
+        """Pack lines with MeatPack when the firmware unpacks it (``Cap:MEATPACK``, or Prusa-Firmware, whose
+        M115 does not tell). Off unless asked: see ``farmctl.protocol.meatpack`` for what a flush can do."""
         self.forced_profile = get_profile(profile) if profile else None
         self.profile: FirmwareProfile = self._driven(self.forced_profile or get_profile(DEFAULT_PROFILE))
         # Without a baud or a profile, try the common Marlin rate first, then Prusa's.
@@ -241,6 +246,10 @@ class Printer:
             await self.command("M155 S2", timeout=10)
         if self.capabilities.get("PROMPT_SUPPORT"):
             await self.command("M876 P1", timeout=10)  # the host shows prompts (Prusa-Firmware waits for this)
+        if self.meatpack and firmware_unpacks(self.firmware.get("FIRMWARE_NAME", ""), self.capabilities):
+            with self._link.control() as sender:
+                sender.pack_with(MeatPack())
+            self._log.info("lines go packed (MeatPack)")
         self.sd.forget()
         if self.capabilities.get("SDCARD", True):  # Marlin 2 names SDCARD; 1.1 and Prusa do not: ask them
             try:

@@ -7,7 +7,6 @@ the simulator's behaviour cannot drift apart.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
@@ -55,6 +54,8 @@ _REQUIRED = {f.name for f in fields(FirmwareProfile)} - {"rx_timeout", "m115_fir
 
 
 def _from_toml(path: Path) -> FirmwareProfile:
+    import tomllib  # only when profiles are read: ``farmctl --help`` imports this module for a default
+
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

@@ -1,4 +1,8 @@
-"""``farmctl serve``: the farm server — every printer, the queue, the HTTP APIs and the dashboard."""
+"""``farmctl serve``: the farm server — every printer, the queue, the HTTP APIs and the dashboard.
+
+The server's modules are imported when it runs, not when the command line is parsed, so
+``farmctl --help`` and the small commands start without them.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from farmctl.auth import Role
 from farmctl.errors import FarmctlError
-from farmctl.farm.config import load_config
-from farmctl.farm.farm import Farm, SimOptions
-from farmctl.logs import log_to_file
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from farmctl.farm.config import FarmConfig
+    from farmctl.farm.farm import Farm, SimOptions
 
 DEFAULT_DATA = Path("farm-data")
 
@@ -32,13 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from farmctl.farm.config import load_config
+    from farmctl.farm.farm import SimOptions
+    from farmctl.logs import log_to_file
+
     config = load_config(args.config)
     log_to_file(args.data)
     sim = SimOptions() if args.sim_speed == "real" else SimOptions(full_speed=True, time_scale=0.0)
     return asyncio.run(serve(config, args.data, args.host, args.port, sim))
 
 
-async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> int:
+async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOptions) -> int:
+    from aiohttp import web
+
+    from farmctl.farm.farm import Farm
     from farmctl.http.announce import Announced, announce
     from farmctl.http.app import build_main_app, build_printer_app
 
@@ -84,6 +96,8 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
 
 async def _first_admin_key(farm: Farm) -> str | None:
     """On a fresh data folder (no keys, no users) make one admin key, so the dashboard can be opened."""
+    from farmctl.auth import Role
+
     if await farm.auth.list_keys() or await farm.auth.users():
         return None
     return await farm.auth.add_key("initial-admin", Role.ADMIN)

@@ -17,13 +17,14 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from farmctl.auth.roles import Role
 from farmctl.auth.keys import key_owner
-from farmctl.auth.service import AuthService
+from farmctl.auth.roles import Role
 from farmctl.errors import FarmctlError
-from farmctl.store import Store
+
+if TYPE_CHECKING:
+    from farmctl.auth.service import AuthService
 
 DEFAULT_DATA = Path("farm-data")
 DB_NAME = "farmctl.db"
@@ -177,6 +178,9 @@ def _with_auth(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
 
 
 async def _open_and_run(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
+    from farmctl.auth.service import AuthService  # the store only when a command needs it
+    from farmctl.store import Store
+
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from farmctl.auth.roles import Role
 from farmctl.errors import FarmctlError
-from farmctl.store import Tx
+
+if TYPE_CHECKING:
+    from farmctl.store import Tx
 
 RESERVED_USER = "_api"  # OctoPrint's global-key pseudo user; clients must never see it
 MAX_NAME_CHARS = 100

@@ -39,6 +39,10 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 WRITE_BLOCK = 256 * 1024
 """Bytes gathered from the client before one trip to the worker thread (write, hash, analyse)."""
 READ_BLOCK = 1024 * 1024
+RECENT_SECONDS = 30.0
+"""How long :meth:`UploadFolder.recent_info` trusts a record while nothing went through the folder:
+a file changed by hand shows that late at most (nobody tells the folder)."""
+_MAX_RECENT = 256
 
 
 class FileType(enum.Enum):
@@ -75,6 +79,9 @@ class UploadFolder:
         """Held to make or remove folders: a failed upload's clean-up must not remove a new folder
         between another upload's making sure it exists and putting its temp file in it."""
         self._cleanups: set[asyncio.Future[None]] = set()
+        self._recent: dict[str, tuple[float, FileInfo | None]] = {}
+        self._generation = 0
+        """Counts the changes made through this folder: a look-up that overlapped one is not kept."""
 
     async def save_stream(self, relative: str, chunks: AsyncIterable[bytes]) -> FileInfo:
         """Store an upload under ``relative`` (folders are created), replacing any older file.
@@ -102,7 +109,7 @@ class UploadFolder:
                     await self._run(upload.write, block)
             if pending:
                 await self._run(upload.write, bytes(pending))
-            return await self._run(self._commit, upload, target, rel)
+            return await self._change(self._commit, upload, target, rel)
         except BaseException as exc:
             # Shielded: even if this task is cancelled again, the worker still removes the temp file.
             await asyncio.shield(self._run(self._abandon, upload, made))
@@ -126,6 +133,24 @@ class UploadFolder:
     async def info(self, relative: str) -> FileInfo:
         return await self._run(self._info, relative)
 
+    async def recent_info(self, relative: str, now: float) -> FileInfo | None:
+        """:meth:`info` for callers that ask many times a second (every poll of /api/job, every push
+        tick), None when there is no such file. An answer is kept for ``RECENT_SECONDS`` or until
+        anything is saved, moved, copied or deleted here, so most calls cost no trip to a thread."""
+        known = self._recent.get(relative)
+        if known is not None and now < known[0]:
+            return known[1]
+        generation = self._generation
+        try:
+            info: FileInfo | None = await self.info(relative)
+        except FarmctlError:
+            info = None
+        if generation == self._generation:
+            if len(self._recent) >= _MAX_RECENT:
+                self._recent.clear()
+            self._recent[relative] = (now + RECENT_SECONDS, info)
+        return info
+
     async def local_path(self, relative: str) -> Path:
         """Where a stored G-code file is on disk (for downloads and printing); 404 if missing."""
         return await self._run(self._local_path, relative)
@@ -136,17 +161,17 @@ class UploadFolder:
 
     async def delete(self, relative: str) -> None:
         """Remove a file, or a folder with everything in it; 404 if there is none."""
-        await self._run(self._delete, relative)
+        await self._change(self._delete, relative)
 
     async def move(self, src: str, dst: str) -> FileInfo:
         """Rename a file or folder to the full path ``dst``; 409 if ``dst`` exists."""
-        return await self._run(self._move_or_copy, src, dst, False)
+        return await self._change(self._move_or_copy, src, dst, False)
 
     async def copy(self, src: str, dst: str) -> FileInfo:
-        return await self._run(self._move_or_copy, src, dst, True)
+        return await self._change(self._move_or_copy, src, dst, True)
 
     async def create_folder(self, relative: str) -> FileInfo:
-        return await self._run(self._create_folder, relative)
+        return await self._change(self._create_folder, relative)
 
     async def remove_abandoned(self) -> list[str]:
         """At start: remove what uploads cut off by a crash left behind; their names, relative."""
@@ -161,6 +186,15 @@ class UploadFolder:
     async def _run(self, func: Callable[..., T], *args: object) -> T:
         """The one door from the event loop to blocking file work."""
         return await asyncio.to_thread(func, *args)
+
+    async def _change(self, func: Callable[..., T], *args: object) -> T:
+        """:meth:`_run` for work that changes what the folder holds: the recent records go, whether
+        it succeeds or not (a failure may have changed something too)."""
+        try:
+            return await self._run(func, *args)
+        finally:
+            self._generation += 1
+            self._recent.clear()
 
     # Everything below runs in a worker thread.
 

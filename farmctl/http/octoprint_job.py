@@ -45,13 +45,11 @@ def job_path(farm: Farm, entry: FarmPrinter) -> str | None:
 
 
 async def job_file_info(farm: Farm, relative: str | None) -> FileInfo | None:
-    """The upload's record for :func:`job_record` (None if it is gone: the job then shows no file)."""
+    """The upload's record for :func:`job_record` (None if it is gone: the job then shows no file).
+    Polled by every client of every printer, so from the folder's recent records."""
     if relative is None:
         return None
-    try:
-        return await farm.uploads.info(relative)
-    except FarmctlError:
-        return None
+    return await farm.uploads.recent_info(relative, time.monotonic())
 
 
 def progress_record(printer: Printer, estimate: float | None, now: float) -> dict[str, Any]:

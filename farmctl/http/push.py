@@ -51,10 +51,6 @@ HISTORY_LINES = 200
 """Terminal lines in ``history``, like the scrollback a client's terminal opens with."""
 CURRENT_LINES = 100
 """Terminal lines in one ``current`` at most: on a fast print the oldest of a tick's lines are skipped."""
-FILE_RECHECK = 30.0
-"""Seconds a session trusts what it looked up about the job's upload without a FileAdded/FileRemoved
-(a file replaced by hand in the uploads folder tells nobody)."""
-_FILE_EVENTS = frozenset({"FileAdded", "FileRemoved", "UpdatedFiles"})
 _HASH = secrets.token_hex(16)  # plugin_hash and config_hash: they change when the server restarts
 
 
@@ -79,19 +75,19 @@ def connected_message() -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class KnownFile:
-    """What a session looked up about the job's upload (``info`` None: it is gone), and until when."""
+    """What a session looked up about the job's upload (``info`` None: it is gone)."""
 
     path: str
     info: FileInfo | None
-    until: float
 
 
 class PushSession:
     """One client of one printer's push channel. The ``opened``, ``received``, ``changed`` and ``tick``
     methods return the messages to send.
 
-    The job's upload record is the one thing a message needs from outside memory: :meth:`file_wanted`
-    names it when the session lacks it, and the caller hands it in with :meth:`file_found`.
+    The job's upload record is the one thing a message needs from outside memory: :meth:`job_path`
+    names it, and the caller hands it in with :meth:`file_found` (from the folder's recent records,
+    so most rounds cost no file-system call).
     """
 
     def __init__(self, farm: Farm, entry: FarmPrinter) -> None:
@@ -162,8 +158,6 @@ class PushSession:
         kind = message.get("type")
         if kind not in ("event", "plugin"):
             return []
-        if kind == "event" and message["event"] in _FILE_EVENTS:
-            self._file = None  # the job's upload may be among them: look again
         if not self.authenticated:
             return []
         printer = message.get("printer")
@@ -173,16 +167,12 @@ class PushSession:
             return [{"plugin": {"plugin": message["plugin"], "data": message["data"]}}]
         return [{"event": {"type": message["event"], "payload": message.get("payload") or {}}}]
 
-    def file_wanted(self, now: float) -> str | None:
-        """The job's upload, when this session has no fresh record of it."""
-        path = job_path(self.farm, self.entry)
-        known = self._file
-        if path is None or (known is not None and known.path == path and now < known.until):
-            return None
-        return path
+    def job_path(self) -> str | None:
+        """The upload the job is about (None: none)."""
+        return job_path(self.farm, self.entry)
 
-    def file_found(self, path: str, info: FileInfo | None, now: float) -> None:
-        self._file = KnownFile(path, info, now + FILE_RECHECK)
+    def file_found(self, path: str, info: FileInfo | None) -> None:
+        self._file = KnownFile(path, info)
 
     def _job_info(self) -> FileInfo | None:
         known = self._file
@@ -266,14 +256,16 @@ def decode(framing: Framing, text: str) -> list[Any]:
     return messages
 
 
-async def _look_up_job_file(farm: Farm, session: PushSession, now: float) -> None:
-    """Give the session the job's upload record when it lacks one. The selection may change while a
-    look-up runs, so ask again; nothing awaits between the last answer and the messages built on it."""
+async def _look_up_job_file(farm: Farm, session: PushSession) -> None:
+    """Give the session the job's upload record. The selection may change while a look-up runs, so
+    ask again; nothing awaits between the last answer and the messages built on it."""
     for _ in range(3):
-        wanted = session.file_wanted(now)
+        wanted = session.job_path()
         if wanted is None:
             return
-        session.file_found(wanted, await job_file_info(farm, wanted), now)
+        session.file_found(wanted, await job_file_info(farm, wanted))
+        if session.job_path() == wanted:
+            return
 
 
 async def raw_websocket(request: web.Request) -> web.StreamResponse:
@@ -329,7 +321,7 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
                 while not inbox.empty():
                     out += session.changed(inbox.get_nowait())
                 getting = asyncio.ensure_future(inbox.get())
-            await _look_up_job_file(farm, session, now)
+            await _look_up_job_file(farm, session)
             if receiving in done:
                 frame = receiving.result()
                 if frame.type != WSMsgType.TEXT:

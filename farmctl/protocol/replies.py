@@ -169,13 +169,21 @@ class Echo:
 
 
 @dataclass(frozen=True, slots=True)
+class MeatPackState:
+    """The firmware's answer to a MeatPack command (``[MP] PV01 ON ESP``): packing on, spaces kept."""
+
+    active: bool
+    no_spaces: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Unrecognized:
     text: str
 
 
 Reply = (
     Ok | ResendRequest | LineError | Busy | Wait | Start | Temperatures | Position | FirmwareInfo | Capability
-    | HostAction | SdStatus | UnknownCommand | FatalError | FirmwareError | RxBufferFull | RxTimeout | Echo | Unrecognized
+    | HostAction | SdStatus | UnknownCommand | FatalError | FirmwareError | RxBufferFull | RxTimeout | Echo | MeatPackState | Unrecognized
 )
 
 _TEMPERATURE = re.compile(r"(?<![A-Za-z@])(T\d*|B|C|P|A|W|@\d*|B@):\s*(-?\d+(?:\.\d+)?|\?)(?:\s*/\s*(-?\d+(?:\.\d+)?))?")
@@ -186,6 +194,7 @@ _INFO_KEY = re.compile(r"(?:^|(?<=\s))([A-Z][A-Z_]+):")
 _POSITION = re.compile(r"^X:-?\d")
 _AXIS = re.compile(r"([XYZE]):(-?\d+(?:\.\d+)?)")
 _SD_PRINTING = re.compile(r"SD printing byte (\d+)/(\d+)")
+_MEATPACK = re.compile(r"^\[MP\] PV\d+ (ON|OFF) (ESP|NSP)$")
 _FILE_OPENED = re.compile(r"File opened:\s*(.*?)\s+Size:\s*(\d+)")
 _LIST_ENTRY = re.compile(r"^(\S+\.(?:GCO|GCODE|G|GC|GCD|GGO|NC))\s+(\d+)(?:\s+(.+?))?\s*$", re.IGNORECASE)
 _SD_NAMED = (("open failed, File:", SdEvent.OPEN_FAILED), ("Writing to file:", SdEvent.WRITING),
@@ -318,6 +327,8 @@ def parse_reply(raw: bytes | str) -> list[Reply]:
         return [parse_firmware_info(head), *(_parse_capabilities(glued + tail) if glued else [])]
     if line.startswith("Cap:"):
         return _parse_capabilities(line)
+    if match := _MEATPACK.match(line):
+        return [MeatPackState(match.group(1) == "ON", match.group(2) == "NSP")]
     if line in ("Full RX Buffer",):
         return [RxBufferFull()]
     if line in ("RX timeout",):

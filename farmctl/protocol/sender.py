@@ -33,10 +33,11 @@ from typing import Any, NamedTuple
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol import gcode
 from farmctl.protocol.events import Acknowledged, Event, NotResponding, Resending, SenderStats
+from farmctl.protocol.meatpack import MeatPack
 from farmctl.protocol.mode import TRANSITIONS, UNCERTAIN, SenderMode
 from farmctl.protocol.replies import (
-    PLAIN_OK, Busy, LineError, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand, Unrecognized,
-    parse_reply,
+    PLAIN_OK, Busy, LineError, MeatPackState, Ok, Reply, ResendRequest, RxBufferFull, Start, UnknownCommand,
+    Unrecognized, parse_reply,
 )
 
 STALL_TIMEOUT_MIN = 3.0
@@ -102,6 +103,7 @@ class Sender:
         self._max_bytes = profile.rx_buffer - 1
         self._history_size = max(profile.history, 256)
         self._mode = _M.STREAMING
+        self._codec: MeatPack | None = None
         self._reset(0.0)
 
     def _reset(self, now: float) -> None:
@@ -132,13 +134,27 @@ class Sender:
         self._last_progress = now  # the last sign of life from a window with lines in it
         self._quiet_since = now  # the last sign of life or tickle: the next tickle is due TICKLE_QUIET later
         self._peeked: _Line | None = None  # the next new line, encoded once while it waits for room
+        self._prefix = b""  # bytes the next line carries in front (turning MeatPack on or off)
 
     # -- commands in ---------------------------------------------------------------------------
 
     def start_session(self, now: float) -> None:
         """Forget everything in flight and restart numbering with ``N0 M110 N0``."""
+        codec, self._codec = self._codec, None
         self._reset(now)
+        if codec is not None:  # the firmware may still unpack (no reset): the handshake goes out plain
+            self._prefix = codec.stop
         self.submit(_HANDSHAKE, tag=None)
+
+    def pack_with(self, codec: MeatPack) -> None:
+        """Send every line from the next one on in ``codec``'s packed form, the history too (a resend
+        goes out as the firmware now reads). Lines re-sent after a ``Resend:`` carry ``codec.resync``:
+        the flush that made the firmware ask may have cut a packed pair in half."""
+        self._codec = codec
+        self._prefix = codec.start
+        self._unnumber_ahead()
+        self._peeked = None
+        self._history = {n: line._replace(encoded=codec.pack(line.encoded)) for n, line in self._history.items()}
 
     def _set_mode(self, new: SenderMode, *, new_session: bool = False) -> None:
         """The one place the mode changes; a change the table does not allow is a bug in the sender."""
@@ -169,6 +185,8 @@ class Sender:
         if not self._inflight:
             self._progress(now)
         encoded = command.encode("ascii") + b"\n"
+        if self._codec is not None:  # the emergency parser reads the raw bytes: this one goes unpacked
+            encoded = self._codec.unpacked(encoded)
         self._out += encoded
         self._track(None, len(encoded), None)
 
@@ -265,6 +283,8 @@ class Sender:
 
     def _numbered(self, number: int, command: str, tag: Any, submitted: bool) -> _Line:
         encoded = gcode.encode(number, command, self.profile.max_line_length)
+        if self._codec is not None:
+            encoded = self._codec.pack(encoded)
         return _Line(number, encoded, command, tag, submitted, gcode.is_long_running(command))
 
     def _number_ahead(self) -> None:
@@ -279,6 +299,7 @@ class Sender:
 
     def _take_next_line(self, line: _Line) -> None:
         """Send the line ``_next_line`` chose and put it in flight."""
+        resync = self._mode is _M.RECOVERING
         if self._resend_cursor is not None:
             self.stats.lines_resent += 1
             following = line.number + 1
@@ -292,7 +313,8 @@ class Sender:
             self._history[line.number] = line
             self._history.pop(line.number - self._history_size, None)
             self._next_number += 1
-        encoded = line.encoded
+            resync = False
+        encoded = self._wire(line.encoded, resync)
         self._out += encoded
         stats = self.stats
         stats.lines_sent += 1
@@ -329,8 +351,17 @@ class Sender:
         self.stats.sync_probes += 1
         self._set_mode(_M.PROBING)
         self._probe_sent_at = now
-        self._out += line.encoded
-        self.stats.bytes_sent += len(line.encoded)
+        encoded = self._wire(line.encoded, resync=True)
+        self._out += encoded
+        self.stats.bytes_sent += len(encoded)
+
+    def _wire(self, encoded: bytes, resync: bool) -> bytes:
+        """A line as it goes out: behind MeatPack's command bytes when they are due (the prefix of
+        a session change, or the resync of a line re-sent while the firmware may be out of step)."""
+        prefix, self._prefix = self._prefix, b""
+        if resync and self._codec is not None:
+            prefix = self._codec.resync
+        return prefix + encoded if prefix else encoded
 
     # -- bytes in --------------------------------------------------------------------------------
 
@@ -371,6 +402,8 @@ class Sender:
         return [PLAIN_OK] if acknowledged is None else [PLAIN_OK, acknowledged]
 
     def _handle(self, reply: Reply, now: float) -> list[Event]:
+        if type(reply) is MeatPackState:
+            return []  # MeatPack's answer to its command bytes: no ok follows, and none is owed
         self._silent_rounds = 0
         self._last_reply = now
         uncredited, self._uncredited_ok_next = self._uncredited_ok_next, False

@@ -16,7 +16,9 @@ from pathlib import Path
 from types import FrameType
 
 from farmctl.profiles import DEFAULT_PROFILE, get_profile
-from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter
+
+DELIVERIES = ("lines", "bytes")
+"""``Delivery``'s values, spelled here so that ``farmctl --help`` need not import the simulator."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency", type=float, default=2.0, metavar="MS", help="reply latency in ms (default 2)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                         help="multiply move, homing and heating times (0 = instant)")
-    parser.add_argument("--delivery", choices=[d.value for d in Delivery], default=Delivery.LINES.value,
+    parser.add_argument("--delivery", choices=DELIVERIES, default=DELIVERIES[0],
                         help="replies to the host: each line in a write of its own, as USB adapters deliver them, "
                              "or whatever bytes arrived since the last wakeup (default %(default)s)")
     parser.add_argument("--link", type=Path, help="keep a symlink at this path pointing at the pty")
@@ -46,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from farmctl.sim.printer import Delivery, Faults, SimulatedPrinter  # the simulator itself only when it runs
+
     profile = get_profile(args.profile)  # FarmctlError names the known profiles
     faults = Faults(args.rx_corrupt, args.rx_drop, args.tx_corrupt, args.tx_drop,
                     args.reset_after, args.unplug_after, args.seed)

@@ -14,7 +14,9 @@ What the model keeps from Marlin 2.x, because hosts break on exactly these detai
   unnumbered line (executed by Marlin 2 if it starts with G/M/T);
 * ``ok`` is sent after the command executed: a G1 when it entered the planner, G28/M109/M400
   when they finished;
-* the emergency parser acts on M108/M112/M410/M876 as the bytes arrive.
+* the emergency parser acts on M108/M112/M410/M876 as the bytes arrive;
+* with MeatPack (``Cap:MEATPACK``, and Prusa-Firmware) the RX ring holds packed bytes, unpacked
+  as the line reader takes them: a flush empties the ring but not the unpacker.
 
 Durations of the simulated machine are multiplied by ``time_scale`` (0 makes them instant).
 """
@@ -29,9 +31,12 @@ from dataclasses import dataclass, replace
 from farmctl.profiles import FirmwareProfile
 from farmctl.sim.gcodes import HANDLERS, Handler
 from farmctl.sim.identity import Family, Identity, identity_for
+from farmctl.sim.meatpack import Unpacker
 from farmctl.sim.outcome import Reply, Wait, WaitKind, command_code
 from farmctl.protocol.replies import LineErrorKind
-from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply
+from farmctl.sim.parser import (
+    EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply, next_eol,
+)
 from farmctl.sim.physics import Heater, Motion, Physics, Planner
 from farmctl.sim.records import Executed, Stats
 from farmctl.sim.sdcard import SdCard
@@ -83,6 +88,12 @@ class MarlinFirmware:
         self._ring_overflowed = False
         self._last_rx_at = now
         self._assembler = LineAssembler(self.profile.max_line_length)
+        self._unpacker: Unpacker | None = None
+        self._framer: Unpacker | None = None  # unpacks arriving bytes only to see where lines end
+        if self.identity.has("MEATPACK") or self.identity.family is Family.PRUSA:
+            prefix = " [MP] " if self.identity.family is Family.PRUSA else "[MP] "
+            self._unpacker, self._framer = Unpacker(prefix), Unpacker(prefix)
+        self._unpacked = b""  # characters unpacked from the ring and not yet read
         self._emergency = EmergencyParser() if self.identity.has("EMERGENCY_PARSER") else None
         self._queue: deque[Accepted] = deque()
         self._running: _Running | None = None
@@ -138,17 +149,29 @@ class MarlinFirmware:
         result is the same as feeding one byte at a time, at a fraction of the cost.
         """
         index, size = 0, len(data)
+        ends = self._packed_line_ends(data)
         while index < size:
             at = now + index * byte_time
             wake = self.next_wakeup()
             if wake is not None and at >= wake:
                 self.advance(at)
                 continue
-            end = _next_eol(data, index)
+            end = next_eol(data, index) if ends is None else next(e for e in ends if e > index)
             if wake is not None and byte_time > 0:
                 end = min(end, index + max(1, math.ceil((wake - at) / byte_time)))
             self._arrive(data[index:end], now + (end - 1) * byte_time)
             index = end
+
+    def _packed_line_ends(self, data: bytes) -> list[int] | None:
+        """Where packed lines end in ``data`` (and at its end), to hand the bytes over in runs
+        that end there; None when this firmware has no MeatPack. Only for timing: lines are
+        unpacked for real as the line reader takes them from the ring."""
+        framer = self._framer
+        if framer is None:
+            return None
+        ends = [i + 1 for i, byte in enumerate(data) if b"\n" in framer.feed(byte)]
+        framer.take_reports()
+        return ends + [len(data)]
 
     def _arrive(self, run: bytes, at: float) -> None:
         """A run of bytes with at most one end of line, at its end, all seen at ``at``."""
@@ -177,7 +200,7 @@ class MarlinFirmware:
                     return
             ring += run[:room]
             run = run[room:]
-        if eol:
+        if eol or self._unpacker is not None:
             self._pump(at)
 
     def advance(self, now: float) -> None:
@@ -298,29 +321,21 @@ class MarlinFirmware:
         if self._ring_overflowed and self.identity.family is Family.PRUSA:
             self.emit("Full RX Buffer", now)
             self._flush_ring()
+        if self._unpacker is not None:
+            self._read_packed_lines(now)
+            return
         ring = self._ring
         consumed = 0
         while consumed < len(ring) and len(self._queue) < self.profile.command_slots:
-            end = _next_eol(ring, consumed)
+            end = next_eol(ring, consumed)
             if ring[end - 1] not in EOL:  # a partial line: keep it in the line buffer
                 self._assembler.feed_text(bytes(ring[consumed:end]))
                 consumed = end
                 break
             self._assembler.feed_text(bytes(ring[consumed:end - 1]))
             consumed = end
-            line = self._assembler.end_line()
-            if not line.strip(b" "):
-                continue
-            verdict = check_line(line, self.last_n, self.profile.checksum_without_line,
-                                 skip_leading_spaces=self.identity.family is not Family.PRUSA)
-            if isinstance(verdict, Rejected):
-                del ring[:consumed]
-                self._line_error(verdict.error, now)
+            if not self._take_line(now, consumed):
                 return
-            if verdict.line_number is not None:
-                self.last_n = verdict.line_number
-            self.stats.lines_accepted += 1
-            self._queue.append(verdict)
         del ring[:consumed]
         self._read_sd(now)
 
@@ -367,6 +382,51 @@ class MarlinFirmware:
         self.stop_sd_print()
         if self.identity.has("HOST_ACTION_COMMANDS"):
             self.emit("//action:cancel", now)
+
+    def _read_packed_lines(self, now: float) -> None:
+        """``_read_lines`` through the unpacker: a byte at a time, as MeatPack's serial wrapper reads."""
+        ring, unpacker = self._ring, self._unpacker
+        assert unpacker is not None
+        consumed = 0
+        while len(self._queue) < self.profile.command_slots:
+            chars, self._unpacked = self._unpacked, b""
+            if not chars:
+                if consumed >= len(ring):
+                    break
+                chars = unpacker.feed(ring[consumed])
+                consumed += 1
+                for report in unpacker.take_reports():
+                    self.emit(report, now)
+            if not chars:
+                continue
+            end = next_eol(chars)
+            if chars[end - 1] not in EOL:
+                self._assembler.feed_text(chars)
+                continue
+            self._assembler.feed_text(chars[:end - 1])
+            self._unpacked = chars[end:]
+            if not self._take_line(now, consumed):
+                self._unpacked = b""
+                return
+        del ring[:consumed]
+
+    def _take_line(self, now: float, consumed: int) -> bool:
+        """The line reader finished a line with ``consumed`` ring bytes read: queue it, or reject it
+        (the ring is flushed and a resend requested) and return False."""
+        line = self._assembler.end_line()
+        if not line.strip(b" "):
+            return True
+        verdict = check_line(line, self.last_n, self.profile.checksum_without_line,
+                             skip_leading_spaces=self.identity.family is not Family.PRUSA)
+        if isinstance(verdict, Rejected):
+            del self._ring[:consumed]
+            self._line_error(verdict.error, now)
+            return False
+        if verdict.line_number is not None:
+            self.last_n = verdict.line_number
+        self.stats.lines_accepted += 1
+        self._queue.append(verdict)
+        return True
 
     def _flush_ring(self) -> None:
         self.stats.bytes_flushed += len(self._ring)
@@ -482,8 +542,3 @@ class MarlinFirmware:
     def _starved_now(self) -> float:
         return self._starved_before + self.planner.starved
 
-
-def _next_eol(data: bytes | bytearray, start: int) -> int:
-    """Index just past the next end of line at or after ``start`` (``len(data)`` if none)."""
-    ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
-    return min(ends) + 1 if ends else len(data)

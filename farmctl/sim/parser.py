@@ -16,6 +16,12 @@ from farmctl.protocol.gcode import checksum
 from farmctl.protocol.replies import LineErrorKind
 
 EOL = frozenset(b"\r\n")
+
+
+def next_eol(data: bytes | bytearray, start: int = 0) -> int:
+    """Index just past the next end of line at or after ``start`` (``len(data)`` if none)."""
+    ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
+    return min(ends) + 1 if ends else len(data)
 _BACKSPACE = 0x08
 _SPECIAL = (b";", b"\\", b"\x08")
 

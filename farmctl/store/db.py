@@ -8,6 +8,7 @@ another connection, and commits or rolls back as one unit.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from farmctl.store.sql import SqliteSql
 from farmctl.store.tx import Tx
 
 log = logging.getLogger(__name__)
+_BUSY_VERSIONS = itertools.count(-1, -1)
 
 BUSY_TIMEOUT = 5.0
 """Seconds a write waits for another process's lock before it is refused (every other transaction
@@ -43,6 +45,8 @@ class Store:
         self._conn = conn
         self._path = path
         self._version = version
+        # A connection of its own that only asks whether anyone committed; it never waits for a lock.
+        self._watch = sqlite3.connect(path, timeout=0, isolation_level=None)
         # One aiosqlite connection serves one transaction at a time; tasks sharing it queue here.
         self._lock = asyncio.Lock()
 
@@ -75,6 +79,17 @@ class Store:
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+        self._watch.close()
+
+    def data_version(self) -> int:
+        """A number that changes whenever anyone commits to the database: this process, another
+        connection, ``farmctl keys`` in another process. Cheap enough to ask on every request, so a
+        cache of what was read can be trusted exactly while it holds: SQLite answers from the WAL
+        index in shared memory, on the caller's thread. A database busy recovering counts as changed."""
+        try:
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return next(_BUSY_VERSIONS)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:

@@ -121,3 +121,23 @@ async def test_the_schema_refuses_an_api_user_and_unknown_roles(store: Store) ->
         async with store.transaction() as tx:
             await tx.auth.insert_user("bob", None, "root", 0.0)
     assert {r.value for r in Role} == {"admin", "operator", "viewer"}  # what the CHECK lists
+
+
+async def test_a_key_in_use_follows_changes_made_elsewhere_at_once(auth: AuthService, db_path: Path) -> None:
+    """Polling clients check their key many times a second; a revocation or a new role made by
+    another connection (``farmctl keys`` while the server runs, or any SQLite writer) holds on the
+    very next check."""
+    doomed, demoted = await auth.add_key("doomed", Role.OPERATOR), await auth.add_key("demoted", Role.ADMIN)
+    for _ in range(3):
+        assert (await auth.check_key(doomed)) is not None
+        assert (await auth.check_key(demoted)).role == Role.ADMIN  # type: ignore[union-attr]
+    other = await Store.open(db_path)
+    try:
+        elsewhere = AuthService(other)
+        await elsewhere.revoke_key((await elsewhere.check_key(doomed)).key_id)  # type: ignore[union-attr]
+    finally:
+        await other.close()
+    assert await auth.check_key(doomed) is None
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("UPDATE api_keys SET role = 'viewer' WHERE name = 'demoted'")
+    assert (await auth.check_key(demoted)).role == Role.VIEWER  # type: ignore[union-attr]

@@ -223,3 +223,23 @@ async def test_a_failed_upload_never_pulls_a_new_folder_from_under_another(folde
         assert not isinstance(stored, BaseException), f"round {round_}: {stored!r}"
         assert (tmp_path / "uploads" / name / "good.gcode").read_bytes() == SQUARE
         assert all_files(tmp_path / "uploads" / name) == {"good.gcode"}
+
+
+async def test_recent_info_sees_changes_through_the_folder_at_once_and_by_hand_within_its_time(
+        folder: UploadFolder, tmp_path: Path):
+    """What /api/job and the push tick show: an upload, a move or a delete through the folder at once;
+    a file replaced by hand (nobody tells the folder) once ``RECENT_SECONDS`` have passed."""
+    assert await folder.recent_info("a.gcode", 0.0) is None
+    await folder.save_stream("a.gcode", stream(SQUARE))
+    assert (await folder.recent_info("a.gcode", 1.0)).size == len(SQUARE)
+    await folder.save_stream("a.gcode", stream(SQUARE * 2))
+    assert (await folder.recent_info("a.gcode", 2.0)).size == 2 * len(SQUARE)
+    (tmp_path / "uploads/a.gcode").write_bytes(SQUARE * 3)
+    assert (await folder.recent_info("a.gcode", 3.0)).size == 2 * len(SQUARE)  # remembered
+    later = 3.0 + store_module.RECENT_SECONDS
+    assert (await folder.recent_info("a.gcode", later)).size == 3 * len(SQUARE)
+    await folder.move("a.gcode", "b.gcode")
+    assert await folder.recent_info("a.gcode", later) is None
+    assert (await folder.recent_info("b.gcode", later)).size == 3 * len(SQUARE)
+    await folder.delete("b.gcode")
+    assert await folder.recent_info("b.gcode", later) is None

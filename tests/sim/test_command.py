@@ -43,3 +43,10 @@ def test_prints_the_link_serves_it_and_stops_cleanly_on_sigterm(tmp_path: Path) 
     assert process.returncode == 0
     assert "Traceback" not in err
     assert '"commands_executed": 1' in (tmp_path / "stats.json").read_text()
+
+
+def test_the_delivery_choices_are_the_simulators() -> None:
+    from farmctl.sim import Delivery
+    from farmctl.sim.command import DELIVERIES
+
+    assert DELIVERIES == tuple(d.value for d in Delivery) and DELIVERIES[0] == Delivery.LINES.value

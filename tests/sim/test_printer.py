@@ -220,3 +220,4 @@ def test_a_resending_host_gets_every_line_run_once_through_a_noisy_wire() -> Non
     numbered = [e.line_number for e in sim.executed if e.numbered]
     assert numbered == list(range(1, len(lines) + 1))  # each once, in order, despite the noise
     assert stats.wire_corrupted > 0 and stats.errors > 0
+
