@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if config.mqtt is not None:
+        _check_mqtt_client()
     sim = SimOptions() if args.sim_speed == "real" else SimOptions(full_speed=True, time_scale=0.0)
     return asyncio.run(serve(config, args.data, args.host, args.port, sim))
 
@@ -64,6 +66,12 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
                                   Announced(p.name, port, f"/printers/{p.name}/") for p in config.printers], host)
             if announcer is not None:
                 cleanups.append(announcer.close)
+            if config.mqtt is not None:
+                from farmctl.mqtt.publisher import MqttPublisher
+
+                publisher = MqttPublisher(farm, config.mqtt, config.node)
+                await publisher.start()
+                cleanups.append(publisher.close)
             first_key = await _first_admin_key(farm)
             if first_key:
                 print(f"farmctl: first start: admin API key {first_key}\n"
@@ -78,6 +86,15 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
                 with contextlib.suppress(Exception):
                     await runner.cleanup()
     return 0
+
+
+def _check_mqtt_client() -> None:
+    """aiomqtt is an optional extra: a farm.toml that names a broker needs it, before anything starts."""
+    try:
+        import aiomqtt  # noqa: F401
+    except ImportError:
+        raise FarmctlError("farm.toml names an MQTT broker, but aiomqtt is not installed "
+                           "(pip install 'farmctl[mqtt]')") from None
 
 
 async def _first_admin_key(farm: Farm) -> str | None:
