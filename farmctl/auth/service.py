@@ -43,25 +43,25 @@ class AuthService:
             raise FarmctlError(f"a password must be 1 to {MAX_PASSWORD_CHARS} characters")
         hashed = await asyncio.to_thread(hash_password, password)
         async with self._store.transaction() as tx:
-            existing = await tx.user(name)
+            existing = await tx.auth.user(name)
             if existing is not None and existing.password_hash is not None:
                 raise FarmctlError(f"user {name!r} already exists", 409)
             if existing is None:
-                await tx.insert_user(name, hashed, role.value, self._clock())
+                await tx.auth.insert_user(name, hashed, role.value, self._clock())
             else:
-                await tx.update_user(name, hashed, role.value)
-            user = await tx.user(name)
+                await tx.auth.update_user(name, hashed, role.value)
+            user = await tx.auth.user(name)
         assert user is not None
         log.info("user %r added with role %s", name, role.value)
         return user
 
     async def users(self) -> list[UserRecord]:
         async with self._store.transaction(write=False) as tx:
-            return await tx.users()
+            return await tx.auth.users()
 
     async def verify_password(self, name: str, password: str) -> Principal | None:
         async with self._store.transaction(write=False) as tx:
-            user = await tx.user(name.strip())
+            user = await tx.auth.user(name.strip())
         stored = None if user is None else user.password_hash
         # Unknown users cost the same scrypt work as wrong passwords, so timing reveals no names.
         ok = await asyncio.to_thread(check_password, password[:MAX_PASSWORD_CHARS], stored)
@@ -89,23 +89,23 @@ class AuthService:
             return None
         digest = key_hash(key)
         async with self._store.transaction(write=False) as tx:
-            record = await tx.api_key_by_hash(digest)
+            record = await tx.auth.api_key_by_hash(digest)
         if record is None:
             return None
         now = self._clock()
         if record.last_used is None or now - record.last_used >= LAST_USED_EVERY:
             async with self._store.transaction() as tx:
-                await tx.touch_api_key(record.id, now, unless_since=now - LAST_USED_EVERY)
+                await tx.auth.touch_api_key(record.id, now, unless_since=now - LAST_USED_EVERY)
         return Principal(record.user, Role(record.role), key_id=record.id)
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         async with self._store.transaction(write=False) as tx:
-            return await tx.api_keys()
+            return await tx.auth.api_keys()
 
     async def revoke_key(self, key_id: int) -> None:
         """Delete the key and end the sessions that logged in with it."""
         async with self._store.transaction() as tx:
-            found = await tx.delete_api_key(key_id)
+            found = await tx.auth.delete_api_key(key_id)
         if not found:
             raise FarmctlError(f"no API key has id {key_id}", 404)
         ended = self._sessions.end_where(lambda p: p.key_id == key_id)
@@ -114,7 +114,7 @@ class AuthService:
     async def end_revoked_sessions(self) -> int:
         """End the sessions of keys deleted by another process (``farmctl keys revoke`` while the server runs)."""
         async with self._store.transaction(write=False) as tx:
-            alive = {record.id for record in await tx.api_keys()}
+            alive = {record.id for record in await tx.auth.api_keys()}
         ended = self._sessions.end_where(lambda p: p.key_id is not None and p.key_id not in alive)
         if ended:
             log.info("%d session(s) of revoked API keys ended", ended)
