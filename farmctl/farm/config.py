@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from farmctl.errors import FarmctlError
 from farmctl.farm.checks import NAME, name, typed, within
@@ -23,6 +24,7 @@ SIM_PORT = "sim"
 MB = 1 << 20
 DEFAULT_MAX_UPLOAD = 1024 * MB
 MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
+DATABASE_NAME = "farmctl.db"
 RESERVED_TOPIC_LEVEL = "mqtt"
 """``<base_topic>/mqtt/<node>`` is a node's last will, so no printer's topics may start there."""
 
@@ -67,6 +69,12 @@ class FarmConfig:
     """This farmctl process among the farm's nodes: its MQTT last will and Home Assistant device."""
     mqtt: MqttConfig | None = None
     """The broker telemetry goes to; None: no MQTT at all (aiomqtt is not even imported)."""
+    database: str | None = field(default=None, repr=False)  # its URL may hold a password
+    """A ``postgresql://`` URL that several nodes share; None: SQLite, ``farmctl.db`` in the data folder."""
+
+    def database_in(self, data_dir: Path) -> str | Path:
+        """Where the queue lives for a node whose data folder is ``data_dir``."""
+        return self.database or data_dir / DATABASE_NAME
 
 
 DEMO_FARM = FarmConfig(printers=(
@@ -200,8 +208,19 @@ def load_config(path: Path | None) -> FarmConfig:
     return FarmConfig(printers, path, **farm_wide)
 
 
+def _database(value: Any) -> str:
+    url = typed(value, str, "database")
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"database must be a PostgreSQL URL like \"postgresql://farm@db-host/farm\", not "
+                         f"{parts.scheme + '://...' if parts.scheme else repr(url)} (without it, each node keeps its "
+                         f"queue in its data folder's {DATABASE_NAME})")
+    return url
+
+
 _FARM_WIDE = {
     "max_upload_mb": ("max_upload", _max_upload),
+    "database": ("database", _database),
     "node": ("node", lambda v: name(v, "node")),
     "mqtt": ("mqtt", parse_mqtt),
 }

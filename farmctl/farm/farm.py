@@ -29,7 +29,6 @@ from farmctl.store import SetRecord, Store
 
 log = logging.getLogger(__name__)
 
-DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
 ACCESS_RECHECK = 5.0
 """Seconds between looks for keys revoked by another process, whose logins must end too."""
@@ -117,7 +116,7 @@ class Farm:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads_dir.mkdir(exist_ok=True)
         self._uploads_real = self.uploads_dir.resolve()
-        self.store = await Store.open(self.data_dir / DATABASE_NAME)
+        self.store = await Store.open(self.config.database_in(self.data_dir))
         self.model = QueueModel.over(self.store)
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)

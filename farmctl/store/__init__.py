@@ -18,10 +18,11 @@ from farmctl.store.records import (
     SetRecord,
     Strategy,
 )
+from farmctl.store.sql import ConstraintViolation
 from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetFields", "SetRecord", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "ConstraintViolation", "PrinterStatus", "UserRecord",
 ]

@@ -37,6 +37,6 @@ class Tx:
         """Whether this transaction changed a row so far."""
         return self._sql.wrote
 
-    async def change_marker(self) -> tuple[int, int]:
+    async def change_marker(self) -> tuple[int, ...]:
         """Differs whenever committed data may have changed since the last reading."""
         return await self._sql.change_marker()

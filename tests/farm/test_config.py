@@ -129,3 +129,18 @@ def test_no_printer_may_be_named_mqtt_when_the_nodes_wills_live_there(tmp_path):
     with pytest.raises(FarmctlError, match="octoPrint/mqtt/ holds the nodes' last wills"):
         load_config(write(tmp_path, text))
     assert load_config(write(tmp_path, text.replace('mqtt = { host = "b" }\n', ""))).printers[0].name == "mqtt"
+
+
+def test_a_shared_database_is_a_postgresql_url_and_never_shown(tmp_path):
+    config = load_config(write(tmp_path, 'database = "postgresql://farm:pw@db-host/farm"\n' + GOOD))
+    assert config.database == "postgresql://farm:pw@db-host/farm"
+    assert config.database_in(tmp_path) == "postgresql://farm:pw@db-host/farm"
+    assert "pw" not in repr(config)
+    assert load_config(write(tmp_path, GOOD)).database_in(tmp_path) == tmp_path / "farmctl.db"
+
+
+@pytest.mark.parametrize("value", ['"mysql://farm@db/farm"', '"/var/lib/farm.db"', "5"])
+def test_a_database_that_is_no_postgresql_url_names_the_line(tmp_path, value):
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, f"database = {value}\n" + GOOD))
+    assert "farm.toml:1:" in caught.value.message and "database must be" in caught.value.message
