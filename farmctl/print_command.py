@@ -90,6 +90,8 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
     await printer.connect()
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, printer.cancel)
+    if not interactive:  # a log line for scripts and service logs: from here Ctrl-C cancels the print
+        print(f"printing {path.name} on {port}", flush=True)
     try:
         job = asyncio.create_task(printer.print_file(path))
         while not job.done():

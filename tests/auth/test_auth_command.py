@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from farmctl.auth import AppKeyState, AuthService, Role
@@ -97,6 +100,24 @@ async def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     assert empty.returncode == 2 and "password" in empty.stderr and "Traceback" not in empty.stderr
 
 
+@contextlib.asynccontextmanager
+async def _app_polling(auth: AuthService, token: str) -> AsyncIterator[None]:
+    """The app polls its request every second, as a real one does (a request left unpolled for 5 s
+    expires, and a loaded machine can take that long for a few command-line runs)."""
+    async def poll() -> None:
+        while True:
+            await auth.poll(token)
+            await asyncio.sleep(1.0)
+
+    poller = asyncio.create_task(poll())
+    try:
+        yield
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+
+
 async def test_keys_approve_chooses_role_and_user_and_bad_input_is_one_line(tmp_path: Path) -> None:
     data = str(tmp_path)
     empty = farmctl(tmp_path, "keys", "requests", "--data", data)
@@ -104,18 +125,20 @@ async def test_keys_approve_chooses_role_and_user_and_bad_input_is_one_line(tmp_
     auth, store = await _auth_for(tmp_path)
     try:
         token = await auth.request_app_key("OctoPod")
-        [row] = farmctl(tmp_path, "keys", "requests", "--data", data).stdout.splitlines()[1:]
-        assert row.split()[:3] == ["1", "OctoPod", "-"]
-        for args, message in [
-            (("approve", "first"), "a request id is a number, as 'farmctl keys requests' shows it, not 'first'"),
-            (("approve", "7"), "no app key request 7 is waiting for a decision (unknown)"),
-            (("deny", "7"), "no app key request 7 is waiting for a decision (unknown)"),
-            (("approve", "1", "--role", "root"), "unknown role 'root'; known roles: admin, operator, viewer"),
-            (("approve", "1", "--user", "_api"), "'_api' is reserved and cannot be a user name"),
-        ]:
-            refused = farmctl(tmp_path, "keys", *args, "--data", data)
-            assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", f"farmctl: {message}\n"), args
-            assert await auth.poll(token) == (AppKeyState.PENDING, None)  # nothing was decided
+        async with _app_polling(auth, token):
+            listed = await asyncio.to_thread(farmctl, tmp_path, "keys", "requests", "--data", data)
+            [row] = listed.stdout.splitlines()[1:]
+            assert row.split()[:3] == ["1", "OctoPod", "-"]
+            for args, message in [
+                (("approve", "first"), "a request id is a number, as 'farmctl keys requests' shows it, not 'first'"),
+                (("approve", "7"), "no app key request 7 is waiting for a decision (unknown)"),
+                (("deny", "7"), "no app key request 7 is waiting for a decision (unknown)"),
+                (("approve", "1", "--role", "root"), "unknown role 'root'; known roles: admin, operator, viewer"),
+                (("approve", "1", "--user", "_api"), "'_api' is reserved and cannot be a user name"),
+            ]:
+                refused = await asyncio.to_thread(farmctl, tmp_path, "keys", *args, "--data", data)
+                assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", f"farmctl: {message}\n"), args
+                assert await auth.poll(token) == (AppKeyState.PENDING, None)  # nothing was decided
         approved = farmctl(tmp_path, "keys", "approve", "1", "--role", "admin", "--user", "bob", "--data", data)
         assert approved.returncode == 0, approved.stderr
         state, key = await auth.poll(token)
