@@ -69,6 +69,8 @@ class FarmConfig:
     """This farmctl process among the farm's nodes: its MQTT last will and Home Assistant device."""
     mqtt: MqttConfig | None = None
     """The broker telemetry goes to; None: no MQTT at all (aiomqtt is not even imported)."""
+    node_timeout: float = 30.0
+    """Seconds without a heartbeat after which the other nodes settle a node's open runs (shared database)."""
     database: str | None = field(default=None, repr=False)  # its URL may hold a password
     """A ``postgresql://`` URL that several nodes share; None: SQLite, ``farmctl.db`` in the data folder."""
 
@@ -222,6 +224,8 @@ _FARM_WIDE = {
     "max_upload_mb": ("max_upload", _max_upload),
     "database": ("database", _database),
     "node": ("node", lambda v: name(v, "node")),
+    "node_timeout": ("node_timeout", lambda v: float(within(typed(v, (int, float), "node_timeout"), 1 <= v <= 3600,
+                                                           f"node_timeout must be 1 to 3600 seconds, not {v}"))),
     "mqtt": ("mqtt", parse_mqtt),
 }
 

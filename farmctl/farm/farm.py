@@ -23,7 +23,7 @@ from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
-from farmctl.queue import QueueModel, QueueSnapshot
+from farmctl.queue import NodeClock, QueueModel, QueueSnapshot
 from farmctl.sim import SimulatedPrinter
 from farmctl.store import SetRecord, Store
 
@@ -101,6 +101,7 @@ class Farm:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._prints: set[asyncio.Task[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -117,16 +118,14 @@ class Farm:
         self.uploads_dir.mkdir(exist_ok=True)
         self._uploads_real = self.uploads_dir.resolve()
         self.store = await Store.open(self.config.database_in(self.data_dir))
-        self.model = QueueModel.over(self.store)
+        self.model = QueueModel.over(self.store, node=NodeClock(self.config.node, self.config.node_timeout))
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
-        interrupted = await self.model.counting.recover_after_crash()
-        for run in interrupted:
-            async with self.store.transaction() as tx:
-                await tx.printers.set_status(run.printer, False,
-                                            f"the print of {run.set_path} was interrupted by a restart; "
-                                            "that copy is still owed (click Start Managing to print it)", time.time())
+        for run in await self.model.nodes.start():
+            log.warning("run %d (%s on %s) was left open by %s: settled aborted, its copy is owed",
+                        run.id, run.set_path, run.printer, "a restart" if run.node in (None, self.config.node)
+                        else f"node {run.node}")
         async with self.store.transaction(write=False) as tx:
             names = await tx.printers.names()
             offsets = await tx.printers.temperature_offsets()
@@ -135,6 +134,19 @@ class Farm:
             entry.appearance_name = names.get(config.name)
             entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
+        if self.config.database is not None:  # a shared queue: say this node lives, watch the others
+            self._heartbeat = asyncio.create_task(self._beat(), name="node heartbeat")
+
+    async def _beat(self) -> None:
+        every = self.model.nodes.node.beat_every
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for run in await self.model.nodes.beat():
+                    log.warning("node %s stopped beating during run %d (%s on %s): settled aborted, its copy "
+                                "is owed", run.node, run.id, run.set_path, run.printer)
+            except Exception:  # a database that is away for a while must not end the heartbeat
+                log.exception("the node heartbeat failed")
 
     async def _watch_access(self) -> None:
         while True:
@@ -172,8 +184,9 @@ class Farm:
             await asyncio.sleep(RECONNECT_EVERY)
 
     async def stop(self) -> None:
-        if self._access_watch is not None:
-            await _cancel(self._access_watch)
+        for watcher in (self._access_watch, self._heartbeat):
+            if watcher is not None:
+                await _cancel(watcher)
         for entry in self.printers.values():
             if entry.keeper is not None:
                 await _cancel(entry.keeper)

@@ -144,3 +144,10 @@ def test_a_database_that_is_no_postgresql_url_names_the_line(tmp_path, value):
     with pytest.raises(FarmctlError) as caught:
         load_config(write(tmp_path, f"database = {value}\n" + GOOD))
     assert "farm.toml:1:" in caught.value.message and "database must be" in caught.value.message
+
+
+def test_node_timeout_is_seconds_within_reason(tmp_path):
+    assert load_config(write(tmp_path, "node_timeout = 5\n" + GOOD)).node_timeout == 5.0
+    assert load_config(write(tmp_path, GOOD)).node_timeout == 30.0
+    with pytest.raises(FarmctlError, match="farm.toml:1: node_timeout must be 1 to 3600 seconds"):
+        load_config(write(tmp_path, "node_timeout = 0.5\n" + GOOD))
