@@ -51,6 +51,7 @@ class JobProgress:
     started: float = field(default_factory=time.monotonic)
     resends: int = 0
     ended: float | None = None  # set at the print's single exit, whatever its outcome
+    sd: bool = False  # the printer prints this file from its own SD card (``path`` is the card's name)
 
     @property
     def fraction(self) -> float:
@@ -75,6 +76,16 @@ def read_job(path: Path) -> Iterator[JobLine]:
             command = gcode.clean(text, number)
             if command:
                 yield JobLine(command, offset, number)
+
+
+def _framed(lines: Iterator[JobLine], prefix: tuple[str, ...], suffix: tuple[str, ...],
+            size: int) -> Iterator[JobLine]:
+    try:
+        yield from (JobLine(command, 0, 0) for command in prefix)
+        yield from lines
+        yield from (JobLine(command, size, 0) for command in suffix)
+    finally:
+        lines.close()  # type: ignore[attr-defined]
 
 
 def check_job(path: Path, max_line_length: int) -> JobSummary:
@@ -110,7 +121,10 @@ class JobFeed:
     """
 
     def __init__(self, summary: JobSummary, max_line_length: int = gcode.MAX_LINE_LENGTH,
-                 temperature_offsets: dict[str, float] | None = None, z: gcode.ZHeight | None = None) -> None:
+                 temperature_offsets: dict[str, float] | None = None, z: gcode.ZHeight | None = None,
+                 prefix: tuple[str, ...] = (), suffix: tuple[str, ...] = ()) -> None:
+        """``prefix`` and ``suffix``: commands sent before and after the file's (M28 and M29 around an
+        upload to the SD card)."""
         self.progress = JobProgress(summary.path, summary.size, summary.commands)
         self.state = FeedState.FEEDING
         self.z = z if z is not None else gcode.ZHeight()
@@ -120,7 +134,7 @@ class JobFeed:
         self.failure = ""
         """Why the feed FAILED: shown as the print's reason."""
         self._max_line_length = max_line_length
-        self._lines = read_job(summary.path)
+        self._lines = _framed(read_job(summary.path), prefix, suffix, summary.size)
         self._read: deque[JobLine] = deque()
 
     def top_up(self, sender: Sender) -> None:

@@ -22,8 +22,10 @@ from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
 from farmctl.protocol.replies import (
-    Capability, FatalError, FirmwareInfo, HostAction, Ok, Start, Temperatures,
+    Capability, FatalError, FirmwareInfo, HostAction, Ok, SdEvent, SdStatus, Start, Temperatures, UnknownCommand,
 )
+from farmctl.protocol.sdnames import short_name
+from farmctl.sd import SD_PROGRESS_INTERVAL, CardState, SdCard, SdCommands, sd_commands
 from farmctl.protocol.events import Acknowledged, NotResponding, SenderStats
 from farmctl.terminal import Terminal
 
@@ -42,6 +44,7 @@ class PrinterState(Enum):
     PAUSING = "Pausing"
     PAUSED = "Paused"
     CANCELLING = "Cancelling"
+    TRANSFERRING = "Transferring file to SD"
     ERROR = "Error"
 
 
@@ -49,7 +52,8 @@ _S = PrinterState
 _TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
     _S.OFFLINE: frozenset({_S.CONNECTING}),
     _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.OPERATIONAL: frozenset({_S.PRINTING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
+    _S.OPERATIONAL: frozenset({_S.PRINTING, _S.TRANSFERRING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
+    _S.TRANSFERRING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PRINTING: frozenset({_S.PAUSING, _S.PAUSED, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PAUSING: frozenset({_S.PAUSED, _S.CANCELLING, _S.PRINTING, _S.ERROR, _S.OFFLINE}),
     _S.PAUSED: frozenset({_S.PRINTING, _S.CANCELLING, _S.ERROR, _S.OFFLINE}),
@@ -139,6 +143,12 @@ class Printer:
         self._job_done: asyncio.Future[JobResult] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._session_ready = asyncio.Event()
+        self.sd = SdCard(lambda command: self.command(command, timeout=30))
+        """The printer's SD card (known after connecting, when the firmware has SD support)."""
+        self._sd_printing: str | None = None  # the 8.3 name of the SD print under way
+        self._sd_started = False  # M24 was acknowledged: a "Not SD printing" now means it stopped
+        self._sd_poller: asyncio.Task[None] | None = None
+        self._transferring = False
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -155,7 +165,7 @@ class Printer:
             self._on_change(self)
 
     def _emit(self, event: PrintEvent, reason: str = "") -> None:
-        if self._on_print:
+        if self._on_print and not self._transferring:  # an upload to the card is no print
             self._on_print(self, event, reason)
 
     @property
@@ -222,6 +232,25 @@ class Printer:
             await self.command("M155 S2", timeout=10)
         if self.capabilities.get("PROMPT_SUPPORT"):
             await self.command("M876 P1", timeout=10)  # the host shows prompts (Prusa-Firmware waits for this)
+        self.sd.forget()
+        if self.capabilities.get("SDCARD", True):  # Marlin 2 names SDCARD; 1.1 and Prusa do not: ask them
+            try:
+                await self.sd.init(self._sd_commands.long_names)
+            except FarmctlError as exc:
+                self._log.info("SD card: %s", exc.message)
+        else:
+            self.sd.state = CardState.UNSUPPORTED
+
+    @property
+    def _sd_commands(self) -> SdCommands:
+        return sd_commands(self.profile.name, self.capabilities)
+
+    async def sd_init(self) -> None:
+        """Mount the card (M21) and list it; says so when the firmware has no SD support."""
+        await self.sd.init(self._sd_commands.long_names)
+
+    async def sd_refresh(self) -> None:
+        await self.sd.refresh(self._sd_commands.long_names)
 
     def _driven(self, profile: FirmwareProfile) -> FirmwareProfile:
         return profile.with_ping_pong() if self.ping_pong else profile
@@ -314,6 +343,8 @@ class Printer:
             self._fail(f"the printer stopped answering ({event.seconds:.0f} s)")
         elif isinstance(event, HostAction):
             self._on_action(event)
+        elif isinstance(event, (SdStatus, UnknownCommand)):
+            self._on_sd(event)
         elif isinstance(event, PortGone):
             self._fail(f"port gone: {event.reason}")
 
@@ -421,7 +452,7 @@ class Printer:
             self._emit(PrintEvent.PAUSED)
         elif self.state == PrinterState.CANCELLING:
             self._finish(JobOutcome.CANCELLED, "cancelled")
-        elif self.state == PrinterState.PRINTING and settled is FeedState.ENDED:
+        elif self.state in (PrinterState.PRINTING, PrinterState.TRANSFERRING) and settled is FeedState.ENDED:
             self._finish(JobOutcome.DONE, "every line acknowledged")
         elif settled is FeedState.FAILED and self._feed is not None:
             reason = self._feed.failure
@@ -431,14 +462,105 @@ class Printer:
             self._finish(JobOutcome.FAILED, reason)
             self._set_state(PrinterState.OPERATIONAL)
 
+    # -- printing from the SD card ------------------------------------------------------------------
+
+    async def print_sd(self, name: str) -> JobResult:
+        """Print a file from the printer's own card (M23, M24); returns when the firmware says it is done,
+        or the print ended otherwise. Progress comes from M27 (by itself with AUTOREPORT_SD_STATUS)."""
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        listed = self.sd.find(name)
+        size = await self.sd.select(listed.name if listed else name)
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready to print", 409)
+        display = listed.display if listed else name
+        self.progress = JobProgress(Path(display), size, 0, sd=True)
+        self._sd_printing, self._sd_started = listed.name if listed else name, False
+        self._job_done = done = asyncio.get_running_loop().create_future()
+        self._set_state(PrinterState.PRINTING)
+        self._emit(PrintEvent.STARTED)
+        try:
+            await self.command("M24")
+            self._sd_started = True
+            if self._sd_commands.autoreport:
+                await self.command(f"M27 S{SD_PROGRESS_INTERVAL}")
+            else:
+                self._sd_poller = asyncio.create_task(self._poll_sd(), name=f"{self.name} SD progress")
+        except FarmctlError as exc:
+            if not done.done():
+                self._finish(JobOutcome.FAILED, f"the SD print did not start: {exc.message}")
+                if self.state == PrinterState.PRINTING:
+                    self._set_state(PrinterState.OPERATIONAL)
+        return await done
+
+    async def _poll_sd(self) -> None:
+        while self._sd_printing is not None:
+            await asyncio.sleep(SD_PROGRESS_INTERVAL)
+            with self._link.control() as sender:
+                sender.submit("M27", None, urgent=True)
+
+    def _on_sd(self, event: SdStatus | UnknownCommand) -> None:
+        self.sd.heard(event)
+        if self._sd_printing is None or not isinstance(event, SdStatus) or self._job_done is None \
+                or self._job_done.done():
+            return
+        if event.event is SdEvent.PRINTING and self.progress is not None and event.current is not None:
+            self.progress.offset = event.current
+            if event.total:
+                self.progress.size = event.total
+        elif event.event is SdEvent.DONE:
+            if self.progress is not None:
+                self.progress.offset = self.progress.size
+            self._finish(JobOutcome.DONE, "the printer finished the file on its SD card")
+        elif event.event is SdEvent.NOT_PRINTING and self._sd_started and self.state != PrinterState.PAUSED:
+            # no "Done printing file": stopped on the printer itself (an abort from its screen)
+            self._set_state(PrinterState.CANCELLING)
+            self._finish(JobOutcome.CANCELLED, "the SD print was stopped on the printer")
+
+    async def upload_sd(self, path: Path, name: str) -> str:
+        """Write a file to the card (M28 <8.3 name>, its lines, M29) through the same numbered,
+        checksummed stream as a print; the 8.3 name it was saved under."""
+        if self.state != PrinterState.OPERATIONAL:
+            raise FarmctlError(f"printer {self.name} is {self.state.value.lower()}, not ready for an upload", 409)
+        if not self.sd.ready:
+            raise FarmctlError("the printer's SD card is not ready", 409)
+        target = short_name(name, {f.name for f in self.sd.files if (f.long_name or f.name) != name})
+        max_length = self.profile.max_line_length
+        summary = await asyncio.to_thread(check_job, path, max_length)
+        feed = JobFeed(summary, max_length, {}, gcode.ZHeight(), prefix=(f"M28 {target}",), suffix=("M29",))
+        self._feed, self._transferring = feed, True
+        self._job_done = done = asyncio.get_running_loop().create_future()
+        self._set_state(PrinterState.TRANSFERRING)
+        self._link.start_feed(feed)
+        try:
+            result = await done
+        finally:
+            self._transferring = False
+        if result.outcome != JobOutcome.DONE:
+            raise FarmctlError(f"the upload to the SD card failed: {result.reason}", 409)
+        await self.sd.refresh(self._sd_commands.long_names)
+        return target
+
     def pause(self) -> None:
         """Stop feeding job lines; PAUSED once the lines already sent are done."""
+        if self.state == PrinterState.PRINTING and self._sd_printing is not None:
+            with self._link.control() as sender:
+                sender.submit("M25", None, urgent=True)
+            self._set_state(PrinterState.PAUSED)
+            self._emit(PrintEvent.PAUSED)
+            return
         if self.state == PrinterState.PRINTING and self._feed is not None:
             with self._link.control():
                 self._feed.hold()
             self._set_state(PrinterState.PAUSING)
 
     def resume(self) -> None:
+        if self.state == PrinterState.PAUSED and self._sd_printing is not None:
+            with self._link.control() as sender:
+                sender.submit("M24", None, urgent=True)
+            self._set_state(PrinterState.PRINTING)
+            self._emit(PrintEvent.RESUMED)
+            return
         if self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
             with self._link.control():
                 self._feed.release()
@@ -448,6 +570,13 @@ class Printer:
     def cancel(self) -> None:
         """Drop what is not sent yet, stop moves when the firmware allows it, turn heaters off."""
         if self.state not in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
+            return
+        if self._sd_printing is not None:  # the firmware prints: tell it to stop, as its profile says
+            with self._link.control() as sender:
+                for command in (*self._sd_commands.cancel, *COOLDOWN_COMMANDS):
+                    sender.submit(command, None, urgent=True)
+            self._set_state(PrinterState.CANCELLING)
+            self._finish(JobOutcome.CANCELLED, "cancelled")
             return
         assert self._feed is not None
         with self._link.control() as sender:
@@ -469,6 +598,14 @@ class Printer:
                            progress.elapsed(now) if progress else 0.0)
         self._link.stop_feed()
         self._feed = None
+        if self._sd_printing is not None:
+            self._sd_printing = None
+            if self._sd_poller is not None:
+                self._sd_poller.cancel()
+                self._sd_poller = None
+            elif self._sd_commands.autoreport and self.state not in (PrinterState.OFFLINE, PrinterState.ERROR):
+                with self._link.control() as sender:
+                    sender.submit("M27 S0", None, urgent=True)
         self._job_done.set_result(result)
         self._emit(_ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:

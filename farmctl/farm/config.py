@@ -27,6 +27,11 @@ MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
 DATABASE_NAME = "farmctl.db"
 RESERVED_TOPIC_LEVEL = "mqtt"
 """``<base_topic>/mqtt/<node>`` is a node's last will, so no printer's topics may start there."""
+MAX_PRINTER_PROFILE = 100
+
+
+def valid_printer_profile(name: str) -> bool:
+    return 0 < len(name) <= MAX_PRINTER_PROFILE and name.isprintable() and name.strip() == name
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,10 @@ class PrinterConfig:
     port: str
     baud: int | None = None
     profile: str | None = None
+    """The firmware profile (buffer sizes, quirks): detected from M115 when absent."""
+    printer_profile: str | None = None
+    """The printer profile name a queued set's ``profiles`` list is matched against (Continuous Print's
+    printer profile, e.g. "Prusa i3 MK3S"); the API may set it too. Distinct from the firmware ``profile``."""
     api_port: int | None = None
     bed: BedConfig = field(default_factory=BedConfig)
     extruders: int = 1
@@ -143,7 +152,7 @@ def _max_upload(value: Any) -> int:
 
 
 def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[str]) -> PrinterConfig:
-    allowed = {"name", "port", "baud", "profile", "api_port", "bed", "extruders", "default"}
+    allowed = {"name", "port", "baud", "profile", "printer_profile", "api_port", "bed", "extruders", "default"}
     for key in raw:
         if key not in allowed:
             raise locate.error(f"unknown key {key!r} in [[printers]] (known: {', '.join(sorted(allowed))})", key, index)
@@ -158,6 +167,8 @@ def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[st
         "baud": lambda v: within(typed(v, int, "baud"), 1200 <= v <= 4_000_000, f"baud {v} is not a serial speed"),
         "profile": lambda v: within(typed(v, str, "profile"), v in profiles,
                                      f"unknown firmware profile {v!r}; known: {', '.join(sorted(profiles))}"),
+        "printer_profile": lambda v: within(typed(v, str, "printer_profile"), valid_printer_profile(v),
+                                            f"printer_profile {v!r} must be 1 to {MAX_PRINTER_PROFILE} printable characters"),
         "api_port": lambda v: within(typed(v, int, "api_port"), 1024 <= v <= 65535,
                                       f"api_port {v} must be between 1024 and 65535"),
         "bed": _bed,

@@ -3,7 +3,8 @@
 One task per printer. Every print ends in one place (``_settle``) that records the run's result
 in the same transaction that counts it, so a crash can never leave a finished print uncounted
 or a counted print unfinished. ``set_active(False)`` stops taking new work but never stops a
-print in progress, as in Continuous Print.
+print in progress, as in Continuous Print. A copy that cannot start (its file is missing, the
+printer refuses it) is given back and tried again, up to ``MAX_START_ATTEMPTS`` starts in a row.
 """
 
 from __future__ import annotations
@@ -15,44 +16,47 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from farmctl.automation import Event as HookEvent
 from farmctl.automation import run_event
 from farmctl.errors import FarmctlError
+from farmctl.farm.driver_status import (
+    MAX_START_ATTEMPTS, STOPPED, WAITING, DriverState, DriverStatus, Loadout, MaterialNeed,
+)
 from farmctl.files.paths import resolve_in
 from farmctl.printer import JobOutcome, Printer, PrinterState
-from farmctl.queue import QueueModel
+from farmctl.queue import Claim, QueueModel
+from farmctl.sd import CardState
+from farmctl.queue.counting import first_mismatch
 from farmctl.store import ARCHIVE_QUEUE, RunResult, Store
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DriverState", "DriverStatus", "Loadout", "QueueDriver", "ScriptRun", "StartFailed"]
+
 IDLE_RECHECK = 5.0
 """Seconds between looks at the queue while idle (a change in the queue wakes the driver sooner)."""
-COOLDOWN_POLL = 2.0
+COOLDOWN_POLL = 0.5
+START_RETRY_DELAY = 2.0
+"""Seconds between a failed start and the next attempt."""
+_BUSY = (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING)
 
 
-class DriverState(Enum):
-    """What the driver is doing. What Continuous Print shows for each is the HTTP layer's to say."""
+class StartFailed(Exception):
+    """A claimed copy could not start; the copy is given back and the start tried again."""
 
-    INACTIVE = "inactive"
-    WAITING_FOR_PRINTER = "waiting for printer"
-    IDLE = "idle"
-    STARTING = "starting"
-    PRINTING = "printing"
-    PAUSED = "paused"
-    CLEARING_BED = "clearing bed"
-    COOLING_DOWN = "cooling down"
-    FINISHING = "finishing"
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class DriverStatus:
-    """The driver's state as clients see it; ``reason`` says why an inactive queue stopped."""
+class Refused(Exception):
+    """A claimed copy must never print as stored (its path leads outside the uploads): the queue stops."""
 
-    state: DriverState
-    reason: str = ""
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +67,27 @@ class ScriptRun:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class DriverSettings:
-    cooldown_below: float | None = None  # bed °C; None: no cooldown wait
-    cooldown_timeout: float = 3600.0
-    profile: str | None = None  # matched against a set's profiles list
-
-
 class QueueDriver:
     """Feeds one printer from the farm's queues."""
 
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
-                 settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None,
-                 on_select: Callable[[str], None] | None = None) -> None:
+                 loadout: Loadout = Loadout(), on_change: Callable[[], None] | None = None,
+                 on_select: Callable[[str, bool], None] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
         self.store = store
         self.uploads = uploads
-        self.settings = settings
+        self.loadout = loadout
+        """What the printer offers (profile name, loaded materials); the farm replaces it when they change."""
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
         self.last_script: ScriptRun | None = None
         """The last event script started; the printer's job is this script while its path matches."""
+        self.start_retry_delay = START_RETRY_DELAY
+        self._failed_starts = 0
+        self._need: MaterialNeed | None = None
         self._active = False
         self._wake = asyncio.Event()
         self._on_change = on_change
@@ -102,11 +103,16 @@ class QueueDriver:
 
     @property
     def status(self) -> DriverStatus:
-        if self.state == DriverState.INACTIVE:
-            return DriverStatus(self.state, self.reason)
-        if self.state == DriverState.PRINTING and self.printer.state == PrinterState.PAUSED:
+        state = self.state
+        if state in STOPPED:
+            return DriverStatus(state, self.reason, printing_unmanaged=self.printer.state in _BUSY)
+        if state == DriverState.PRINTING and self.printer.state == PrinterState.PAUSED:
             return DriverStatus(DriverState.PAUSED)
-        return DriverStatus(self.state)
+        if state == DriverState.START_FAILED:
+            return DriverStatus(state, self.reason, attempt=self._failed_starts)
+        if state == DriverState.AWAITING_MATERIAL:
+            return DriverStatus(state, need=self._need)
+        return DriverStatus(state)
 
     async def restore(self) -> None:
         """After a start the queue is inactive; the stored reason (an interrupted print) is kept."""
@@ -115,22 +121,32 @@ class QueueDriver:
         self._active = False
         self.reason = stored.reason if stored is not None else ""
 
-    async def set_active(self, active: bool, reason: str = "") -> None:
-        """Start or stop taking new work; a print in progress is never stopped by this."""
+    async def set_active(self, active: bool, reason: str = "", *, gave_up: bool = False) -> None:
+        """Start or stop taking new work; a print in progress is never stopped by this.
+
+        ``gave_up``: the queue stops because every start attempt failed (shown as such)."""
         self._active = active
         self.reason = "" if active else reason
+        if active:
+            self._failed_starts = 0
+        # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
+        # progress keeps its state (re-sending active=true must not make a printing printer look idle).
+        # The state changes before the status is stored, so no client sees a half-made change.
+        if active and self.state in STOPPED:
+            self._set(DriverState.IDLE)
+        elif not active and (gave_up or self.state in WAITING):
+            self._set(DriverState.FAILED_TO_START if gave_up else DriverState.INACTIVE)
+        elif self._on_change:
+            self._on_change()
         async with self.store.transaction() as tx:
             await tx.printers.set_status(self.name, active, self.reason, time.time())
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
-        # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
-        # progress keeps its state (re-sending active=true must not make a printing printer look idle).
-        if active and self.state == DriverState.INACTIVE:
-            self._set(DriverState.IDLE)
-        elif not active and self.state in (DriverState.IDLE, DriverState.WAITING_FOR_PRINTER):
-            self._set(DriverState.INACTIVE)
-        elif self._on_change:
-            self._on_change()
+        self.wake()
+
+    def set_loadout(self, loadout: Loadout) -> None:
+        """The printer's profile or materials changed: a set that waited for them may print now."""
+        self.loadout = loadout
         self.wake()
 
     def wake(self) -> None:
@@ -163,13 +179,14 @@ class QueueDriver:
                     self._set(DriverState.WAITING_FOR_PRINTER)
                     await self._sleep(1.0)
                     continue
-                claim = await self.model.counting.claim(self.name, self.settings.profile, queues=await self._queues())
+                loadout, queues = self.loadout, await self._queues()
+                claim = await self.model.counting.claim(self.name, loadout.profile, queues=queues,
+                                                        materials=loadout.materials)
                 if claim is None:
-                    self._set(DriverState.IDLE)
-                    await self._sleep(IDLE_RECHECK)
+                    await self._wait_for_work(loadout, queues)
                     continue
                 await self._print_claim(claim)
-            if self.state != DriverState.INACTIVE:
+            if self.state not in STOPPED:
                 self._set(DriverState.INACTIVE)
         except Exception:  # an unexpected failure stops this printer's queue, never the farm
             self._log.exception("queue driver failed")
@@ -180,6 +197,24 @@ class QueueDriver:
         finally:
             self._task = None
 
+    async def _wait_for_work(self, loadout: Loadout, queues: list[str]) -> None:
+        """Nothing to claim: idle, or awaiting material when every copy left wants another material."""
+        blocked = await self.model.counting.waiting_for_material(loadout.profile, loadout.materials, queues=queues)
+        if blocked is None or loadout.materials is None:
+            self._need = None
+            self._set(DriverState.IDLE)
+        else:
+            mismatch = first_mismatch(blocked, loadout.materials)
+            need = MaterialNeed(*mismatch) if mismatch else None
+            if self.state != DriverState.AWAITING_MATERIAL:
+                self._need = need
+                self._set(DriverState.AWAITING_MATERIAL)
+                await self._run_hooks(HookEvent.AWAITING_MATERIAL, await self._symbols_now(blocked.path))
+            elif need != self._need:
+                self._need = need
+                self._set(DriverState.AWAITING_MATERIAL)
+        await self._sleep(IDLE_RECHECK)
+
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), seconds)
@@ -189,32 +224,66 @@ class QueueDriver:
     async def _queues(self) -> list[str]:
         return [queue.name for queue in await self.model.settings.get_queues() if queue.name != ARCHIVE_QUEUE]
 
-    async def _print_claim(self, claim) -> None:
-        self.current_path = claim.set.path
+    async def _source(self, claim: Claim) -> Path | str:
+        """The file to stream for a claimed copy, or the name of the file on the printer's SD card."""
+        if claim.set.sd:
+            return await self._card_file(claim.set.path)
         try:  # a stored path, or a symlink under uploads, must not lead to a file elsewhere on the host
             path = await asyncio.to_thread(resolve_in, self.uploads, claim.set.path, require_extension=False)
         except FarmctlError as exc:
-            await self._settle(claim.run.id, RunResult.CANCELLED)
-            await self.set_active(False, f"{claim.set.path} is not printable: {exc.message}; the copy is still owed")
-            return
+            raise Refused(f"{claim.set.path} is not printable: {exc.message}; the copy is still owed") from None
         if not path.is_file():
+            raise StartFailed(f"{claim.set.path} is missing; the copy is still owed")
+        return path
+
+    async def _card_file(self, path: str) -> str:
+        """The card's name for an SD set's file, listed afresh; StartFailed when the card cannot print it."""
+        card, printer = self.printer.sd, self.printer
+        try:
+            if card.state is not CardState.READY:
+                await printer.sd_init()  # a card put in since: mount it
+            if card.state is CardState.READY:
+                await printer.sd_refresh()
+        except FarmctlError as exc:
+            raise StartFailed(f"{path}: {exc.message}; the copy is still owed") from None
+        if card.state is CardState.UNSUPPORTED:
+            raise StartFailed(f"{path}: this printer's firmware has no SD card support; the copy is still owed")
+        if card.state is not CardState.READY:
+            raise StartFailed(f"{path}: the printer's SD card is not ready (none inserted?); the copy is still owed")
+        found = card.find(path)
+        if found is None:
+            raise StartFailed(f"{path} is not on the printer's SD card; the copy is still owed")
+        return found.name
+
+    async def _print_claim(self, claim: Claim) -> None:
+        self.current_path = claim.set.path
+        self._need = None
+        try:
+            path = await self._source(claim)
+        except Refused as exc:
             await self._settle(claim.run.id, RunResult.CANCELLED)
-            await self.set_active(False, f"{claim.set.path} is missing; the copy is still owed")
+            await self.set_active(False, exc.reason)
+            return
+        except StartFailed as exc:
+            await self._start_failed(claim, exc.reason)
             return
         symbols = await self._symbols(claim)
         self._set(DriverState.STARTING)
         if not await self._run_hooks(HookEvent.PRINT_START, symbols):
             await self._settle(claim.run.id, RunResult.CANCELLED)
             return
-        self._set(DriverState.PRINTING)
         if self._on_select:
-            self._on_select(claim.set.path)
+            self._on_select(path if isinstance(path, str) else claim.set.path, claim.set.sd)
+        self._set(DriverState.PRINTING)
         try:
-            result = await self.printer.print_file(path)
+            if isinstance(path, str):
+                result = await self.printer.print_sd(path)
+            else:
+                result = await self.printer.print_file(path)
         except FarmctlError as exc:
-            await self._settle(claim.run.id, RunResult.CANCELLED)
-            await self.set_active(False, f"could not start {claim.set.path}: {exc.message}")
+            await self._start_failed(claim, f"could not start {claim.set.path}: {exc.message}")
             return
+        self._failed_starts = 0
         if result.outcome == JobOutcome.DONE:
             await self._settle(claim.run.id, RunResult.SUCCESS)
             await self._after_success(symbols)
@@ -227,9 +296,22 @@ class QueueDriver:
             await self.set_active(False, f"{claim.set.path} failed: {result.reason}")
         self.current_path = None
 
+    async def _start_failed(self, claim: Claim, reason: str) -> None:
+        """Give the copy back; try again after a moment, or stop once every attempt failed."""
+        await self.model.counting.withdraw(claim.run.id)
+        self.current_path = None
+        self._failed_starts += 1
+        self._log.warning("start attempt %d/%d failed: %s", self._failed_starts, MAX_START_ATTEMPTS, reason)
+        if self._failed_starts >= MAX_START_ATTEMPTS:
+            await self.set_active(False, reason, gave_up=True)
+            return
+        self.reason = reason
+        self._set(DriverState.START_FAILED)
+        await asyncio.sleep(self.start_retry_delay)
+
     async def _abandon_open_run(self) -> None:
         """After an internal error: an open run not being printed is closed as aborted; its copy stays owed."""
-        if self.printer.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
+        if self.printer.state in _BUSY:
             return  # the print goes on; it is settled when it ends or at the next start
         run = await self.model.counting.open_run(self.name)
         if run is not None:
@@ -241,35 +323,53 @@ class QueueDriver:
         await self.model.counting.finish_run(run_id, result)
 
     async def _after_success(self, symbols: dict) -> None:
+        """As Continuous Print: when another copy follows, cool the bed (if enabled) and clear it; after
+        the last, clear and run the finish scripts."""
+        more = await self._has_work()
+        if more:
+            await self._cool_down(symbols)
         self._set(DriverState.CLEARING_BED)
         await self._run_hooks(HookEvent.PRINT_SUCCESS, symbols)
-        await self._cool_down(symbols)
-        if not await self.model.counting.has_work(self.settings.profile, queues=await self._queues()):
+        if not more or not await self._has_work():
             self._set(DriverState.FINISHING)
             await self._run_hooks(HookEvent.FINISH, symbols)
 
+    async def _has_work(self) -> bool:
+        loadout = self.loadout
+        return await self.model.counting.has_work(loadout.profile, queues=await self._queues(),
+                                                  materials=loadout.materials)
+
     async def _cool_down(self, symbols: dict) -> None:
-        threshold = self.settings.cooldown_below
-        if threshold is None:
+        """Wait until the bed is below the threshold, or the timeout passes (Continuous Print's Bed Cooldown)."""
+        options = await self.model.settings.get_options()
+        if not options.bed_cooldown_enabled:
             return
         self._set(DriverState.COOLING_DOWN)
         await self._run_hooks(HookEvent.COOLDOWN, symbols)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.cooldown_timeout
+        deadline = loop.time() + options.bed_cooldown_timeout * 60.0
         while loop.time() < deadline:
             reading = self.printer.temperatures.get("B") if self.printer.temperatures else None
-            if reading is not None and reading.actual < threshold:
+            if reading is not None and reading.actual < options.bed_cooldown_threshold:
+                self._log.info("bed at %.1f °C, below %.1f °C: cooled down", reading.actual,
+                               options.bed_cooldown_threshold)
                 return
             await asyncio.sleep(COOLDOWN_POLL)
+        self._log.info("bed cooldown timed out after %.0f min", options.bed_cooldown_timeout)
 
-    async def _symbols(self, claim) -> dict:
+    async def _symbols(self, claim: Claim) -> dict:
+        symbols = await self._symbols_now(claim.set.path, list(claim.set.materials or []))
+        symbols["metadata"] = _metadata(claim.set.metadata)
+        return symbols
+
+    async def _symbols_now(self, path: str, materials: list[str | None] | None = None) -> dict:
         temperatures = self.printer.temperatures
         bed = temperatures.get("B") if temperatures else None
         return {
-            "current": {"path": claim.set.path, "materials": list(claim.set.materials or []),
+            "current": {"path": path, "materials": materials if materials is not None else list(self.loadout.materials or []),
                         "bed_temp": bed.actual if bed else None, "state": self.state.name.lower()},
             "external": await self.model.settings.get_external(),
-            "metadata": _metadata(claim.set.metadata),
+            "metadata": {},
         }
 
     async def _run_hooks(self, event: HookEvent, symbols: dict) -> bool:

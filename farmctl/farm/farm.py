@@ -19,12 +19,14 @@ from typing import Any
 from farmctl.auth import AuthService
 from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
-from farmctl.farm.driver import DriverSettings, QueueDriver
+from farmctl.farm.driver import Loadout, QueueDriver
+from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import NodeClock, QueueModel, QueueSnapshot
-from farmctl.sim import SimulatedPrinter
+from farmctl.queue.validate import as_loaded_materials
+from farmctl.sim import SdCard, SimulatedPrinter
 from farmctl.store import SetRecord, Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,18 @@ ACCESS_RECHECK = 5.0
 MAX_DISPLAY_NAME = 100
 PROMPT_PLUGIN = "action_command_prompt"
 """The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MissingFiles:
+    """Set paths whose file is missing: ``local`` from the uploads folder, ``card`` from the SD card."""
+
+    local: frozenset[str] = frozenset()
+    card: frozenset[str] = frozenset()
+
+    def __contains__(self, item: object) -> bool:
+        sd, path = item  # type: ignore[misc]
+        return path in (self.card if sd else self.local)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +68,27 @@ class FarmPrinter:
     keeper: asyncio.Task[None] | None = field(default=None, repr=False)
     selected: str | None = None
     """The uploads-relative file OctoPrint clients selected for this printer's next job."""
+    selected_sd: str | None = None
+    """Or the file of its SD card they selected (its 8.3 name)."""
     stay_offline: bool = False
     """An operator disconnected the printer: the keeper does not reconnect it until asked."""
     appearance_name: str | None = None
     """The name OctoPrint clients gave it (appearance.name, kept in the store); None: ``name``."""
+    materials: tuple[str | None, ...] = ()
+    """The material loaded in each tool (Continuous Print's keys), None for an empty tool."""
+    profile_override: str | None = None
+    """The printer profile name set through the API (kept in the store); None: farm.toml's."""
+
+    @property
+    def printer_profile(self) -> str | None:
+        """The name a set's ``profiles`` list is matched against."""
+        return self.profile_override or self.config.printer_profile
+
+    @property
+    def loadout(self) -> Loadout:
+        """No material recorded on any tool: the printer tracks none, so any set may print on it."""
+        tracked = self.materials if any(m is not None for m in self.materials) else None
+        return Loadout(self.printer_profile, tracked)
 
     @property
     def name(self) -> str:
@@ -129,10 +160,16 @@ class Farm:
         async with self.store.transaction(write=False) as tx:
             names = await tx.printers.names()
             offsets = await tx.printers.temperature_offsets()
+            materials = await tx.printers.materials()
+            profiles = await tx.printers.profiles()
         for config in self.config.printers:
             entry = self.printers[config.name] = await self._add_printer(config)
             entry.appearance_name = names.get(config.name)
             entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
+            loaded = materials.get(config.name, {})
+            entry.materials = tuple(loaded.get(tool) for tool in range(config.extruders))
+            entry.profile_override = profiles.get(config.name)
+            entry.driver.set_loadout(entry.loadout)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
         if self.config.database is not None:  # a shared queue: say this node lives, watch the others
             self._heartbeat = asyncio.create_task(self._beat(), name="node heartbeat")
@@ -161,13 +198,13 @@ class Farm:
         port = config.port
         if config.simulated:
             sim = SimulatedPrinter(config.profile or "marlin2", full_speed=self.sim_options.full_speed,
-                                   time_scale=self.sim_options.time_scale).start()
+                                   time_scale=self.sim_options.time_scale, sd=SdCard()).start()
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
                           on_print=self._print_event, on_prompt=self._prompt_changed)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
-                             DriverSettings(profile=config.profile), on_change=self.notify,
-                             on_select=lambda path: self._select(config.name, path))
+                             Loadout(config.printer_profile), on_change=self.notify,
+                             on_select=lambda path, sd: self._select(config.name, path, sd))
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
@@ -230,6 +267,29 @@ class Farm:
         entry.printer.set_temperature_offsets(offsets)
         log.info("printer %s: temperature offsets now %s", entry.name, entry.printer.temperature_offsets or "none")
 
+    async def set_materials(self, entry: FarmPrinter, materials: Any) -> None:
+        """Say what is loaded in each tool (``["PLA_red_#ff0000", null]``). Kept across restarts; a set
+        that waited for this material may start at once."""
+        loaded = as_loaded_materials(materials, entry.config.extruders)
+        async with self.store.transaction() as tx:
+            await tx.printers.set_materials(entry.name, dict(enumerate(loaded)), time.time())
+        entry.materials = loaded
+        entry.driver.set_loadout(entry.loadout)
+        log.info("printer %s: materials loaded now %s", entry.name, list(loaded))
+        self.notify()
+
+    async def set_printer_profile(self, entry: FarmPrinter, profile: Any) -> None:
+        """Set the printer profile name sets are matched against (over farm.toml's), kept across restarts."""
+        if not isinstance(profile, str) or not valid_printer_profile(profile):
+            raise FarmctlError(f"a printer profile must be 1 to {MAX_PRINTER_PROFILE} printable characters, "
+                               f"not {profile!r}")
+        async with self.store.transaction() as tx:
+            await tx.printers.set_profile(entry.name, profile, time.time())
+        entry.profile_override = profile
+        entry.driver.set_loadout(entry.loadout)
+        log.info("printer %s: printer profile now %r", entry.name, profile)
+        self.notify()
+
     def default_printer(self) -> FarmPrinter | None:
         """The printer the main port's OctoPrint paths address: the only one, or the one marked default."""
         if len(self.printers) == 1:
@@ -250,15 +310,29 @@ class Farm:
             raise task.exception()  # type: ignore[misc]
         return task
 
+    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
+        """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
+        entry.selected, entry.selected_sd = None, name
+        task = asyncio.create_task(entry.printer.print_sd(name), name=f"print {name} from the SD card of {entry.name}")
+        self._prints.add(task)
+        task.add_done_callback(self._print_ended)
+        deadline = time.monotonic() + 10
+        while not task.done() and entry.printer.state == PrinterState.OPERATIONAL and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # M23 first: a file not on the card fails before the print starts
+        if task.done() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        return task
+
     def _print_ended(self, task: asyncio.Task[JobResult]) -> None:
         self._prints.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
             log.error("print task %s failed", task.get_name(), exc_info=exc)
 
-    def _select(self, name: str, path: str) -> None:
+    def _select(self, name: str, path: str, sd: bool = False) -> None:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
         so /api/job keeps showing the file once the print is over."""
-        self.printers[name].selected = path
+        entry = self.printers[name]
+        entry.selected, entry.selected_sd = (None, path) if sd else (path, None)
 
     def wake_drivers(self) -> None:
         """Every driver looks at the queue again."""
@@ -302,9 +376,12 @@ class Farm:
         if entry is not None and entry.script_event is not None:
             log.debug("printer %s: %s of the %s not sent", printer.name, event.value, entry.script_name)
             return
-        payload: dict[str, Any] = {"origin": "local"}
         progress = printer.progress
-        if progress is not None:
+        payload: dict[str, Any] = {"origin": "sdcard" if progress is not None and progress.sd else "local"}
+        if progress is not None and progress.sd:
+            payload.update(name=progress.path.name, path=(entry.selected_sd if entry else None) or progress.path.name,
+                           size=progress.size)
+        elif progress is not None:
             payload.update(name=progress.path.name, path=self.upload_name(progress.path) or progress.path.name,
                            size=progress.size)
             if event in (PrintEvent.DONE, PrintEvent.FAILED, PrintEvent.CANCELLED):
@@ -313,14 +390,20 @@ class Farm:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))
 
-    async def queue_view(self) -> tuple[QueueSnapshot, frozenset[str]]:
-        """The queue now, and which of its sets' local files are not in the uploads folder."""
+    async def queue_view(self, printer: str | None = None) -> tuple[QueueSnapshot, MissingFiles]:
+        """The queue now, and which of its sets' files are missing (as ``printer`` sees them, or the farm)."""
         snapshot = await self.model.state.snapshot()
-        return snapshot, await self.uploads.missing(sorted(snapshot.local_paths))
+        return snapshot, await self.missing_files(
+            [s for q in snapshot.queues for j in q.jobs for s in j.sets], printer)
 
-    async def missing_files(self, sets: Iterable[SetRecord]) -> frozenset[str]:
-        """Which of these sets' local files are not in the uploads folder (for their ``missing_file``)."""
-        return await self.uploads.missing([s.path for s in sets if not s.sd])
+    async def missing_files(self, sets: Iterable[SetRecord], printer: str | None = None) -> MissingFiles:
+        """Which of these sets' files are not there (their ``missing_file``): a local file not in the
+        uploads folder; an SD file not on ``printer``'s card (or, for the farm, on no printer's card)."""
+        items = list(sets)
+        local = await self.uploads.missing(sorted({s.path for s in items if not s.sd}))
+        cards = [e.printer.sd for e in self.printers.values() if printer is None or e.name == printer]
+        card = frozenset(s.path for s in items if s.sd and not any(c.ready and c.find(s.path) for c in cards))
+        return MissingFiles(local, card)
 
     def upload_name(self, path: Path) -> str | None:
         """A printed file's path as clients know it, relative to the uploads folder; None for a file

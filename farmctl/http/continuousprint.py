@@ -33,7 +33,7 @@ def _ok() -> web.Response:
 
 async def queues(farm: Farm, printer: str | None = None) -> list[dict[str, Any]]:
     """state/get's ``queues``, as ``printer`` sees them (its ``active_set``)."""
-    snapshot, missing = await farm.queue_view()
+    snapshot, missing = await farm.queue_view(printer)
     return cp_json.queues_json(snapshot, printer, missing)
 
 
@@ -42,9 +42,11 @@ async def _printer_state(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     status = driver.status
     return {
         "active": driver.active,
-        "profile": entry.config.profile or entry.printer.profile.name,
+        "profile": entry.printer_profile or entry.config.profile or entry.printer.profile.name,
+        "materials": list(entry.materials),
         "status": cp_json.status_text(status),
         "statusType": cp_json.status_type(status),
+        "reason": status.reason,
         "queues": await queues(farm, entry.name),
     }
 
@@ -52,7 +54,8 @@ async def _printer_state(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
 async def _farm_state(farm: Farm) -> dict[str, Any]:
     statuses = {p.name: p.driver.status for p in farm.printers.values()}
     printers = [{"name": p.name, "active": p.driver.active, "status": cp_json.status_text(statuses[p.name]),
-                 "statusType": cp_json.status_type(statuses[p.name]), "printer": p.printer.state.value}
+                 "statusType": cp_json.status_type(statuses[p.name]), "printer": p.printer.state.value,
+                 "profile": p.printer_profile, "materials": list(p.materials)}
                 for p in farm.printers.values()]
     active = bool(printers) and all(p["active"] for p in printers)
     printing = any(s.state is DriverState.PRINTING for s in statuses.values())

@@ -37,6 +37,7 @@ from farmctl.http.continuousprint import queues
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import progress_record
+from farmctl.http.params import json_body
 from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -51,6 +52,8 @@ def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     progress = entry.printer.progress
     if progress is None:
         return {"path": None, "script": False}
+    if progress.sd:
+        return {"path": progress.path.name, "script": False, "sd": True}
     if (path := farm.upload_name(progress.path)) is not None:
         return {"path": path, "script": False}
     return {"path": entry.driver.current_path or entry.selected, "script": True}
@@ -70,6 +73,8 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
         "job": _file(farm, entry),
         "progress": progress_record(printer, None, now),
+        "printerProfile": entry.printer_profile,
+        "materials": list(entry.materials),
         "queue": {"active": driver.active, "status": cp_json.status_text(status),
                   "statusType": cp_json.status_type(status), "path": driver.current_path},
     }
@@ -128,6 +133,34 @@ async def terminal(request: web.Request) -> web.Response:
     return web.json_response({"seq": lines.seq, "logs": lines.logs})
 
 
+async def _printer_body(request: web.Request) -> tuple[FarmPrinter, dict[str, Any]]:
+    entry = farm_of(request).printer(request.match_info["name"])
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise FarmctlError("the body must be a JSON object")
+    return entry, body
+
+
+async def materials(request: web.Request) -> web.Response:
+    """The materials loaded per tool: ``{"materials": ["PLA_red_#ff0000"]}`` (null empties a tool)."""
+    entry, body = await _printer_body(request)
+    if set(body) != {"materials"}:
+        raise FarmctlError('send {"materials": [one key per tool, like "PLA_red_#ff0000", or null]}')
+    farm = farm_of(request)
+    await farm.set_materials(entry, body["materials"])
+    return web.json_response(_printer(farm, entry, time.monotonic()))
+
+
+async def printer_profile(request: web.Request) -> web.Response:
+    """The printer profile name queued sets' ``profiles`` are matched against: ``{"profile": "Prusa i3 MK3S"}``."""
+    entry, body = await _printer_body(request)
+    if set(body) != {"profile"}:
+        raise FarmctlError('send {"profile": "<printer profile name>"}')
+    farm = farm_of(request)
+    await farm.set_printer_profile(entry, body["profile"])
+    return web.json_response(_printer(farm, entry, time.monotonic()))
+
+
 async def index(request: web.Request) -> web.FileResponse:
     response = web.FileResponse(STATIC_DIR / "index.html")
     response.headers["Cache-Control"] = "no-cache"
@@ -141,3 +174,5 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/farm/files", files)
     app.router.add_post(f"{prefix}/api/farm/files", upload)
     app.router.add_get(f"{prefix}/api/farm/printers/{{name}}/terminal", terminal)
+    app.router.add_post(f"{prefix}/api/farm/printers/{{name}}/materials", materials)
+    app.router.add_post(f"{prefix}/api/farm/printers/{{name}}/printer_profile", printer_profile)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from farmctl.http import (
-    octoprint_auth, octoprint_files, octoprint_job, octoprint_printer, octoprint_prompt, octoprint_settings,
+    octoprint_auth, octoprint_files, octoprint_job, octoprint_printer, octoprint_prompt, octoprint_sd, octoprint_settings,
 )
 from farmctl.http.app import PRINTER_NAME
 
-_AREAS = (octoprint_auth, octoprint_printer, octoprint_job, octoprint_files, octoprint_settings, octoprint_prompt)
+_AREAS = (octoprint_auth, octoprint_sd, octoprint_printer, octoprint_job, octoprint_files, octoprint_settings,
+          octoprint_prompt)
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

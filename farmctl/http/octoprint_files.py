@@ -21,6 +21,7 @@ from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
     base_url, command_body, command_of, in_use, no_content, truthy,
 )
+from farmctl.http import octoprint_sd
 from farmctl.http.octoprint_job import start_selected
 from farmctl.printer import PrinterState
 
@@ -65,25 +66,30 @@ def _tree(request: web.Request, infos: list[FileInfo], recursive: bool, under: s
     return records
 
 
-def _location(request: web.Request) -> None:
+def _on_card(request: web.Request) -> bool:
+    """Whether the request is about the printer's SD card (``sdcard``) rather than the uploads (``local``)."""
     location = request.match_info.get("location", "local")
-    if location == "sdcard":
-        raise FarmctlError("SD card support is disabled on farmctl", 404)
     if location not in _LOCATIONS:
-        raise FarmctlError(f"unknown file location {location!r}; known: local", 404)
+        raise FarmctlError(f"unknown file location {location!r}; known: local, sdcard", 404)
+    return location == "sdcard"
 
 
 async def files_get(request: web.Request) -> web.Response:
-    _location(request)
+    if _on_card(request):
+        return await octoprint_sd.files_get(request)
     farm = farm_of(request)
     recursive = truthy(request.query.get("recursive", "false"))
     infos = await farm.uploads.list(recursive=recursive)
     free, total = await farm.uploads.usage()
-    return web.json_response({"files": _tree(request, infos, recursive), "free": free, "total": total})
+    files = _tree(request, infos, recursive)
+    if "location" not in request.match_info:  # /api/files: every location, the card's files too
+        files += octoprint_sd.sd_records(request, printer_of(request))
+    return web.json_response({"files": files, "free": free, "total": total})
 
 
 async def file_get(request: web.Request) -> web.Response:
-    _location(request)
+    if _on_card(request):
+        return await octoprint_sd.file_get(request)
     farm = farm_of(request)
     info = await farm.uploads.info(request.match_info["path"])
     if info.type == FileType.FOLDER and truthy(request.query.get("recursive", "false")):
@@ -127,7 +133,8 @@ async def _refuse_busy(farm: Farm, relative: str) -> None:
 
 async def upload(request: web.Request) -> web.Response:
     """POST /api/files/local: multipart ``file`` with ``path``, ``select`` and ``print``; or ``foldername``."""
-    _location(request)
+    if _on_card(request):
+        return await octoprint_sd.upload(request)
     farm, entry = farm_of(request), printer_of(request)
     if request.content_type != "multipart/form-data":
         body = await command_body(request)
@@ -195,7 +202,8 @@ async def _new_folder(request: web.Request, farm: Farm, relative: str) -> web.Re
 
 
 async def file_command(request: web.Request) -> web.Response:
-    _location(request)
+    if _on_card(request):
+        return await octoprint_sd.file_command(request)
     farm, entry = farm_of(request), printer_of(request)
     relative = request.match_info["path"]
     body = await command_body(request)
@@ -250,7 +258,8 @@ async def _destination(farm: Farm, destination: str, name: str) -> str:
 
 
 async def file_delete(request: web.Request) -> web.Response:
-    _location(request)
+    if _on_card(request):
+        return await octoprint_sd.file_delete(request)
     farm = farm_of(request)
     info = await farm.uploads.info(request.match_info["path"])
     await _refuse_busy(farm, info.path)

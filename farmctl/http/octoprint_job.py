@@ -101,6 +101,12 @@ def job_record(farm: Farm, entry: FarmPrinter, info: FileInfo | None, now: float
     current = printer.progress
     ours = current is not None and (streaming is not None or (
         info is not None and farm.upload_name(current.path) == info.path))
+    if current is not None and current.sd and (streaming is not None or entry.selected_sd is not None):
+        # printed from the printer's card: the firmware's name for it, its size, its progress
+        name = entry.selected_sd or current.path.name
+        file = {"name": name, "path": name, "display": current.path.name, "origin": "sdcard",
+                "size": current.size, "date": None}
+        ours = True
     return {
         "job": {"file": file, "estimatedPrintTime": estimate, "averagePrintTime": None, "lastPrintTime": None,
                 "filament": filament, "user": None},

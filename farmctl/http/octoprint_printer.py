@@ -203,7 +203,7 @@ async def printer_get(request: web.Request) -> web.Response:
     if "temperature" not in exclude:
         result["temperature"] = temperature_record(entry, history, limit)
     if "sd" not in exclude:
-        result["sd"] = {"ready": False}
+        result["sd"] = {"ready": entry.printer.sd.ready}
     if "state" not in exclude:
         result["state"] = state_record(entry.printer)
     return web.json_response(result)

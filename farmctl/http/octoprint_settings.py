@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import html
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
 from farmctl.auth import Role
 from farmctl.errors import FarmctlError
+from farmctl.queue.settings import QueueOptions
+from farmctl.sd import CardState
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import farm_of, printer_of, require
 from farmctl.http.octoprint_common import VERSION, base_url, command_body
@@ -69,18 +72,19 @@ async def printerprofile(request: web.Request) -> web.Response:
     return web.json_response(profile)
 
 
-def settings_record(request: web.Request, entry: FarmPrinter) -> dict[str, Any]:
+def settings_record(request: web.Request, entry: FarmPrinter, options: QueueOptions) -> dict[str, Any]:
     printer = entry.printer
     return {
         "api": {"key": None, "allowCrossOrigin": False},
         "appearance": {"name": entry.display_name, "color": "default", "colorTransparent": False,
                        "defaultLanguage": "_default", "showFahrenheitAlso": False},
-        "feature": {"sdSupport": False, "temperatureGraph": True, "keyboardControl": True,
+        "feature": {"sdSupport": printer.sd.state is not CardState.UNSUPPORTED, "temperatureGraph": True, "keyboardControl": True,
                     "pollWatched": False, "modelSizeDetection": True, "printCancelConfirmation": True},
         "folder": {"uploads": str(farm_of(request).uploads_dir), "timelapse": None, "watched": None},
         "gcodeAnalysis": {"runAt": "always"},
         "plugins": {"discovery": {"upnpUuid": upnp_uuid(entry.name), "publicPort": request.url.port},
-                    "appkeys": {}},
+                    "appkeys": {},
+                    "continuousprint": {"cp_printer_profile": entry.printer_profile or "", **asdict(options)}},
         "printer": {"defaultExtrusionLength": 5},
         "scripts": {"gcode": {}},
         "serial": {"port": printer.port, "baudrate": printer.baud, "portOptions": [printer.port],
@@ -95,23 +99,36 @@ def settings_record(request: web.Request, entry: FarmPrinter) -> dict[str, Any]:
 
 
 async def settings_get(request: web.Request) -> web.Response:
-    return web.json_response(settings_record(request, printer_of(request)))
+    farm = farm_of(request)
+    return web.json_response(settings_record(request, printer_of(request), await farm.model.settings.get_options()))
 
 
 async def settings_post(request: web.Request) -> web.Response:
-    """Only appearance.name can change (kept across restarts); anything else is refused, not ignored."""
+    """Only appearance.name and Continuous Print's settings (printer profile, bed cooldown) can change
+    (kept across restarts); anything else is refused, not ignored."""
     require(request, Role.ADMIN)
-    entry = printer_of(request)
+    farm, entry = farm_of(request), printer_of(request)
     body = await command_body(request)
+    cp = body.get("plugins", {}).get("continuousprint", {}) if isinstance(body.get("plugins"), dict) else None
     for key, value in body.items():
+        if key == "plugins" and isinstance(value, dict) and set(value) == {"continuousprint"} and isinstance(cp, dict):
+            continue
         if key != "appearance" or not isinstance(value, dict) or set(value) - {"name"}:
-            raise FarmctlError("only appearance.name can be changed here; farm.toml holds the rest")
+            raise FarmctlError("only appearance.name and plugins.continuousprint can be changed here; "
+                               "farm.toml holds the rest")
     name = body.get("appearance", {}).get("name")
+    if name is not None and not isinstance(name, str):
+        raise FarmctlError(f"appearance.name must be text, not {type(name).__name__}")
+    if cp:
+        cp = dict(cp)
+        profile = cp.pop("cp_printer_profile", None)
+        if cp:
+            await farm.model.settings.edit_options(cp)  # validated first: a bad value changes nothing
+        if profile is not None:
+            await farm.set_printer_profile(entry, profile)
     if name is not None:
-        if not isinstance(name, str):
-            raise FarmctlError(f"appearance.name must be text, not {type(name).__name__}")
-        await farm_of(request).rename(entry, name)
-    return web.json_response(settings_record(request, entry))
+        await farm.rename(entry, name)
+    return web.json_response(settings_record(request, entry, await farm.model.settings.get_options()))
 
 
 def _action(request: web.Request, action: str) -> dict[str, Any]:

@@ -112,9 +112,17 @@ class SdEvent(Enum):
     NOT_PRINTING = "not printing"
     DONE = "done"
     LIST_BEGIN = "list begin"
+    LIST_ENTRY = "list entry"  # one file of M20's list: name (8.3), total (size), long_name if given
     LIST_END = "list end"
     FILE_OPENED = "file opened"
     FILE_SELECTED = "file selected"
+    OPEN_FAILED = "open failed"
+    CARD_OK = "card ok"
+    CARD_FAILED = "card failed"  # "SD init fail", "No SD card"
+    WRITING = "writing"  # M28 opened a file for the host to write
+    SAVED = "saved"  # M29 closed it
+    DELETED = "deleted"
+    DELETE_FAILED = "delete failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,7 @@ class SdStatus:
     current: int | None = None
     total: int | None = None
     name: str | None = None
+    long_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +187,10 @@ _POSITION = re.compile(r"^X:-?\d")
 _AXIS = re.compile(r"([XYZE]):(-?\d+(?:\.\d+)?)")
 _SD_PRINTING = re.compile(r"SD printing byte (\d+)/(\d+)")
 _FILE_OPENED = re.compile(r"File opened:\s*(.*?)\s+Size:\s*(\d+)")
+_LIST_ENTRY = re.compile(r"^(\S+\.(?:GCO|GCODE|G|GC|GCD|GGO|NC))\s+(\d+)(?:\s+(.+?))?\s*$", re.IGNORECASE)
+_SD_NAMED = (("open failed, File:", SdEvent.OPEN_FAILED), ("Writing to file:", SdEvent.WRITING),
+             ("File deleted:", SdEvent.DELETED), ("Deletion failed, File:", SdEvent.DELETE_FAILED))
+_SD_ECHO = {"SD card ok": SdEvent.CARD_OK, "SD init fail": SdEvent.CARD_FAILED, "No SD card": SdEvent.CARD_FAILED}
 _FATAL_MARKERS = ("kill() called", "Printer halted", "Printer stopped", "MAXTEMP", "MINTEMP", "Thermal Runaway",
                   "Heating failed", "thermal runaway", "Heating error")
 
@@ -241,6 +254,8 @@ def _parse_capabilities(text: str) -> list[Reply]:
 def _parse_echo(text: str) -> Reply:
     if text.startswith("busy:"):
         return Busy(text[5:].strip())
+    if text in _SD_ECHO:
+        return SdStatus(_SD_ECHO[text])
     if text.startswith("Unknown command:"):
         return UnknownCommand(text[len("Unknown command:"):].strip().strip('"'))
     return Echo(text)
@@ -251,7 +266,12 @@ def _parse_sd(line: str) -> Reply | None:
         return SdStatus(SdEvent.PRINTING, int(match.group(1)), int(match.group(2)))
     if match := _FILE_OPENED.match(line):
         return SdStatus(SdEvent.FILE_OPENED, total=int(match.group(2)), name=match.group(1))
-    fixed = {"Not SD printing": SdEvent.NOT_PRINTING, "Done printing file": SdEvent.DONE,
+    if match := _LIST_ENTRY.match(line):
+        return SdStatus(SdEvent.LIST_ENTRY, total=int(match.group(2)), name=match.group(1), long_name=match.group(3))
+    for prefix, named in _SD_NAMED:
+        if line.startswith(prefix):
+            return SdStatus(named, name=line[len(prefix):].strip().rstrip("."))
+    fixed = {"Not SD printing": SdEvent.NOT_PRINTING, "Done printing file": SdEvent.DONE, "Done saving file.": SdEvent.SAVED,
              "Begin file list": SdEvent.LIST_BEGIN, "End file list": SdEvent.LIST_END, "File selected": SdEvent.FILE_SELECTED}
     event = fixed.get(line)
     return SdStatus(event) if event else None

@@ -47,6 +47,15 @@ def materials_match(item: SetRecord, loaded: Sequence[str | None] | None) -> boo
     return True
 
 
+def first_mismatch(item: SetRecord, loaded: Sequence[str | None]) -> tuple[int, str, str | None] | None:
+    """The first tool whose loaded material is not the one ``item`` wants: (tool, wanted, loaded)."""
+    for tool, wanted in enumerate(item.materials):
+        have = loaded[tool] if tool < len(loaded) else None
+        if wanted is not None and have != wanted:
+            return tool, wanted, have
+    return None
+
+
 def _pick(
     jobs: Iterable[JobRecord], reserved: dict[int, int], profile: str | None,
     materials: Sequence[str | None] | None,
@@ -105,6 +114,31 @@ class Counting:
         """Whether a claim would find a copy now (read only: nothing is reserved)."""
         async with self._db.read() as tx:
             return _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials) is not None
+
+    async def waiting_for_material(
+        self, profile: str | None, materials: Sequence[str | None] | None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
+    ) -> SetRecord | None:
+        """The first set this printer could print but for its loaded materials (None: no such set,
+        or the printer tracks no materials)."""
+        if materials is None:
+            return None
+        async with self._db.read() as tx:
+            jobs, reserved = await tx.jobs.printable(queues), await tx.runs.open_per_set()
+        for job in jobs:
+            for item in job.sets:
+                if item.remaining - reserved.get(item.id, 0) > 0 and profile_allows(item, profile):
+                    return None if materials_match(item, materials) else item
+        return None
+
+    async def withdraw(self, run_id: int) -> None:
+        """Give back a claimed copy that never started printing: no history row, nothing consumed."""
+        async with self._db.write() as tx:
+            run = await tx.runs.get(run_id)
+            if run is None or run.result is not None:
+                raise FarmctlError(f"run {run_id} is not open", status=409)
+            await tx.runs.delete_open(run_id)
+            if run.job_id is not None:
+                await _update_acquired(tx, run.job_id)
 
     async def open_run(self, printer: str) -> RunRecord | None:
         """The run ``printer`` is printing now, if any."""

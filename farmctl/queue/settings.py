@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
 from farmctl.queue.db import QueueDb
-from farmctl.queue.validate import as_str
+from farmctl.queue.validate import as_bool, as_number, as_str
 from farmctl.store import ARCHIVE_QUEUE, LOCAL_QUEUE, EventHook, QueueRecord, RunRecord, Strategy
 
 HISTORY_LIMIT = 100
@@ -32,6 +32,33 @@ class Automation:
     scripts: dict[str, str]
     preprocessors: dict[str, str]
     events: dict[str, list[EventHook]]
+    options: QueueOptions
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOptions:
+    """The queue's own settings, named as Continuous Print names them in OctoPrint's settings."""
+
+    bed_cooldown_enabled: bool = False
+    bed_cooldown_threshold: float = 30.0  # °C: the bed must be below this before the next copy
+    bed_cooldown_timeout: float = 60.0  # minutes: wait no longer than this
+
+
+def _options(value: Any, base: QueueOptions) -> QueueOptions:
+    """Validate some options (the rest keep ``base``'s values)."""
+    if not isinstance(value, Mapping):
+        raise FarmctlError("settings must be an object of name: value")
+    unknown = set(value) - set(QueueOptions.__dataclass_fields__)
+    if unknown:
+        raise FarmctlError(f"unknown queue setting {sorted(unknown)[0]!r}; known: "
+                           f"{', '.join(QueueOptions.__dataclass_fields__)}")
+    values = {name: getattr(base, name) for name in QueueOptions.__dataclass_fields__}
+    if "bed_cooldown_enabled" in value:
+        values["bed_cooldown_enabled"] = as_bool(value["bed_cooldown_enabled"], "bed_cooldown_enabled")
+    for name, top in (("bed_cooldown_threshold", 150.0), ("bed_cooldown_timeout", 24 * 60.0)):
+        if name in value:
+            values[name] = as_number(value[name], name, minimum=0.0, maximum=top)
+    return QueueOptions(**values)
 
 
 def _strategy(value: Any) -> Strategy:
@@ -122,7 +149,18 @@ class QueueSettings:
         """automation/get."""
         async with self._db.read() as tx:
             return Automation(await tx.automation.scripts(), await tx.automation.preprocessors(),
-                              await tx.automation.events())
+                              await tx.automation.events(), _stored_options(await tx.automation.settings()))
+
+    async def get_options(self) -> QueueOptions:
+        async with self._db.read() as tx:
+            return _stored_options(await tx.automation.settings())
+
+    async def edit_options(self, data: Any) -> QueueOptions:
+        """Change some of the queue's settings (bed cooldown); the others keep their values."""
+        async with self._db.write() as tx:
+            options = _options(data, _stored_options(await tx.automation.settings()))
+            await tx.automation.set_settings(asdict(options))
+        return options
 
     async def hooks(self, event: str) -> list[tuple[str, str | None]]:
         """The (script body, preprocessor body or None) pairs to run for ``event``, in order."""
@@ -142,6 +180,9 @@ class QueueSettings:
         events = _events(data.get("events", {}), scripts, pres)
         async with self._db.write() as tx:
             await tx.automation.replace(scripts, pres, events)
+            if "settings" in data:  # the plugin's settings page saves its bed cooldown with the scripts
+                options = _options(data["settings"], _stored_options(await tx.automation.settings()))
+                await tx.automation.set_settings(asdict(options))
 
     async def set_external(self, data: Any) -> None:
         """automation/external: the object preprocessors see as ``external``."""
@@ -153,3 +194,9 @@ class QueueSettings:
     async def get_external(self) -> dict[str, Any]:
         async with self._db.read() as tx:
             return await tx.automation.external()
+
+
+def _stored_options(stored: Mapping[str, Any]) -> QueueOptions:
+    """The stored settings over the defaults (a row written by an older farmctl is ignored if unknown)."""
+    known = {k: v for k, v in stored.items() if k in QueueOptions.__dataclass_fields__}
+    return QueueOptions(**known)

@@ -6,6 +6,7 @@ The HTTP layer passes what it received; every check happens here, once, before a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,19 @@ def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         raise FarmctlError(f"{name} must be an integer, not {value!r}")
     if minimum is not None and number < minimum:
         raise FarmctlError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def as_number(value: Any, name: str, *, minimum: float, maximum: float) -> float:
+    """A finite number within bounds (a form sends it as text)."""
+    if isinstance(value, bool):
+        raise FarmctlError(f"{name} must be a number, not {value!r}")
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise FarmctlError(f"{name} must be a number, not {value!r}") from None
+    if not minimum <= number <= maximum:  # also refuses NaN and infinities
+        raise FarmctlError(f"{name} must be between {minimum:g} and {maximum:g}, not {value!r}")
     return number
 
 
@@ -94,6 +108,26 @@ def as_materials(value: Any) -> tuple[str | None, ...]:
         if item is not None and not isinstance(item, str):
             raise FarmctlError(f"materials entries must be strings or null, not {item!r}")
     return tuple(item or None for item in items)
+
+
+MATERIAL_KEY = re.compile(r"^[^_]+_[^_]+_#[0-9A-Fa-f]{6}$")
+MAX_MATERIAL_KEY = 100
+
+
+def as_loaded_materials(value: Any, tools: int) -> tuple[str | None, ...]:
+    """What a printer has loaded, one entry per tool in Continuous Print's key format (``PLA_red_#ff0000``:
+    material, colour name, colour), None for an empty tool; at most ``tools`` entries."""
+    items = _as_list(value, "materials")
+    if len(items) > tools:
+        raise FarmctlError(f"materials has {len(items)} entries, but the printer has {tools} tool(s)")
+    for item in items:
+        if item is None or item == "":
+            continue
+        if not isinstance(item, str) or len(item) > MAX_MATERIAL_KEY or not MATERIAL_KEY.match(item):
+            raise FarmctlError(f"a loaded material must look like PLA_red_#ff0000 (material, colour name, "
+                               f"colour), not {item!r}")
+    padded = [item or None for item in items] + [None] * (tools - len(items))
+    return tuple(padded)
 
 
 def as_profiles(value: Any) -> tuple[str, ...]:

@@ -9,5 +9,6 @@ alone.
 from farmctl.sim.firmware import MarlinFirmware
 from farmctl.sim.printer import Faults, SimulatedPrinter
 from farmctl.sim.records import Executed, Stats
+from farmctl.sim.sdcard import SdCard
 
-__all__ = ["Executed", "Faults", "MarlinFirmware", "SimulatedPrinter", "Stats"]
+__all__ = ["Executed", "Faults", "MarlinFirmware", "SdCard", "SimulatedPrinter", "Stats"]

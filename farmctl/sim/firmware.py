@@ -34,6 +34,7 @@ from farmctl.protocol.replies import LineErrorKind
 from farmctl.sim.parser import EOL, Accepted, Emergency, EmergencyParser, LineAssembler, Rejected, check_line, error_reply
 from farmctl.sim.physics import Heater, Motion, Physics, Planner
 from farmctl.sim.records import Executed, Stats
+from farmctl.sim.sdcard import SdCard
 
 
 @dataclass(slots=True)
@@ -49,9 +50,11 @@ class MarlinFirmware:
     """One printer's firmware.  Call ``boot(now)`` first to get the start-up banner."""
 
     def __init__(self, profile: FirmwareProfile, caps: Mapping[str, bool] | None = None,
-                 time_scale: float = 1.0, physics: Physics | None = None) -> None:
+                 time_scale: float = 1.0, physics: Physics | None = None, sd: SdCard | None = None) -> None:
         self.profile = profile
-        self.identity: Identity = identity_for(profile, caps)
+        self.sd = sd
+        """The SD card slot (None: a firmware built without SDSUPPORT)."""
+        self.identity: Identity = identity_for(profile, caps, sd_support=sd is not None)
         self.time_scale = time_scale
         self.physics = physics or Physics()
         self._handlers: Mapping[str, Handler] = HANDLERS
@@ -84,6 +87,12 @@ class MarlinFirmware:
         self._queue: deque[Accepted] = deque()
         self._running: _Running | None = None
         self._next_autoreport = math.inf
+        self._next_sd_report = math.inf
+        self.sd_report_interval = 0.0
+        if self.sd is not None:  # a reset ends any SD print or write; the card is mounted again at boot
+            self.sd.close()
+            self.sd.writing = None
+            self.sd.mounted = self.sd.inserted
         self._starved_before = getattr(self, "_starved_total", 0.0)
 
     # -- time ---------------------------------------------------------------------------------
@@ -184,8 +193,10 @@ class MarlinFirmware:
         """The next time the firmware does something without new input (None: never)."""
         if self.halted or self.tripped:
             return None
-        times = [self._next_autoreport]
+        times = [self._next_autoreport, self._next_sd_report]
         running = self._running
+        if running is None and self.sd is not None and self.sd.printing and not self._queue:
+            times.append(self.now)  # the card feeds the queue on its own
         if running is not None:
             times += [running.wait.until, running.next_keepalive, running.next_report]
         timeout = self._rx_timeout_at()
@@ -244,6 +255,9 @@ class MarlinFirmware:
         if now >= self._next_autoreport:
             self.emit(" " + self.temperatures(), now)
             self._next_autoreport = now + self._period(self.autoreport_interval)
+        if now >= self._next_sd_report:
+            self.emit(self.sd_status(), now)
+            self._next_sd_report = now + self._period(self.sd_report_interval)
         running = self._running
         if running is not None:
             if now >= running.next_report and now < running.wait.until:
@@ -308,6 +322,51 @@ class MarlinFirmware:
             self.stats.lines_accepted += 1
             self._queue.append(verdict)
         del ring[:consumed]
+        self._read_sd(now)
+
+    # -- the SD card ---------------------------------------------------------------------
+
+    def _read_sd(self, now: float) -> None:
+        """Marlin's get_sdcard_commands(): the printed file's next lines fill what the host left free."""
+        sd = self.sd
+        while sd is not None and sd.printing and len(self._queue) < self.profile.command_slots:
+            line = sd.next_line()
+            if line is None:
+                sd.close()
+                self.emit("Done printing file", now)
+                return
+            command = line.split(";", 1)[0].strip()
+            if command:
+                self._queue.append(Accepted(command, None, from_sd=True))
+
+    def sd_status(self) -> str:
+        """M27's answer: the position in the open file, or that none is open."""
+        sd = self.sd
+        if sd is None or sd.open_name is None:
+            return "Not SD printing"
+        return f"SD printing byte {sd.position}/{sd.size}"
+
+    def set_sd_autoreport(self, seconds: float, now: float) -> None:
+        self.sd_report_interval = seconds
+        self._next_sd_report = now + self._period(seconds) if seconds > 0 else math.inf
+
+    def stop_sd_print(self) -> None:
+        """Close the printed file and drop its lines still queued (the one running finishes) and the moves."""
+        assert self.sd is not None
+        self.sd.close()
+        running = 1 if self._running is not None and self._queue else 0
+        kept = list(self._queue)[:running] + [a for a in list(self._queue)[running:] if not a.from_sd]
+        self._queue = deque(kept)
+        self.planner.quick_stop()
+
+    def abort_sd_print(self, now: float) -> None:
+        """"Stop print" on the printer's own screen: the SD print ends, and a host is told to cancel."""
+        sd = self.sd
+        if sd is None or sd.open_name is None:
+            return
+        self.stop_sd_print()
+        if self.identity.has("HOST_ACTION_COMMANDS"):
+            self.emit("//action:cancel", now)
 
     def _flush_ring(self) -> None:
         self.stats.bytes_flushed += len(self._ring)
@@ -326,6 +385,11 @@ class MarlinFirmware:
             self.emit("ok", now)
 
     def _execute(self, accepted: Accepted, now: float) -> None:
+        sd = self.sd
+        if sd is not None and sd.writing is not None and command_code(accepted.command) != "M29":
+            sd.files[sd.writing].data += accepted.command.encode("latin-1") + b"\n"  # M28: saved, not run
+            self._finish(accepted, Reply.OK, now)
+            return
         record = Executed(accepted.line_number, accepted.command, accepted.line_number is not None, now)
         self.executed.append(record)
         self.stats.commands_executed += 1
@@ -354,7 +418,7 @@ class MarlinFirmware:
     def _finish(self, accepted: Accepted, outcome: Reply, now: float) -> None:
         if self.halted:
             return
-        if outcome is Reply.OK:
+        if outcome is Reply.OK and not accepted.from_sd:
             self._ok(accepted, now)
         self._queue.popleft()
         if self.trip_after is not None and self.stats.commands_executed >= self.trip_after:

@@ -194,7 +194,141 @@ def _restart(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
 
 
 def _sd_status(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
-    fw.emit("Not SD printing", now)
+    """M27: the position now, or ``M27 S<n>`` (AUTOREPORT_SD_STATUS) every n seconds."""
+    p = params(line.command)
+    if "S" in p and fw.identity.has("AUTOREPORT_SD_STATUS"):
+        fw.set_sd_autoreport(p["S"], now)
+        return Reply.OK
+    fw.emit(fw.sd_status(), now)
+    return Reply.OK
+
+
+def _argument(command: str) -> str:
+    """The file name after M23/M28/M30 (Marlin takes the rest of the line)."""
+    parts = command.split(None, 1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def _card(handler: Handler) -> Handler:
+    """SD commands: unknown without SDSUPPORT, "No SD card" when none is mounted (M21 mounts it)."""
+    def guarded(fw: MarlinFirmware, line: Accepted, now: float) -> Wait | Reply:
+        if fw.sd is None:
+            fw.emit(f'echo:Unknown command: "{line.command}"', now)
+            return Reply.OK
+        if not fw.sd.mounted and command_code(line.command) not in ("M21", "M22"):
+            fw.emit("echo:No SD card", now)
+            return Reply.OK
+        return handler(fw, line, now)
+    return guarded
+
+
+def _sd_init(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    assert fw.sd is not None
+    fw.sd.mounted = fw.sd.inserted
+    fw.emit("echo:SD card ok" if fw.sd.mounted else "echo:SD init fail", now)
+    return Reply.OK
+
+
+def _sd_release(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    assert fw.sd is not None
+    fw.sd.close()
+    fw.sd.mounted = False
+    fw.emit("echo:SD card released", now)
+    return Reply.OK
+
+
+def _sd_list(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    """M20: ``NAME.GCO <size>``; with ``L`` (LONG_FILENAME / Prusa's EXTENDED_M20) the long name too."""
+    assert fw.sd is not None
+    long_names = "L" in params(line.command) and (fw.identity.has("LONG_FILENAME") or fw.identity.has("EXTENDED_M20"))
+    fw.emit("Begin file list", now)
+    for short, file in fw.sd.files.items():
+        fw.emit(f"{short} {len(file.data)}" + (f" {file.long_name}" if long_names else ""), now)
+    fw.emit("End file list", now)
+    return Reply.OK
+
+
+def _sd_select(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    sd = fw.sd
+    assert sd is not None
+    name = _argument(line.command)
+    found = sd.find(name)
+    if found is None:
+        fw.emit(f"open failed, File: {name}.", now)
+        return Reply.OK
+    sd.close()
+    sd.open_name = found
+    fw.emit(f"File opened: {found} Size: {sd.size}", now)
+    fw.emit("File selected", now)
+    return Reply.OK
+
+
+def _sd_start(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    """M24: start or resume the selected file."""
+    sd = fw.sd
+    assert sd is not None
+    if sd.open_name is not None:
+        sd.printing = True
+    return Reply.OK
+
+
+def _sd_pause(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    assert fw.sd is not None
+    fw.sd.printing = False
+    return Reply.OK
+
+
+def _sd_position(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    sd = fw.sd
+    assert sd is not None
+    if sd.open_name is not None:
+        sd.position = int(params(line.command).get("S", 0.0))
+    return Reply.OK
+
+
+def _sd_abort(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    """M524: abort the SD print (Marlin 2)."""
+    if fw.identity.family is not Family.MARLIN2:
+        fw.emit(f'echo:Unknown command: "{line.command}"', now)
+        return Reply.OK
+    if fw.sd is not None and fw.sd.open_name is not None:
+        fw.stop_sd_print()
+    return Reply.OK
+
+
+def _sd_write_begin(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    sd = fw.sd
+    assert sd is not None
+    name = _argument(line.command)
+    if not name:
+        fw.emit("open failed, File: .", now)
+        return Reply.OK
+    short = sd.add(name)
+    sd.files[short].data.clear()
+    sd.writing = short
+    fw.emit(f"Writing to file: {short}", now)
+    return Reply.OK
+
+
+def _sd_write_end(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    sd = fw.sd
+    assert sd is not None
+    if sd.writing is not None:
+        sd.writing = None
+        fw.emit("Done saving file.", now)
+    return Reply.OK
+
+
+def _sd_delete(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
+    sd = fw.sd
+    assert sd is not None
+    name = _argument(line.command)
+    found = sd.find(name)
+    if found is None or found == sd.open_name:
+        fw.emit(f"Deletion failed, File: {name}.", now)
+    else:
+        del sd.files[found]
+        fw.emit(f"File deleted:{found}", now)
     return Reply.OK
 
 
@@ -226,7 +360,7 @@ def _nothing(fw: MarlinFirmware, line: Accepted, now: float) -> Reply:
 
 _ACCEPTED_AND_IGNORED = (
     "G21 M17 M18 M84 M106 M107 M75 M76 M77 M80 M81 M117 M120 M121 M201 M203 M204 M205 M206 "
-    "M207 M208 M209 M220 M221 M290 M300 M500 M501 M502 M503 M851 M900 M907 M108 M524"
+    "M207 M208 M209 M220 M221 M290 M300 M500 M501 M502 M503 M851 M900 M907 M108"
 ).split()
 _PRUSA_IGNORED = "M73 M862.1 M862.2 M862.3 M862.4 M862.5 M862.6 M115.1".split()
 
@@ -243,6 +377,9 @@ HANDLERS.update({
     "M109": _wait_target("hotend", "hotend_residency"), "M190": _wait_target("bed", "bed_residency"),
     "M105": _report_temperatures, "M155": _autoreport,
     "M110": _line_number, "M115": _firmware_info, "M112": _kill, "M410": _quick_stop,
-    "M876": _prompt_answer, "M113": _keepalive_interval, "M999": _restart, "M27": _sd_status,
+    "M876": _prompt_answer, "M113": _keepalive_interval, "M999": _restart, "M27": _card(_sd_status),
+    "M20": _card(_sd_list), "M21": _card(_sd_init), "M22": _card(_sd_release), "M23": _card(_sd_select),
+    "M24": _card(_sd_start), "M25": _card(_sd_pause), "M26": _card(_sd_position), "M524": _card(_sd_abort),
+    "M28": _card(_sd_write_begin), "M29": _card(_sd_write_end), "M30": _card(_sd_delete),
     "M118": _echo, "T0": _tool, "T1": _tool, "T2": _tool, "T3": _tool,
 })

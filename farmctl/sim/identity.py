@@ -87,8 +87,18 @@ class Identity:
                 "echo: Free Memory: 2341  PlannerBufferBytes: 1232"]
 
 
-def identity_for(profile: FirmwareProfile, caps: Mapping[str, bool] | None = None) -> Identity:
-    """The identity a profile implies, with ``caps`` overriding (or adding) capability flags."""
+_SD_CAPS = {
+    Family.MARLIN2: {"SDCARD": True, "SD_WRITE": True, "AUTOREPORT_SD_STATUS": True, "LONG_FILENAME": True,
+                     "EXTENDED_M20": True},
+    Family.MARLIN1: {"AUTOREPORT_SD_STATUS": True},  # 1.1.x names no SDCARD cap: a host probes with M21
+    Family.PRUSA: {},  # Prusa's M115 has no SD caps either; its M20 takes L (EXTENDED_M20 above)
+}
+
+
+def identity_for(profile: FirmwareProfile, caps: Mapping[str, bool] | None = None, *,
+                 sd_support: bool = False) -> Identity:
+    """The identity a profile implies, with ``caps`` overriding (or adding) capability flags;
+    ``sd_support``: built with SDSUPPORT (an SD card slot), which adds the family's SD caps."""
     family = family_of(profile)
     if family is Family.PRUSA:
         version, defaults = "3.14.0+8072", _PRUSA_CAPS
@@ -100,5 +110,7 @@ def identity_for(profile: FirmwareProfile, caps: Mapping[str, bool] | None = Non
         version, defaults = "2.1.2.1", _MARLIN2_CAPS
         name, machine = "Marlin 2.1.2.1 (Jul 27 2023 12:00:00)", "3D Printer"
     merged = dict(defaults)
+    if sd_support:
+        merged.update(_SD_CAPS[family])
     merged.update(caps or {})
     return Identity(family, version, name, machine, merged)

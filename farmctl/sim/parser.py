@@ -31,6 +31,7 @@ class Accepted:
 
     command: str
     line_number: int | None
+    from_sd: bool = False  # read from the SD card being printed: executed without an ok
 
 
 @dataclass(frozen=True, slots=True)

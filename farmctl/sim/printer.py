@@ -24,6 +24,7 @@ from farmctl.profiles import FirmwareProfile, get_profile
 from farmctl.sim.firmware import MarlinFirmware
 from farmctl.sim.physics import Physics
 from farmctl.sim.records import Executed, Stats
+from farmctl.sim.sdcard import SdCard
 from farmctl.sim.wire import LineFaults, Wire
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class _Pty:
 class SimulatedPrinter:
     """A fake Marlin printer; use as a context manager or call ``start()`` and ``stop()``.
 
-    ``baud=None`` uses the profile's baud rate with real wire timing; ``full_speed=True`` (or
+    ``sd`` is the card slot (None: no SDSUPPORT). ``baud=None`` uses the profile's baud rate with real wire timing; ``full_speed=True`` (or
     ``baud=0``) delivers bytes instantly, for correctness tests.  ``time_scale`` shrinks the
     machine's own durations (moves, homing, heating, keepalive); 0 makes them instant.
     """
@@ -73,13 +74,13 @@ class SimulatedPrinter:
     def __init__(self, profile: FirmwareProfile | str = "marlin2", *, baud: int | None = None,
                  full_speed: bool = False, latency: float = 0.002, time_scale: float = 1.0,
                  caps: Mapping[str, bool] | None = None, faults: Faults = Faults(),
-                 link: Path | str | None = None, physics: Physics | None = None) -> None:
+                 link: Path | str | None = None, physics: Physics | None = None, sd: SdCard | None = None) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.baud = 0 if full_speed else (self.profile.baud if baud is None else baud)
         self.latency = latency
         self.faults = faults
         self.link = Path(link) if link is not None else None
-        self.firmware = MarlinFirmware(self.profile, caps, time_scale, physics)
+        self.firmware = MarlinFirmware(self.profile, caps, time_scale, physics, sd)
         self.firmware.trip_after = self._next_trip()
         self.wire = self._new_wire()
         self._lock = threading.RLock()
@@ -236,6 +237,16 @@ class SimulatedPrinter:
     def action(self, name: str, args: str = "") -> None:
         """Print ``//action:<name> <args>`` (pause, resume, cancel, prompt_begin, ...)."""
         self._call(lambda: self.firmware.action(name, args, time.monotonic()))
+
+    def sd_abort(self) -> None:
+        """"Stop print" on the printer's own screen during an SD print."""
+        self._call(lambda: self.firmware.abort_sd_print(time.monotonic()))
+
+    def sd_files(self) -> dict[str, bytes]:
+        """What is on the card now, by long name."""
+        with self._lock:
+            card = self.firmware.sd
+            return {} if card is None else {f.long_name: bytes(f.data) for f in card.files.values()}
 
     def filament_runout(self, tool: int = 0) -> None:
         """Marlin's runout announcement: ``filament_runout T0`` then ``pause filament_runout 0``."""

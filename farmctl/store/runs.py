@@ -58,6 +58,9 @@ class RunRows(Rows):
         await self._sql.write('UPDATE runs SET result = ?, "end" = ? WHERE id = ? AND result IS NULL',
                               (result.value, end, run_id))
 
+    async def delete_open(self, run_id: int) -> None:
+        await self._sql.write("DELETE FROM runs WHERE id = ? AND result IS NULL", (run_id,))
+
     async def settle_aborted(self, run_id: int, result: RunResult) -> None:
         await self._sql.write("UPDATE runs SET result = ? WHERE id = ? AND result = 'aborted'", (result.value, run_id))
 

@@ -158,7 +158,7 @@ def test_settings_profiles_and_system_commands(server):
     octo = client(server)
     settings = octo.settings()
     assert settings["api"]["key"] != server.keys["admin"]
-    assert settings["feature"]["sdSupport"] is False
+    assert settings["feature"]["sdSupport"] is True  # the simulated printer has an SD card slot
     assert {"webcamEnabled", "streamUrl", "snapshotUrl"} <= set(settings["webcam"])
     other = client(server, "p2").settings()
     uuid1, uuid2 = settings["plugins"]["discovery"]["upnpUuid"], other["plugins"]["discovery"]["upnpUuid"]

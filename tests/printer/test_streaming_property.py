@@ -38,7 +38,7 @@ def damaged_undetectably(sent: str, received: str) -> bool:
     return edits(sent, received) <= 3
 
 
-HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1"})
+HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1", "M21", "M20", "M20 L"})  # M21/M20: the card, asked at connect
 
 
 def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> None:

@@ -6,6 +6,7 @@ import pytest
 from queue_helpers import make_job, print_all
 
 from farmctl.errors import FarmctlError
+from farmctl.farm.farm import MissingFiles
 from farmctl.http import cp_json
 from farmctl.queue import QueueModel
 
@@ -16,13 +17,13 @@ async def test_queue_state_hides_archive_and_shows_active_set(model: QueueModel)
     job_id = await make_job(model, [("A", 1)])
     claim = await model.counting.claim("p1")
     assert claim is not None
-    state = cp_json.queues_json(await model.state.snapshot(), "p1", frozenset())
+    state = cp_json.queues_json(await model.state.snapshot(), "p1", MissingFiles())
     assert [q["name"] for q in state] == ["local", "LAN"]
     local = state[0]
     assert set(local) == {"name", "strategy", "jobs", "active_set", "addr", "peers", "rank"}
     assert local["strategy"] == "IN_ORDER" and local["active_set"] == claim.set.id
     assert local["jobs"][0]["id"] == job_id and local["jobs"][0]["acquired"] is True
-    assert cp_json.queues_json(await model.state.snapshot(), "p2", frozenset())[0]["active_set"] is None
+    assert cp_json.queues_json(await model.state.snapshot(), "p2", MissingFiles())[0]["active_set"] is None
 
 
 async def test_queues_get_and_edit(model: QueueModel) -> None:
@@ -71,6 +72,7 @@ async def test_automation_defaults_and_edit(model: QueueModel) -> None:
             "continuousprint_finish": [{"script": "Finished", "preprocessor": None}],
             "continuousprint_success": [{"script": "Bed Clearing", "preprocessor": None}],
         },
+        "settings": {"bed_cooldown_enabled": False, "bed_cooldown_threshold": 30.0, "bed_cooldown_timeout": 60.0},
     }
     new = {
         "scripts": {"Sweep": "G28\nG1 Y200", "Beep": "M300"},
@@ -78,6 +80,7 @@ async def test_automation_defaults_and_edit(model: QueueModel) -> None:
         "events": {"continuousprint_success": [
             {"script": "Sweep", "preprocessor": "cold"}, {"script": "Beep", "preprocessor": None},
         ]},
+        "settings": {"bed_cooldown_enabled": True, "bed_cooldown_threshold": 40.0, "bed_cooldown_timeout": 5.0},
     }
     await model.settings.edit_automation(new)
     assert cp_json.automation_json(await model.settings.get_automation()) == new
@@ -91,3 +94,12 @@ async def test_external_data_round_trip(model: QueueModel) -> None:
     assert await model.settings.get_external() == {}
     await model.settings.set_external({"a": 1, "b": "hello"})
     assert await model.settings.get_external() == {"a": 1, "b": "hello"}
+
+
+@pytest.mark.parametrize("settings", [{"bed_cooldown_threshold": "hot"}, {"bed_cooldown_threshold": float("nan")},
+                                      {"bed_cooldown_timeout": -1}, {"cooldown": 40}, {"bed_cooldown_enabled": "maybe"}])
+async def test_bad_queue_settings_change_nothing(model: QueueModel, settings: dict) -> None:
+    before = await model.settings.get_automation()
+    with pytest.raises(FarmctlError):
+        await model.settings.edit_automation({"scripts": {}, "preprocessors": {}, "events": {}, "settings": settings})
+    assert await model.settings.get_automation() == before

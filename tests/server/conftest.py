@@ -58,10 +58,13 @@ class InProcess:
 
 
 @contextlib.asynccontextmanager
-async def in_process(data: Path, *names: str) -> AsyncIterator[InProcess]:
-    """The main app of a farm of simulated printers (full speed) on an aiohttp test server."""
-    config = FarmConfig(printers=tuple(PrinterConfig(n, "sim", profile="marlin2") for n in names))
-    async with Farm.running(config, data, sim=SimOptions(full_speed=True, time_scale=0.0)) as farm:
+async def in_process(data: Path, *names: str, time_scale: float = 0.0,
+                     printers: tuple[PrinterConfig, ...] = ()) -> AsyncIterator[InProcess]:
+    """The main app of a farm of simulated printers (full speed) on an aiohttp test server.
+
+    ``time_scale`` > 0 lets the machine take time (heating, cooling, moves), scaled down."""
+    config = FarmConfig(printers=printers or tuple(PrinterConfig(n, "sim", profile="marlin2") for n in names))
+    async with Farm.running(config, data, sim=SimOptions(full_speed=True, time_scale=time_scale)) as farm:
         key = await farm.auth.add_key("test", Role.ADMIN)
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             yield InProcess(farm, client, key, farm.uploads_dir)

@@ -3,6 +3,7 @@ so an operator sees before the queue reaches it that a copy cannot print."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +13,16 @@ if TYPE_CHECKING:
 from test_queue_printing import get, post, write_file
 
 pytestmark = pytest.mark.timeout(30)
+
+
+async def put_on_card(farm: InProcess, name: str) -> None:
+    entry = farm.farm.printers["p1"]
+    assert entry.sim is not None
+    while entry.printer.sd.state.name == "UNKNOWN":  # connecting
+        await asyncio.sleep(0.02)
+    entry.sim.inspect(lambda fw: fw.sd.add(name, b"M117 ON-CARD\n"))
+    response = await farm.client.post("/api/printer/sd", headers=farm.headers, json={"command": "refresh"})
+    assert response.status == 204, await response.text()
 
 
 def missing(state: dict[str, Any]) -> dict[str, bool]:
@@ -24,6 +35,8 @@ async def test_sets_say_which_files_are_missing(inproc: InProcess) -> None:
     added = await post(inproc, "set/add", {"path": "B.gcode", "sd": False, "count": 1, "job": job})
     assert added["set_"]["missing_file"] is True  # said at once, to whoever adds it
     await post(inproc, "set/add", {"path": "on-card.gcode", "sd": True, "count": 1, "job": job})
+    assert missing(await get(inproc, "state/get")) == {"A.gcode": False, "B.gcode": True, "on-card.gcode": True}
+    await put_on_card(inproc, "on-card.gcode")  # an SD set's file is looked for on the printer's card
     assert missing(await get(inproc, "state/get")) == {"A.gcode": False, "B.gcode": True, "on-card.gcode": False}
 
     deleted = await inproc.client.delete("/api/files/local/A.gcode", headers=inproc.headers)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from databases import Database, execute
+
+from farmctl.farm.farm import MissingFiles
 from farmctl.http import cp_json
 from farmctl.queue import QueueModel
 from farmctl.store import Store
 
 
 async def state(model: QueueModel, printer: str | None = None) -> list[dict[str, Any]]:
-    return cp_json.queues_json(await model.state.snapshot(), printer, frozenset())
+    return cp_json.queues_json(await model.state.snapshot(), printer, MissingFiles())
 
 
 async def test_queue_state_follows_this_and_other_connections(database: Database) -> None:

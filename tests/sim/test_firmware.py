@@ -239,7 +239,7 @@ def test_caps_can_be_overridden() -> None:
 def test_unknown_and_misc_commands() -> None:
     fw = make()
     assert feed(fw, b"M9999 X1\n") == ['echo:Unknown command: "M9999 X1"', "ok"]
-    assert feed(fw, b"M27\n") == ["Not SD printing", "ok"]
+    assert feed(fw, b"M27\n") == ['echo:Unknown command: "M27"', "ok"]  # no SD card slot: no SDSUPPORT
     assert feed(fw, b"M117 Hello\n") == ["ok"]
     assert feed(fw, b"M999\n") == ["Resend: 1", "ok", "ok"]
 
