@@ -31,7 +31,7 @@ from pathlib import Path  # noqa: E402
 
 import requests  # noqa: E402
 
-from farmctl.farm.farm import DATABASE_NAME  # noqa: E402
+from farmctl.farm.config import DATABASE_NAME  # noqa: E402
 from farmctl.queue import QueueModel  # noqa: E402
 from farmctl.store import LOCAL_QUEUE, SetFields, Store  # noqa: E402
 

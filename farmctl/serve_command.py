@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from farmctl.logs import log_to_file
 
     config = load_config(args.config)
+    if config.mqtt is not None:
+        _check_mqtt_client()
     log_to_file(args.data)
     sim = SimOptions() if args.sim_speed == "real" else SimOptions(full_speed=True, time_scale=0.0)
     return asyncio.run(serve(config, args.data, args.host, args.port, sim))
@@ -78,6 +80,12 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
                                   Announced(p.name, port, f"/printers/{p.name}/") for p in config.printers], host)
             if announcer is not None:
                 cleanups.append(announcer.close)
+            if config.mqtt is not None:
+                from farmctl.mqtt.publisher import MqttPublisher
+
+                publisher = MqttPublisher(farm, config.mqtt, config.node)
+                await publisher.start()
+                cleanups.append(publisher.close)
             first_key = await _first_admin_key(farm)
             if first_key:
                 print(f"farmctl: first start: admin API key {first_key}\n"
@@ -92,6 +100,15 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
                 with contextlib.suppress(Exception):
                     await runner.cleanup()
     return 0
+
+
+def _check_mqtt_client() -> None:
+    """aiomqtt is an optional extra: a farm.toml that names a broker needs it, before anything starts."""
+    try:
+        import aiomqtt  # noqa: F401
+    except ImportError:
+        raise FarmctlError("farm.toml names an MQTT broker, but aiomqtt is not installed "
+                           "(pip install 'farmctl[mqtt]')") from None
 
 
 async def _first_admin_key(farm: Farm) -> str | None:

@@ -1,7 +1,7 @@
 """``farmctl keys add|list|revoke|requests|approve|deny`` and ``farmctl users add``: manage who may use the farm.
 
-The database is ``<data>/farmctl.db`` (``--data``, default ``./farm-data``), and every command works
-while the server runs. ``keys add`` prints the new key alone on its last line so scripts can take
+The database is ``<data>/farmctl.db`` (``--data``, default ``./farm-data``), or the PostgreSQL
+database the farm.toml given with ``--config`` names, and every command works while the server runs. ``keys add`` prints the new key alone on its last line so scripts can take
 it with ``tail -n 1``; it is never shown again. ``keys approve`` decides an app's OctoPrint key
 request; the key goes to the app's next poll, never to this terminal.
 """
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from farmctl.auth.service import AuthService
 
 DEFAULT_DATA = Path("farm-data")
-DB_NAME = "farmctl.db"
 _ROLES = "|".join(r.value for r in Role)
 _REQUEST_ID_HELP = "the request's id, as 'farmctl keys requests' shows it"
 
@@ -92,12 +91,14 @@ def _action(commands: argparse._SubParsersAction, name: str, run: Callable[[argp
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
-                        help=f"data folder holding {DB_NAME} (default ./%(default)s)")
+                        help="data folder holding farmctl.db (default ./%(default)s)")
+    parser.add_argument("--config", type=Path, default=None, metavar="FARM_TOML",
+                        help="the farm.toml the server runs with, when it names a shared database")
 
 
 def run_keys_add(args: argparse.Namespace) -> int:
     role = Role.parse(args.role)
-    key = _with_auth(args.data, lambda auth: auth.add_key(args.name, role, args.user))
+    key = _with_auth(args, lambda auth: auth.add_key(args.name, role, args.user))
     owner = key_owner(args.name, args.user)
     print(f"API key {args.name.strip()!r} for user {owner!r}, role {role.value}; "
           "it is shown only now:")
@@ -106,7 +107,7 @@ def run_keys_add(args: argparse.Namespace) -> int:
 
 
 def run_keys_list(args: argparse.Namespace) -> int:
-    keys = _with_auth(args.data, lambda auth: auth.list_keys())
+    keys = _with_auth(args, lambda auth: auth.list_keys())
     rows = [("ID", "NAME", "USER", "ROLE", "CREATED", "LAST USED")]
     rows += [(str(k.id), k.name, k.user, k.role, _when(k.created), _when(k.last_used)) for k in keys]
     print(_table(rows) if keys else "no API keys")
@@ -115,13 +116,13 @@ def run_keys_list(args: argparse.Namespace) -> int:
 
 def run_keys_revoke(args: argparse.Namespace) -> int:
     key_id = _number(args.id, "a key id", "farmctl keys list")
-    _with_auth(args.data, lambda auth: auth.revoke_key(key_id))
+    _with_auth(args, lambda auth: auth.revoke_key(key_id))
     print(f"API key {key_id} revoked")
     return 0
 
 
 def run_keys_requests(args: argparse.Namespace) -> int:
-    waiting = _with_auth(args.data, lambda auth: auth.pending_requests())
+    waiting = _with_auth(args, lambda auth: auth.pending_requests())
     now = time.time()
     rows = [("ID", "APP", "USER", "AGE")]
     rows += [(str(r.id), r.app, r.user or "-", _age(now - r.created)) for r in waiting]
@@ -132,7 +133,7 @@ def run_keys_requests(args: argparse.Namespace) -> int:
 def run_keys_approve(args: argparse.Namespace) -> int:
     request_id = _number(args.id, "a request id", "farmctl keys requests")
     role = Role.parse(args.role)
-    granted = _with_auth(args.data, lambda auth: auth.decide(request_id, True, role, user=args.user))
+    granted = _with_auth(args, lambda auth: auth.decide(request_id, True, role, user=args.user))
     assert granted.role is not None
     print(f"app key request {request_id} of {granted.app!r} approved: its next poll gets a {granted.role.value} "
           f"key for user {granted.owner!r}")
@@ -141,7 +142,7 @@ def run_keys_approve(args: argparse.Namespace) -> int:
 
 def run_keys_deny(args: argparse.Namespace) -> int:
     request_id = _number(args.id, "a request id", "farmctl keys requests")
-    denied = _with_auth(args.data, lambda auth: auth.decide(request_id, False))
+    denied = _with_auth(args, lambda auth: auth.decide(request_id, False))
     print(f"app key request {request_id} of {denied.app!r} denied")
     return 0
 
@@ -155,7 +156,7 @@ def _number(text: str, what: str, shown_by: str) -> int:
 def run_users_add(args: argparse.Namespace) -> int:
     role = Role.parse(args.role)
     password = read_password(sys.stdin)
-    user = _with_auth(args.data, lambda auth: auth.add_user(args.name, password, role))
+    user = _with_auth(args, lambda auth: auth.add_user(args.name, password, role))
     print(f"user {user.name!r} added with role {user.role}")
     return 0
 
@@ -173,23 +174,28 @@ def read_password(stdin: TextIO) -> str:
     return line.rstrip("\r\n")
 
 
-def _with_auth(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
-    return asyncio.run(_open_and_run(data, work))
+def _with_auth(args: argparse.Namespace, work: Callable[[AuthService], Awaitable[T]]) -> T:
+    from farmctl.farm.config import load_config
+
+    database = None if args.config is None else load_config(args.config).database
+    return asyncio.run(_open_and_run(args.data, database, work))
 
 
-async def _open_and_run(data: Path, work: Callable[[AuthService], Awaitable[T]]) -> T:
+async def _open_and_run(data: Path, database: str | None, work: Callable[[AuthService], Awaitable[T]]) -> T:
     from farmctl.auth.service import AuthService  # the store only when a command needs it
+    from farmctl.farm.config import DATABASE_NAME
     from farmctl.store import Store
 
+    if database is None:
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FarmctlError(f"cannot create data folder {data}: {exc.strerror or exc}") from exc
+    where = database or data / DATABASE_NAME
     try:
-        data.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FarmctlError(f"cannot create data folder {data}: {exc.strerror or exc}") from exc
-    path = data / DB_NAME
-    try:
-        store = await Store.open(path, busy_timeout=30.0)  # a person at a terminal waits out a busy server
+        store = await Store.open(where, busy_timeout=30.0)  # a person at a terminal waits out a busy server
     except (sqlite3.Error, OSError) as exc:
-        raise FarmctlError(f"cannot open {path}: {exc}") from exc
+        raise FarmctlError(f"cannot open {where}: {exc}") from exc
     try:
         return await work(AuthService(store))
     finally:

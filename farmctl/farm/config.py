@@ -8,19 +8,25 @@ simulated printers starts so a newcomer sees a working farm at once.
 from __future__ import annotations
 
 import re
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from farmctl.errors import FarmctlError
+from farmctl.farm.checks import NAME, name, typed, within
+from farmctl.farm.mqtt_config import MqttConfig, parse_mqtt
 from farmctl.profiles import load_profiles
 
 SIM_PORT = "sim"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MB = 1 << 20
 DEFAULT_MAX_UPLOAD = 1024 * MB
 MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
+DATABASE_NAME = "farmctl.db"
+RESERVED_TOPIC_LEVEL = "mqtt"
+"""``<base_topic>/mqtt/<node>`` is a node's last will, so no printer's topics may start there."""
 MAX_PRINTER_PROFILE = 100
 
 
@@ -56,12 +62,30 @@ class PrinterConfig:
         return self.port == SIM_PORT
 
 
+def default_node_name() -> str:
+    """This machine's host name as a node name (``node`` in farm.toml overrides it)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]).strip("-_")[:40]
+    return cleaned or "farmctl"
+
+
 @dataclass(frozen=True, slots=True)
 class FarmConfig:
     printers: tuple[PrinterConfig, ...]
     source: Path | None = None
     max_upload: int = DEFAULT_MAX_UPLOAD
     """Bytes an upload may have (``max_upload_mb`` in farm.toml); a larger one is refused with 413."""
+    node: str = field(default_factory=default_node_name)
+    """This farmctl process among the farm's nodes: its MQTT last will and Home Assistant device."""
+    mqtt: MqttConfig | None = None
+    """The broker telemetry goes to; None: no MQTT at all (aiomqtt is not even imported)."""
+    node_timeout: float = 30.0
+    """Seconds without a heartbeat after which the other nodes settle a node's open runs (shared database)."""
+    database: str | None = field(default=None, repr=False)  # its URL may hold a password
+    """A ``postgresql://`` URL that several nodes share; None: SQLite, ``farmctl.db`` in the data folder."""
+
+    def database_in(self, data_dir: Path) -> str | Path:
+        """Where the queue lives for a node whose data folder is ``data_dir``."""
+        return self.database or data_dir / DATABASE_NAME
 
 
 DEMO_FARM = FarmConfig(printers=(
@@ -101,20 +125,6 @@ class _Locator:
         return FarmctlError(f"{where}: {message}")
 
 
-def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise ValueError(f"{what} must be {getattr(kind, '__name__', kind)}, not a boolean")
-    if not isinstance(value, kind):
-        raise ValueError(f"{what} must be {getattr(kind, '__name__', 'a number')}, not {value!r}")
-    return value
-
-
-def _within(value: Any, ok: bool, message: str) -> Any:
-    if not ok:
-        raise ValueError(message)
-    return value
-
-
 def _bed(raw: Any) -> BedConfig:
     if not isinstance(raw, dict):
         raise ValueError("bed must be a table like { width = 250, depth = 210, height = 210, heated = true }")
@@ -124,18 +134,18 @@ def _bed(raw: Any) -> BedConfig:
     values = {}
     for key in ("width", "depth", "height"):
         if key in raw:
-            number = _typed(raw[key], (int, float), f"bed.{key}")
+            number = typed(raw[key], (int, float), f"bed.{key}")
             if not 0 < number <= 2000:
                 raise ValueError(f"bed.{key} must be between 0 and 2000 mm")
             values[key] = float(number)
     if "heated" in raw:
-        values["heated"] = _typed(raw["heated"], bool, "bed.heated")
+        values["heated"] = typed(raw["heated"], bool, "bed.heated")
     return BedConfig(**values)
 
 
 def _max_upload(value: Any) -> int:
     """``max_upload_mb`` (a number of megabytes, 2**20 bytes each) in bytes."""
-    number = _typed(value, (int, float), "max_upload_mb")
+    number = typed(value, (int, float), "max_upload_mb")
     if not 0 < number <= MAX_UPLOAD_MB_LIMIT or int(number * MB) < 1:
         raise ValueError(f"max_upload_mb must be above 0 and at most {MAX_UPLOAD_MB_LIMIT}, not {number}")
     return int(number * MB)
@@ -151,19 +161,19 @@ def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[st
             raise locate.error(f"printer #{index + 1} needs a {key!r}", "[[printers]]", index)
     values: dict[str, Any] = {}
     checks = {
-        "name": lambda v: _within(_typed(v, str, "name"), bool(_NAME.match(v)),
+        "name": lambda v: within(typed(v, str, "name"), bool(NAME.match(v)),
                                   f"name {v!r} must be 1-40 letters, digits, '-' or '_' (it is used in URLs)"),
-        "port": lambda v: _typed(v, str, "port"),
-        "baud": lambda v: _within(_typed(v, int, "baud"), 1200 <= v <= 4_000_000, f"baud {v} is not a serial speed"),
-        "profile": lambda v: _within(_typed(v, str, "profile"), v in profiles,
+        "port": lambda v: typed(v, str, "port"),
+        "baud": lambda v: within(typed(v, int, "baud"), 1200 <= v <= 4_000_000, f"baud {v} is not a serial speed"),
+        "profile": lambda v: within(typed(v, str, "profile"), v in profiles,
                                      f"unknown firmware profile {v!r}; known: {', '.join(sorted(profiles))}"),
-        "printer_profile": lambda v: _within(_typed(v, str, "printer_profile"), valid_printer_profile(v),
-                                             f"printer_profile {v!r} must be 1 to {MAX_PRINTER_PROFILE} printable characters"),
-        "api_port": lambda v: _within(_typed(v, int, "api_port"), 1024 <= v <= 65535,
+        "printer_profile": lambda v: within(typed(v, str, "printer_profile"), valid_printer_profile(v),
+                                            f"printer_profile {v!r} must be 1 to {MAX_PRINTER_PROFILE} printable characters"),
+        "api_port": lambda v: within(typed(v, int, "api_port"), 1024 <= v <= 65535,
                                       f"api_port {v} must be between 1024 and 65535"),
         "bed": _bed,
-        "extruders": lambda v: _within(_typed(v, int, "extruders"), 1 <= v <= 8, "extruders must be between 1 and 8"),
-        "default": lambda v: _typed(v, bool, "default"),
+        "extruders": lambda v: within(typed(v, int, "extruders"), 1 <= v <= 8, "extruders must be between 1 and 8"),
+        "default": lambda v: typed(v, bool, "default"),
     }
     for key, value in raw.items():
         try:
@@ -186,16 +196,7 @@ def load_config(path: Path | None) -> FarmConfig:
     except tomllib.TOMLDecodeError as exc:
         raise FarmctlError(f"{path}: {exc}") from exc
     locate = _Locator(text, path)
-    for key in data:
-        if key not in ("printers", "max_upload_mb"):
-            raise locate.error(f"unknown top-level key {key!r} (farm.toml holds max_upload_mb and [[printers]] "
-                               "tables)", key)
-    max_upload = DEFAULT_MAX_UPLOAD
-    if "max_upload_mb" in data:
-        try:
-            max_upload = _max_upload(data["max_upload_mb"])
-        except ValueError as exc:
-            raise locate.error(str(exc), "max_upload_mb") from None
+    farm_wide = _farm_wide(data, locate)
     raw_printers = data.get("printers", [])
     if not isinstance(raw_printers, list) or not raw_printers:
         raise FarmctlError(f"{path}: no [[printers]] table")
@@ -213,4 +214,45 @@ def load_config(path: Path | None) -> FarmConfig:
             ports[printer.api_port] = printer.name
     if sum(p.default for p in printers) > 1:
         raise FarmctlError(f"{path}: more than one printer is marked default")
-    return FarmConfig(printers, path, max_upload)
+    if "mqtt" in farm_wide and RESERVED_TOPIC_LEVEL in seen:
+        raise locate.error(f"a printer may not be named {RESERVED_TOPIC_LEVEL!r} with MQTT on: "
+                           f"{farm_wide['mqtt'].base_topic}/{RESERVED_TOPIC_LEVEL}/ holds the nodes' last wills",
+                           "name", seen[RESERVED_TOPIC_LEVEL])
+    return FarmConfig(printers, path, **farm_wide)
+
+
+def _database(value: Any) -> str:
+    url = typed(value, str, "database")
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"database must be a PostgreSQL URL like \"postgresql://farm@db-host/farm\", not "
+                         f"{parts.scheme + '://...' if parts.scheme else repr(url)} (without it, each node keeps its "
+                         f"queue in its data folder's {DATABASE_NAME})")
+    return url
+
+
+_FARM_WIDE = {
+    "max_upload_mb": ("max_upload", _max_upload),
+    "database": ("database", _database),
+    "node": ("node", lambda v: name(v, "node")),
+    "node_timeout": ("node_timeout", lambda v: float(within(typed(v, (int, float), "node_timeout"), 1 <= v <= 3600,
+                                                           f"node_timeout must be 1 to 3600 seconds, not {v}"))),
+    "mqtt": ("mqtt", parse_mqtt),
+}
+
+
+def _farm_wide(data: dict[str, Any], locate: _Locator) -> dict[str, Any]:
+    """The keys before the printer tables, as FarmConfig's fields."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "printers":
+            continue
+        if key not in _FARM_WIDE:
+            raise locate.error(f"unknown top-level key {key!r} (farm.toml holds {', '.join(_FARM_WIDE)} "
+                               "and [[printers]] tables)", key)
+        field_name, check = _FARM_WIDE[key]
+        try:
+            values[field_name] = check(value)
+        except ValueError as exc:
+            raise locate.error(str(exc), key) from None
+    return values

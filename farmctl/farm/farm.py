@@ -26,7 +26,7 @@ from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
-from farmctl.queue import QueueModel, QueueSnapshot
+from farmctl.queue import NodeClock, QueueModel, QueueSnapshot
 from farmctl.queue.validate import as_loaded_materials
 from farmctl.reactor import Reactor
 from farmctl.sim import SdCard, SimulatedPrinter
@@ -34,7 +34,6 @@ from farmctl.store import SetRecord, Store
 
 log = logging.getLogger(__name__)
 
-DATABASE_NAME = "farmctl.db"
 RECONNECT_EVERY = 5.0
 ACCESS_RECHECK = 5.0
 """Seconds between looks for keys revoked by another process, whose logins must end too."""
@@ -138,6 +137,7 @@ class Farm:
         self._access_watch: asyncio.Task[None] | None = None
         self.reactor = Reactor()
         """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -152,22 +152,21 @@ class Farm:
     async def start(self) -> None:
         await asyncio.to_thread(_make_writable_folders, self.data_dir, self.uploads_dir)
         self._uploads_real = self.uploads_dir.resolve()
+        where = self.config.database_in(self.data_dir)
         try:
-            self.store = await Store.open(self.data_dir / DATABASE_NAME)
+            self.store = await Store.open(where)
         except sqlite3.Error as exc:
-            raise FarmctlError(f"cannot open the queue database {self.data_dir / DATABASE_NAME}: {exc}", 500) from exc
-        self.model = QueueModel.over(self.store)
+            raise FarmctlError(f"cannot open the queue database {where}: {exc}", 500) from exc
+        self.model = QueueModel.over(self.store, node=NodeClock(self.config.node, self.config.node_timeout))
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
         for name in await self.uploads.remove_abandoned():
             log.warning("removed %s, left by an upload that a restart cut off", name)
-        interrupted = await self.model.counting.recover_after_crash()
-        for run in interrupted:
-            async with self.store.transaction() as tx:
-                await tx.printers.set_status(run.printer, False,
-                                            f"the print of {run.set_path} was interrupted by a restart; "
-                                            "that copy is still owed (click Start Managing to print it)", time.time())
+        for run in await self.model.nodes.start():
+            log.warning("run %d (%s on %s) was left open by %s: settled aborted, its copy is owed",
+                        run.id, run.set_path, run.printer, "a restart" if run.node in (None, self.config.node)
+                        else f"node {run.node}")
         async with self.store.transaction(write=False) as tx:
             names = await tx.printers.names()
             offsets = await tx.printers.temperature_offsets()
@@ -182,6 +181,19 @@ class Farm:
             entry.profile_override = profiles.get(config.name)
             entry.driver.set_loadout(entry.loadout)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
+        if self.config.database is not None:  # a shared queue: say this node lives, watch the others
+            self._heartbeat = asyncio.create_task(self._beat(), name="node heartbeat")
+
+    async def _beat(self) -> None:
+        every = self.model.nodes.node.beat_every
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for run in await self.model.nodes.beat():
+                    log.warning("node %s stopped beating during run %d (%s on %s): settled aborted, its copy "
+                                "is owed", run.node, run.id, run.set_path, run.printer)
+            except Exception:  # a database that is away for a while must not end the heartbeat
+                log.exception("the node heartbeat failed")
 
     async def _watch_access(self) -> None:
         while True:
@@ -219,8 +231,9 @@ class Farm:
             await asyncio.sleep(RECONNECT_EVERY)
 
     async def stop(self) -> None:
-        if self._access_watch is not None:
-            await _cancel(self._access_watch)
+        for watcher in (self._access_watch, self._heartbeat):
+            if watcher is not None:
+                await _cancel(watcher)
         for entry in self.printers.values():
             if entry.keeper is not None:
                 await _cancel(entry.keeper)

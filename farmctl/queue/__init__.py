@@ -3,9 +3,10 @@
 from farmctl.queue.counting import Claim, materials_match, profile_allows
 from farmctl.queue.jobs import AddedSet
 from farmctl.queue.model import QueueModel
+from farmctl.queue.nodes import NodeClock
 from farmctl.queue.settings import Automation
 from farmctl.queue.state import QueueContents, QueueSnapshot
 from farmctl.queue.gjob import ExportResult
 
-__all__ = ["AddedSet", "Automation", "Claim", "ExportResult", "QueueContents", "QueueModel", "QueueSnapshot",
+__all__ = ["AddedSet", "Automation", "Claim", "ExportResult", "NodeClock", "QueueContents", "QueueModel", "QueueSnapshot",
            "materials_match", "profile_allows"]

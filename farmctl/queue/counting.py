@@ -102,7 +102,7 @@ class Counting:
             job, item = picked
             run = await tx.runs.insert(
                 queue_name=job.queue, job_name=job.name, set_path=item.path, printer=printer,
-                start=self._db.clock(), job_id=job.id, set_id=item.id,
+                start=self._db.clock(), job_id=job.id, set_id=item.id, node=self._db.node,
             )
             await tx.jobs.update(job.id, acquired_by=printer)
             return Claim(run, await job_of(tx, job.id), item)
@@ -199,12 +199,19 @@ class Counting:
         whose print was interrupted, so the server can bring them back inactive and say why.
         """
         async with self._db.write() as tx:
-            now = self._db.clock()
-            interrupted = await tx.runs.open()
-            for run in interrupted:
-                await tx.runs.close(run.id, RunResult.ABORTED, now)
+            interrupted = await settle_open_runs(tx, await tx.runs.open(), self._db.clock())
             await tx.jobs.release_all()
-            return [r for r in [await tx.runs.get(run.id) for run in interrupted] if r is not None]
+            return interrupted
+
+
+async def settle_open_runs(tx: Tx, runs: Sequence[RunRecord], now: float) -> list[RunRecord]:
+    """Close these open runs as ``aborted`` (each only if still open) and recompute their jobs'
+    holders; nothing is consumed, so every copy stays owed. Returns the runs as now recorded."""
+    for run in runs:
+        await tx.runs.close(run.id, RunResult.ABORTED, now)
+    for job_id in {run.job_id for run in runs if run.job_id is not None}:
+        await _update_acquired(tx, job_id)
+    return [r for r in [await tx.runs.get(run.id) for run in runs] if r is not None]
 
 
 async def _consume(tx: Tx, run: RunRecord, outcome: RunResult) -> None:

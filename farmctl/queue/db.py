@@ -23,9 +23,11 @@ Listener = Callable[[], None]
 
 
 class QueueDb:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time, node: str | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.node = node
+        """The farmctl node this process is, recorded on every run it claims."""
         self._listeners: list[Listener] = []
 
     def listen(self, listener: Listener) -> None:
@@ -43,9 +45,10 @@ class QueueDb:
             yield tx
             wrote = tx.wrote
         if wrote:
-            self._announce()
+            self.announce()
 
-    def _announce(self) -> None:
+    def announce(self) -> None:
+        """Tell every listener the queue changed (after a commit)."""
         for listener in self._listeners:
             try:
                 listener()

@@ -10,6 +10,7 @@ from farmctl.queue.counting import Counting
 from farmctl.queue.db import Listener, QueueDb
 from farmctl.queue.gjob import Gjobs
 from farmctl.queue.jobs import Jobs
+from farmctl.queue.nodes import NodeClock, Nodes
 from farmctl.queue.settings import QueueSettings
 from farmctl.queue.state import QueueState
 from farmctl.store import Store
@@ -25,11 +26,13 @@ class QueueModel:
     settings: QueueSettings
     state: QueueState
     gjobs: Gjobs
+    nodes: Nodes
 
     @classmethod
-    def over(cls, store: Store, *, clock: Callable[[], float] = time.time) -> QueueModel:
-        db = QueueDb(store, clock=clock)
-        return cls(db, Jobs(db), Counting(db), QueueSettings(db), QueueState(db), Gjobs(db))
+    def over(cls, store: Store, *, clock: Callable[[], float] = time.time,
+             node: NodeClock = NodeClock("farmctl")) -> QueueModel:
+        db = QueueDb(store, clock=clock, node=node.name)
+        return cls(db, Jobs(db), Counting(db), QueueSettings(db), QueueState(db), Gjobs(db), Nodes(db, node))
 
     @property
     def store(self) -> Store:

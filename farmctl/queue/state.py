@@ -40,7 +40,7 @@ class QueueSnapshot:
 class QueueState:
     def __init__(self, db: QueueDb) -> None:
         self._db = db
-        self._cached: tuple[tuple[int, int], QueueSnapshot] | None = None
+        self._cached: tuple[tuple[int, ...], QueueSnapshot] | None = None
 
     async def snapshot(self) -> QueueSnapshot:
         """The queue now; the same object again while nothing changed."""

@@ -2,7 +2,7 @@
 
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
-from farmctl.store.db import DatabaseBusy, Store
+from farmctl.store.db import Store
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printers import PrinterStatus
 from farmctl.store.records import (
@@ -18,10 +18,11 @@ from farmctl.store.records import (
     SetRecord,
     Strategy,
 )
+from farmctl.store.sql import ConstraintViolation, DatabaseBusy
 from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetFields", "SetRecord", "DatabaseBusy", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "ConstraintViolation", "PrinterStatus", "UserRecord",
 ]

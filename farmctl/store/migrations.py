@@ -163,6 +163,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE queue_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    # 8: the farmctl nodes sharing the database and when each last said it was alive; each run
+    # names the node that printed it, so the open runs of a node that stopped beating can be settled.
+    (
+        """CREATE TABLE nodes (
+            name TEXT PRIMARY KEY CHECK (name <> ''),
+            started REAL NOT NULL,
+            beat REAL NOT NULL
+        )""",
+        "ALTER TABLE runs ADD COLUMN node TEXT",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -102,6 +102,8 @@ class RunRecord:
     set_id: int | None
     movie_path: str | None = None
     thumb_path: str | None = None
+    node: str | None = None
+    """The farmctl node that printed it (None before nodes were recorded)."""
 
 
 @dataclass(frozen=True, slots=True)

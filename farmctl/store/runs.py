@@ -12,17 +12,18 @@ def _run_record(row: Row) -> RunRecord:
         printer=row["printer"], start=row["start"], end=row["end"],
         result=None if row["result"] is None else RunResult(row["result"]),
         job_id=row["job_id"], set_id=row["set_id"], movie_path=row["movie_path"], thumb_path=row["thumb_path"],
+        node=row["node"],
     )
 
 
 class RunRows(Rows):
     async def insert(self, *, queue_name: str, job_name: str, set_path: str, printer: str, start: float,
-                     job_id: int, set_id: int) -> RunRecord:
+                     job_id: int, set_id: int, node: str | None = None) -> RunRecord:
         """Open a run (result NULL); while open it reserves one copy of its set."""
         run_id = await self._sql.insert(
-            """INSERT INTO runs (queue_name, job_name, set_path, printer, start, job_id, set_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-            (queue_name, job_name, set_path, printer, start, job_id, set_id),
+            """INSERT INTO runs (queue_name, job_name, set_path, printer, start, job_id, set_id, node)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            (queue_name, job_name, set_path, printer, start, job_id, set_id, node),
         )
         run = await self.get(run_id)
         assert run is not None
@@ -38,6 +39,15 @@ class RunRows(Rows):
         else:
             rows = await self._sql.all("SELECT * FROM runs WHERE result IS NULL AND printer = ? ORDER BY id",
                                        (printer,))
+        return [_run_record(r) for r in rows]
+
+    async def open_of_nodes_other_than_live(self, live: list[str]) -> list[RunRecord]:
+        """Open runs of no live node: of a node that stopped beating, or recorded before nodes were."""
+        if not live:
+            return await self.open()
+        marks = ", ".join("?" * len(live))
+        rows = await self._sql.all(f"""SELECT * FROM runs WHERE result IS NULL
+                                       AND (node IS NULL OR node NOT IN ({marks})) ORDER BY id""", live)
         return [_run_record(r) for r in rows]
 
     async def open_per_set(self) -> dict[int, int]:

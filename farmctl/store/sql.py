@@ -11,10 +11,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from farmctl.errors import FarmctlError
+
+import sqlite3
+
 import aiosqlite
 
 Row = Mapping[str, Any]
 """A result row, read by column name."""
+
+
+class ConstraintViolation(Exception):
+    """A statement broke the schema's rules (a CHECK, UNIQUE or foreign key), whichever the backend;
+    the transaction it ran in is rolled back."""
+
+
+class DatabaseBusy(FarmctlError):
+    """Another process holds the database's write lock (a backup, sqlite3 by hand): try again later."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"the queue database {where} is locked by another process; nothing was changed, "
+                         "try again in a moment", 503)
 
 
 class Sql(Protocol):
@@ -35,7 +52,7 @@ class Sql(Protocol):
         """Run an ``INSERT ... RETURNING id``; the new row's id."""
         ...
 
-    async def change_marker(self) -> tuple[int, int]:
+    async def change_marker(self) -> tuple[int, ...]:
         """A value that differs whenever committed data may have changed since it was last read."""
         ...
 
@@ -47,28 +64,34 @@ class SqliteSql:
         self._conn = conn
         self.wrote = False
 
+    async def _execute(self, sql: str, params: Sequence[Any]) -> aiosqlite.Cursor:
+        try:
+            return await self._conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise ConstraintViolation(str(exc)) from exc
+
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cur = await self._conn.execute(sql, params)
+        cur = await self._execute(sql, params)
         return list(await cur.fetchall())
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        cur = await self._conn.execute(sql, params)
+        cur = await self._execute(sql, params)
         return await cur.fetchone()
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = await self._conn.execute(sql, params)
+        cur = await self._execute(sql, params)
         if cur.rowcount > 0:
             self.wrote = True
         return max(0, cur.rowcount)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = await self._conn.execute(sql, params)
+        cur = await self._execute(sql, params)
         row = await cur.fetchone()
         await cur.close()
         self.wrote = True
         return int(row[0])
 
-    async def change_marker(self) -> tuple[int, int]:
+    async def change_marker(self) -> tuple[int, ...]:
         """This connection's writes (``total_changes()``) and another connection's (``data_version``)."""
         own = await self.one("SELECT total_changes()")
         other = await self.one("PRAGMA data_version")

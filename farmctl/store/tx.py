@@ -10,6 +10,7 @@ from __future__ import annotations
 from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
 from farmctl.store.automation import AutomationRows
+from farmctl.store.nodes import NodeRows
 from farmctl.store.printers import PrinterRows
 from farmctl.store.queue_rows import JobRows, QueueRows, SetRows
 from farmctl.store.runs import RunRows
@@ -19,7 +20,7 @@ from farmctl.store.sql import Sql
 class Tx:
     """The open transaction's view of the database: ``tx.jobs.get(7)``, ``tx.runs.open("p1")``."""
 
-    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "automation", "auth", "app_keys", "printers")
+    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "automation", "auth", "app_keys", "printers", "nodes")
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -31,12 +32,13 @@ class Tx:
         self.auth = AuthRows(sql)
         self.app_keys = AppKeyRows(sql)
         self.printers = PrinterRows(sql)
+        self.nodes = NodeRows(sql)
 
     @property
     def wrote(self) -> bool:
         """Whether this transaction changed a row so far."""
         return self._sql.wrote
 
-    async def change_marker(self) -> tuple[int, int]:
+    async def change_marker(self) -> tuple[int, ...]:
         """Differs whenever committed data may have changed since the last reading."""
         return await self._sql.change_marker()

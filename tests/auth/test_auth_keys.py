@@ -11,7 +11,7 @@ from auth_helpers import FakeClock
 
 from farmctl.auth import AuthService, Principal, Role
 from farmctl.errors import FarmctlError
-from farmctl.store import Store
+from farmctl.store import ConstraintViolation, Store
 
 
 async def test_a_new_key_is_accepted_with_its_role(auth: AuthService) -> None:
@@ -114,10 +114,10 @@ async def test_no_key_ever_belongs_to_a_user_named_api(auth: AuthService, name: 
 
 
 async def test_the_schema_refuses_an_api_user_and_unknown_roles(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ConstraintViolation):
         async with store.transaction() as tx:
             await tx.auth.insert_user("_api", None, "admin", 0.0)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ConstraintViolation):
         async with store.transaction() as tx:
             await tx.auth.insert_user("bob", None, "root", 0.0)
     assert {r.value for r in Role} == {"admin", "operator", "viewer"}  # what the CHECK lists

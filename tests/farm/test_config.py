@@ -79,3 +79,75 @@ def test_a_bad_max_upload_mb_names_the_key_and_the_line(tmp_path, value):
 def test_max_upload_mb_inside_a_printer_table_is_an_unknown_printer_key(tmp_path):
     with pytest.raises(FarmctlError, match="unknown key 'max_upload_mb' in \\[\\[printers\\]\\]"):
         load_config(write(tmp_path, GOOD + "max_upload_mb = 5\n"))
+
+
+MQTT_FARM = """node = "pi-3"
+mqtt = { host = "broker.lan", port = 8883, username = "farm", password = "secret", base_topic = "farm/octoPrint" }
+
+[[printers]]
+name = "ender"
+port = "sim"
+"""
+
+
+def test_the_mqtt_table_and_the_node_name_load(tmp_path):
+    config = load_config(write(tmp_path, MQTT_FARM))
+    assert config.node == "pi-3"
+    mqtt = config.mqtt
+    assert (mqtt.host, mqtt.port, mqtt.username, mqtt.base_topic) == ("broker.lan", 8883, "farm", "farm/octoPrint")
+    assert mqtt.discovery and mqtt.discovery_prefix == "homeassistant" and mqtt.keepalive == 60
+    assert "secret" not in repr(config), "a password never reaches a log line"
+
+
+def test_without_mqtt_there_is_none_and_the_node_is_this_host(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config.mqtt is None
+    assert config.node and config.node == load_config(None).node
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ('mqtt = { hots = "broker.lan" }', "unknown key 'hots'"),
+    ('mqtt = { port = 1883 }', "needs a 'host'"),
+    ('mqtt = { host = "b", port = 0 }', "mqtt.port 0"),
+    ('mqtt = { host = "b", port = "1883" }', "mqtt.port must be int"),
+    ('mqtt = { host = "b", base_topic = "octoPrint/#" }', "without wildcards"),
+    ('mqtt = { host = "b", base_topic = "octoPrint/" }', "without wildcards"),
+    ('mqtt = { host = "b", password = "x" }', "needs an mqtt.username"),
+    ('mqtt = { host = "b", discovery = "yes" }', "mqtt.discovery must be bool"),
+    ('mqtt = "broker.lan"', "mqtt must be a table"),
+    ('node = "pi 3"', "node 'pi 3' must be 1-40 letters"),
+])
+def test_a_mistake_in_the_mqtt_table_or_node_names_the_key_and_the_line(tmp_path, mistake, words):
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, "max_upload_mb = 10\n" + mistake + "\n" + GOOD))
+    assert words in caught.value.message
+    assert "farm.toml:2:" in caught.value.message
+
+
+def test_no_printer_may_be_named_mqtt_when_the_nodes_wills_live_there(tmp_path):
+    text = 'mqtt = { host = "b" }\n[[printers]]\nname = "mqtt"\nport = "sim"\n'
+    with pytest.raises(FarmctlError, match="octoPrint/mqtt/ holds the nodes' last wills"):
+        load_config(write(tmp_path, text))
+    assert load_config(write(tmp_path, text.replace('mqtt = { host = "b" }\n', ""))).printers[0].name == "mqtt"
+
+
+def test_a_shared_database_is_a_postgresql_url_and_never_shown(tmp_path):
+    config = load_config(write(tmp_path, 'database = "postgresql://farm:pw@db-host/farm"\n' + GOOD))
+    assert config.database == "postgresql://farm:pw@db-host/farm"
+    assert config.database_in(tmp_path) == "postgresql://farm:pw@db-host/farm"
+    assert "pw" not in repr(config)
+    assert load_config(write(tmp_path, GOOD)).database_in(tmp_path) == tmp_path / "farmctl.db"
+
+
+@pytest.mark.parametrize("value", ['"mysql://farm@db/farm"', '"/var/lib/farm.db"', "5"])
+def test_a_database_that_is_no_postgresql_url_names_the_line(tmp_path, value):
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, f"database = {value}\n" + GOOD))
+    assert "farm.toml:1:" in caught.value.message and "database must be" in caught.value.message
+
+
+def test_node_timeout_is_seconds_within_reason(tmp_path):
+    assert load_config(write(tmp_path, "node_timeout = 5\n" + GOOD)).node_timeout == 5.0
+    assert load_config(write(tmp_path, GOOD)).node_timeout == 30.0
+    with pytest.raises(FarmctlError, match="farm.toml:1: node_timeout must be 1 to 3600 seconds"):
+        load_config(write(tmp_path, "node_timeout = 0.5\n" + GOOD))

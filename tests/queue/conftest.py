@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from databases import Database
 from queue_helpers import Clock
 
 from farmctl.queue import QueueModel
@@ -11,12 +12,7 @@ from farmctl.store import Store
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "queue.db"
-
-
-@pytest.fixture
-async def model(db_path: Path) -> AsyncIterator[QueueModel]:
-    store = await Store.open(db_path)
+async def model(database: Database) -> AsyncIterator[QueueModel]:
+    store = await Store.open(database)
     yield QueueModel.over(store, clock=Clock())
     await store.close()

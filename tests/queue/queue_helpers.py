@@ -1,9 +1,7 @@
-"""Shared helpers for the queue tests (real SQLite files, a stepping clock)."""
+"""Shared helpers for the queue tests (a stepping clock, jobs made through the model)."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 from farmctl.queue import QueueModel
@@ -18,12 +16,6 @@ class Clock:
     def __call__(self) -> float:
         self.now += 1.0
         return self.now
-
-
-def dump(path: Path) -> list[str]:
-    """Every committed row of the file, for checking that a refused request changed nothing."""
-    with sqlite3.connect(path) as raw:
-        return list(raw.iterdump())
 
 
 async def make_job(model: QueueModel, sets: list[tuple[str, int]], count: int = 1, **extra: Any) -> int:

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
-from pathlib import Path
 
+from databases import Database, query
 from queue_helpers import Clock, make_job
 
 from farmctl.queue import QueueModel
 from farmctl.store import RunResult, Store
 
 
-def _assert_no_overbooking(path: Path) -> None:
+async def _assert_no_overbooking(database: Database) -> None:
     """No set has more open runs (reserved copies) than copies it still owes."""
-    with sqlite3.connect(path) as raw:
-        rows = raw.execute(
-            """SELECT s.id, s.remaining, COUNT(r.id) FROM sets s
-               JOIN runs r ON r.set_id = s.id AND r.result IS NULL GROUP BY s.id"""
-        ).fetchall()
+    rows = await query(database, """SELECT s.id, s.remaining, COUNT(r.id) FROM sets s
+                                    JOIN runs r ON r.set_id = s.id AND r.result IS NULL GROUP BY s.id""")
     for set_id, remaining, reserved in rows:
         assert reserved <= remaining, f"set {set_id}: {reserved} claims for {remaining} copies"
 
 
-async def _printer(model: QueueModel, name: str, path: Path, seed: int, done: asyncio.Event) -> list[str]:
+async def _printer(model: QueueModel, name: str, path: Database, seed: int, done: asyncio.Event) -> list[str]:
     rng = random.Random(seed)
     printed = []
     while not done.is_set():
@@ -32,7 +28,7 @@ async def _printer(model: QueueModel, name: str, path: Path, seed: int, done: as
         if claim is None:
             await asyncio.sleep(0.002)
             continue
-        _assert_no_overbooking(path)
+        await _assert_no_overbooking(path)
         await asyncio.sleep(rng.uniform(0, 0.01))
         printed.append(claim.set.path)
         await model.counting.finish_run(claim.run.id, RunResult.SUCCESS)
@@ -42,15 +38,15 @@ async def _printer(model: QueueModel, name: str, path: Path, seed: int, done: as
     return printed
 
 
-async def test_two_connections_finish_six_copies_without_duplicates(model: QueueModel, db_path: Path) -> None:
+async def test_two_connections_finish_six_copies_without_duplicates(model: QueueModel, database: Database) -> None:
     job_id = await make_job(model, [("A", 2), ("B", 1)], count=2)  # 6 copies: A A B, A A B
-    other = await Store.open(db_path)
+    other = await Store.open(database)
     try:
         second = QueueModel.over(other, clock=Clock())
         done = asyncio.Event()
         a, b = await asyncio.wait_for(
             asyncio.gather(
-                _printer(model, "p1", db_path, 1, done), _printer(second, "p2", db_path, 2, done)
+                _printer(model, "p1", database, 1, done), _printer(second, "p2", database, 2, done)
             ),
             timeout=20,
         )
@@ -65,9 +61,9 @@ async def test_two_connections_finish_six_copies_without_duplicates(model: Queue
     assert await model.counting.claim("p1") is None
 
 
-async def test_concurrent_claims_never_share_the_last_copy(model: QueueModel, db_path: Path) -> None:
+async def test_concurrent_claims_never_share_the_last_copy(model: QueueModel, database: Database) -> None:
     await make_job(model, [("only", 1)])
-    stores = [await Store.open(db_path) for _ in range(4)]
+    stores = [await Store.open(database) for _ in range(4)]
     try:
         models = [QueueModel.over(s, clock=Clock()) for s in stores]
         claims = await asyncio.gather(*(m.counting.claim(f"p{i}") for i, m in enumerate(models)))

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from databases import Database
 from queue_helpers import Clock, make_job, print_all
 
 from farmctl.errors import FarmctlError
@@ -19,18 +20,18 @@ from farmctl.store import RunResult, Store
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def _reopen(path: Path) -> tuple[Store, QueueModel]:
+async def _reopen(path: Database) -> tuple[Store, QueueModel]:
     store = await Store.open(path)
     return store, QueueModel.over(store, clock=Clock())
 
 
-async def test_open_run_at_crash_is_aborted_and_still_owed(model: QueueModel, db_path: Path) -> None:
+async def test_open_run_at_crash_is_aborted_and_still_owed(model: QueueModel, database: Database) -> None:
     job_id = await make_job(model, [("A", 1), ("B", 1)], count=2)
     claim = await model.counting.claim("p1")
     assert claim is not None and claim.set.path == "A"
     await model.store.close()  # the process dies here, mid-print
 
-    store, after = await _reopen(db_path)
+    store, after = await _reopen(database)
     try:
         interrupted = await after.counting.recover_after_crash()
         assert [(r.printer, r.id, r.result) for r in interrupted] == [("p1", claim.run.id, RunResult.ABORTED)]
@@ -44,14 +45,14 @@ async def test_open_run_at_crash_is_aborted_and_still_owed(model: QueueModel, db
         await store.close()
 
 
-async def test_finish_recorded_before_crash_is_not_printed_again(model: QueueModel, db_path: Path) -> None:
+async def test_finish_recorded_before_crash_is_not_printed_again(model: QueueModel, database: Database) -> None:
     await make_job(model, [("A", 1), ("B", 1)])
     claim = await model.counting.claim("p1")
     assert claim is not None
     await model.counting.finish_run(claim.run.id, "success")
     await model.store.close()
 
-    store, after = await _reopen(db_path)
+    store, after = await _reopen(database)
     try:
         assert await after.counting.recover_after_crash() == []
         assert await print_all(after) == ["B"]
@@ -82,10 +83,10 @@ _CHILD = textwrap.dedent(
 )
 
 
-async def _kill_child_after(db_path: Path, run_id: int, mode: str, line: bytes) -> None:
+async def _kill_child_after(database: Database, run_id: int, mode: str, line: bytes) -> None:
     """Run a writer in a subprocess and SIGKILL it once it prints ``line``."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CHILD, str(db_path), str(run_id), mode,
+        sys.executable, "-c", _CHILD, str(database), str(run_id), mode,
         stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
@@ -97,15 +98,15 @@ async def _kill_child_after(db_path: Path, run_id: int, mode: str, line: bytes) 
 
 
 async def test_sigkill_inside_a_write_transaction_loses_the_whole_change(
-    model: QueueModel, db_path: Path
+    model: QueueModel, database: Database
 ) -> None:
     job_id = await make_job(model, [("A", 2)])
     claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
-    await _kill_child_after(db_path, claim.run.id, "hold", b"holding")
+    await _kill_child_after(database, claim.run.id, "hold", b"holding")
 
-    store, after = await _reopen(db_path)
+    store, after = await _reopen(database)
     try:
         interrupted = await after.counting.recover_after_crash()
         assert [r.id for r in interrupted] == [claim.run.id]
@@ -116,14 +117,14 @@ async def test_sigkill_inside_a_write_transaction_loses_the_whole_change(
         await store.close()
 
 
-async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, db_path: Path) -> None:
+async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, database: Database) -> None:
     job_id = await make_job(model, [("A", 2)])
     claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
-    await _kill_child_after(db_path, claim.run.id, "commit", b"committed")
+    await _kill_child_after(database, claim.run.id, "commit", b"committed")
 
-    store, after = await _reopen(db_path)
+    store, after = await _reopen(database)
     try:
         assert await after.counting.recover_after_crash() == []
         assert (await after.jobs.get_job(job_id)).sets[0].remaining == 1
@@ -132,13 +133,13 @@ async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, db_path:
         await store.close()
 
 
-async def test_a_person_can_settle_an_interrupted_print_as_done(model: QueueModel, db_path: Path) -> None:
+async def test_a_person_can_settle_an_interrupted_print_as_done(model: QueueModel, database: Database) -> None:
     job_id = await make_job(model, [("A", 2)])
     claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
 
-    store, after = await _reopen(db_path)
+    store, after = await _reopen(database)
     try:
         (aborted,) = await after.counting.recover_after_crash()
         settled = await after.counting.settle_aborted_run(aborted.id, "success")

@@ -7,7 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from queue_helpers import dump, make_job
+from databases import Database, dump
+from queue_helpers import make_job
 
 from farmctl.errors import FarmctlError
 from farmctl.queue import QueueModel
@@ -83,17 +84,18 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-async def test_bad_gjob_is_rejected_without_writing(model: QueueModel, tmp_path: Path, db_path: Path, case: str) -> None:
+async def test_bad_gjob_is_rejected_without_writing(model: QueueModel, tmp_path: Path, database: Database, case: str) -> None:
     gjob = _zip(tmp_path / "evil.gjob", BAD[case])
     uploads = tmp_path / "deep" / "uploads"
     uploads.mkdir(parents=True)
-    before = dump(db_path)
+    before = await dump(database)
     with pytest.raises(FarmctlError) as err:
         await model.gjobs.import_job(gjob, uploads)
     assert err.value.status == 400
-    assert dump(db_path) == before
+    assert await dump(database) == before
     assert list(uploads.iterdir()) == []
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["evil.gjob", "queue.db", "queue.db-shm", "queue.db-wal"]
+    written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("farmctl.db"))
+    assert written == ["evil.gjob"]
 
 
 async def test_not_a_zip_is_rejected(model: QueueModel, tmp_path: Path) -> None:

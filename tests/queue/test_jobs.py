@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_helpers import dump, make_job
+from databases import Database, dump
+from queue_helpers import make_job
 
 from farmctl.errors import FarmctlError
 from farmctl.http import cp_json
@@ -149,11 +150,11 @@ BAD_CALLS: list[tuple[str, Any, int]] = [
 
 @pytest.mark.parametrize("name,call,status", BAD_CALLS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_CALLS)])
 async def test_bad_input_raises_and_changes_nothing(
-    model: QueueModel, db_path: Path, name: str, call: Any, status: int
+    model: QueueModel, database: Database, name: str, call: Any, status: int
 ) -> None:
     job_id = await make_job(model, [("A", 1)], count=1)
-    before = dump(db_path)
+    before = await dump(database)
     with pytest.raises(FarmctlError) as err:
         await call(model, job_id)
     assert err.value.status == status
-    assert dump(db_path) == before
+    assert await dump(database) == before

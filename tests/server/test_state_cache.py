@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
+
+from databases import Database, execute
 
 from farmctl.farm.farm import MissingFiles
 from farmctl.http import cp_json
@@ -16,9 +16,8 @@ async def state(model: QueueModel, printer: str | None = None) -> list[dict[str,
     return cp_json.queues_json(await model.state.snapshot(), printer, MissingFiles())
 
 
-async def test_queue_state_follows_this_and_other_connections(tmp_path: Path) -> None:
-    path = tmp_path / "q.db"
-    one, two = await Store.open(path), await Store.open(path)
+async def test_queue_state_follows_this_and_other_connections(database: Database) -> None:
+    one, two = await Store.open(database), await Store.open(database)
     try:
         a, b = QueueModel.over(one), QueueModel.over(two)
         assert (await state(a))[0]["jobs"] == []
@@ -37,8 +36,7 @@ async def test_queue_state_follows_this_and_other_connections(tmp_path: Path) ->
         seen = await state(a, "p1")
         assert seen[0]["active_set"] is None and seen[0]["jobs"][0]["remaining"] == 0
 
-        with sqlite3.connect(path) as raw:  # even a plain sqlite3 writer
-            raw.execute("UPDATE jobs SET name = 'by hand'")
+        await execute(database, "UPDATE jobs SET name = 'by hand'")  # even a plain writer of its own
         assert (await state(a))[0]["jobs"][0]["name"] == "by hand"
     finally:
         await one.close()

@@ -1,0 +1,73 @@
+"""The farmctl nodes that share one queue (PostgreSQL): each beats; a node that stops is settled.
+
+Every node writes a heartbeat; any node that sees another's last beat older than ``dead_after``
+settles that node's open runs as ``aborted`` in one write transaction. An open run is closed only
+``WHERE result IS NULL`` under the write lock, so however many nodes notice at once, each run is
+settled exactly once; nothing is decremented, so its copy is owed again and the next claim of any
+node takes it. The printer's status says why, for when its node comes back (it starts inactive).
+
+A node restarting settles its own open runs the same way (its prints died with it). Liveness is
+judged by each node's own clock against the beats the others wrote: nodes need synchronised
+clocks (NTP), and ``dead_after`` should be well above a network hiccup, or a node cut off for a
+while finds its print settled and printed elsewhere too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from farmctl.queue.counting import settle_open_runs
+from farmctl.queue.db import QueueDb
+from farmctl.store import RunRecord
+
+DEAD_AFTER = 30.0
+BEATS_PER_TIMEOUT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class NodeClock:
+    name: str
+    dead_after: float = DEAD_AFTER
+
+    @property
+    def beat_every(self) -> float:
+        return self.dead_after / BEATS_PER_TIMEOUT
+
+
+class Nodes:
+    def __init__(self, db: QueueDb, node: NodeClock) -> None:
+        self._db = db
+        self.node = node
+
+    async def start(self) -> list[RunRecord]:
+        """This node (re)starts: its open runs, those of nodes that stopped beating and those of no
+        node are settled ``aborted``; returns them."""
+        return await self._settle(starting=True)
+
+    async def beat(self) -> list[RunRecord]:
+        """This node lives; the open runs of nodes that stopped beating are settled; returns those."""
+        return await self._settle(starting=False)
+
+    async def _settle(self, starting: bool) -> list[RunRecord]:
+        # Not QueueDb.write(): a beat is no queue change, and must not wake every driver and client.
+        async with self._db.store.transaction() as tx:
+            now = self._db.clock()
+            await tx.nodes.beat(self.node.name, now, started=starting)
+            live = set(await tx.nodes.alive_since(now - self.node.dead_after)) - {self.node.name}
+            if not starting:  # a restart settles this node's own runs too: they died with it
+                live.add(self.node.name)
+            orphans = await tx.runs.open_of_nodes_other_than_live(sorted(live))
+            settled = await settle_open_runs(tx, orphans, now)
+            for run in settled:
+                await tx.printers.set_status(run.printer, False, self._reason(run), now)
+        if settled:
+            self._db.announce()
+        return settled
+
+    def _reason(self, run: RunRecord) -> str:
+        if run.node in (None, self.node.name):
+            return (f"the print of {run.set_path} was interrupted by a restart; "
+                    "that copy is still owed (click Start Managing to print it)")
+        return (f"node {run.node} stopped answering during the print of {run.set_path}; that copy is "
+                "still owed and may be printed elsewhere (check the bed, then click Start Managing)")
+
