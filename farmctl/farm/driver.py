@@ -92,6 +92,8 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.blocked: str | None = None
+        """Why this printer may take no work at all (maintenance); None: it may."""
         self.last_script: ScriptRun | None = None
         """The last event script started; the printer's job is this script while its path matches."""
         self._active = False
@@ -131,6 +133,8 @@ class QueueDriver:
 
     async def set_active(self, active: bool, reason: str = "") -> None:
         """Start or stop taking new work; a print in progress is never stopped by this."""
+        if active and self.blocked is not None:
+            raise FarmctlError(f"{self.name} is {self.blocked}; end the maintenance before managing it", 409)
         self._active = active
         self.reason = "" if active else reason
         async with self.store.transaction() as tx:

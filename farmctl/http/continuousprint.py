@@ -104,7 +104,7 @@ async def farm_set_active(request: web.Request) -> web.Response:
 
 def _changed(request: web.Request) -> None:
     farm_of(request).wake_drivers()
-    farm_of(request).notify()
+    farm_of(request).changed("queue")
 
 
 async def _job_response(request: web.Request, job: JobRecord) -> web.Response:

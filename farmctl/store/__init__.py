@@ -3,6 +3,7 @@
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
+from farmctl.store.farm_rows import PresetRecord
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printer_status import PrinterStatus
 from farmctl.store.records import (
@@ -21,5 +22,5 @@ from farmctl.store.tx import Tx
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "PresetRecord", "PrinterStatus", "UserRecord",
 ]

@@ -15,6 +15,7 @@ import aiosqlite
 
 from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
+from farmctl.store.farm_rows import FarmRows
 from farmctl.store.printer_names import PrinterNameRows
 from farmctl.store.printer_status import PrinterStatusRows
 from farmctl.store.records import ARCHIVE_QUEUE, JobRecord, QueueRecord, SetRecord, Strategy
@@ -62,7 +63,8 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
     return ", ".join(f"{k} = ?" for k in fields), values
 
 
-class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows, PrinterNameRows, TemperatureOffsetRows):
+class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows, PrinterNameRows, TemperatureOffsetRows,
+         FarmRows):
     """The open transaction's view of the database."""
 
     async def change_marker(self) -> tuple[int, int]:
