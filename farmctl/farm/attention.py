@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from farmctl.farm.driver import DriverState, StatusType
+from farmctl.farm.driver import DriverState
 from farmctl.printer import PrinterState
 
 if TYPE_CHECKING:
@@ -71,8 +71,8 @@ def needs_attention(entry: FarmPrinter, queue_has_work: bool) -> Attention | Non
     held = _HELD_BY_SCRIPT.get(driver.state)
     if held is not None and printer.state == PrinterState.PAUSED:
         return Attention(AttentionKind.BED_CLEARING, held[0], (Choice(held[1], "resume"),))
-    if not driver.active and driver.status_type == StatusType.NEEDS_ACTION:
-        return Attention(AttentionKind.QUEUE_STOPPED, driver.status, (Choice("Retry", "manage"),))
+    if not driver.active and driver.reason:
+        return Attention(AttentionKind.QUEUE_STOPPED, f"queue stopped: {driver.reason}", (Choice("Retry", "manage"),))
     if not driver.active and queue_has_work and printer.state == PrinterState.OPERATIONAL:
         return Attention(AttentionKind.IDLE_WITH_WORK, "idle while its queue has work",
                          (Choice("Start managing", "manage"),))

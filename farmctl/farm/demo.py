@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from farmctl.errors import FarmctlError
+from farmctl.store import JobRecord
 
 if TYPE_CHECKING:
     from farmctl.farm.farm import Farm
@@ -45,22 +46,23 @@ def sample_part(layers: int = 40, layer_height: float = 0.3, radius: float = 10.
 
 async def seed(farm: Farm) -> bool:
     """Put the sample part and the draft job in place on a fresh demo farm; True if it did."""
-    if await farm.uploads.list(recursive=True) or await farm.model.get_history(1) or await _demo_job(farm) is not None \
-            or any(q["jobs"] for q in await farm.queue_state()):
+    snapshot = await farm.model.state.snapshot()
+    if await farm.uploads.list(recursive=True) or await farm.model.settings.get_history(1) \
+            or any(contents.jobs for contents in snapshot.queues):
         return False
     path = farm.uploads_dir / SAMPLE_PART
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(sample_part())
-    await farm.model.add_set({"path": SAMPLE_PART, "count": COPIES}, job_name=DEMO_JOB, job_draft=True)
-    farm.changed("queue", "files")
+    await farm.model.jobs.add_set({"path": SAMPLE_PART, "count": COPIES}, job_name=DEMO_JOB, job_draft=True)
+    farm.changed("files")
     log.info("demo farm: %s and the draft job %r are ready", SAMPLE_PART, DEMO_JOB)
     return True
 
 
-async def _demo_job(farm: Farm) -> dict[str, Any] | None:
-    for queue in await farm.queue_state():
-        for job in queue["jobs"]:
-            if job["name"] == DEMO_JOB:
+async def _demo_job(farm: Farm) -> JobRecord | None:
+    for contents in (await farm.model.state.snapshot()).queues:
+        for job in contents.jobs:
+            if job.name == DEMO_JOB:
                 return job
     return None
 
@@ -68,9 +70,9 @@ async def _demo_job(farm: Farm) -> dict[str, Any] | None:
 async def offer(farm: Farm) -> dict[str, Any] | None:
     """What the farm view offers a newcomer: the demo job while it is still a draft, else None."""
     job = await _demo_job(farm)
-    if job is None or not job["draft"]:
+    if job is None or not job.draft:
         return None
-    return {"job": job["id"], "name": DEMO_JOB, "copies": COPIES, "printers": list(farm.printers)}
+    return {"job": job.id, "name": DEMO_JOB, "copies": COPIES, "printers": list(farm.printers)}
 
 
 async def start(farm: Farm) -> None:
@@ -78,8 +80,7 @@ async def start(farm: Farm) -> None:
     job = await _demo_job(farm)
     if job is None:
         raise FarmctlError("there is no demo job to start", 404)
-    await farm.model.edit_job({"id": job["id"], "draft": False})
-    farm.changed("queue")
+    await farm.model.jobs.edit_job({"id": job.id, "draft": False})
     for entry in farm.printers.values():
         if entry.maintenance is None:
             await entry.driver.set_active(True)

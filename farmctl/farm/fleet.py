@@ -29,9 +29,9 @@ MAX_PRESET_NAME = 30
 async def restore(farm: Farm) -> None:
     """At start: the groups set in the page, the maintenance notes and the presets."""
     async with farm.store.transaction(write=False) as tx:
-        tags = await tx.printer_tags()
-        notes = await tx.maintenance_notes()
-        farm.presets = await tx.presets()
+        tags = await tx.farm.tags()
+        notes = await tx.farm.maintenance_notes()
+        farm.presets = await tx.farm.presets()
     for name, entry in farm.printers.items():
         if name in tags:
             entry.tags = tags[name]
@@ -50,7 +50,7 @@ async def set_tags(farm: Farm, entry: FarmPrinter, raw: Any) -> None:
     except ValueError as exc:
         raise FarmctlError(str(exc)) from None
     async with farm.store.transaction() as tx:
-        await tx.set_printer_tags(entry.name, tags, time.time())
+        await tx.farm.set_tags(entry.name, tags, time.time())
     entry.tags = tags
     farm.notify()
 
@@ -61,7 +61,7 @@ async def set_maintenance(farm: Farm, entry: FarmPrinter, on: bool, note: str = 
     if len(note) > MAX_NOTE or not note.isprintable():
         raise FarmctlError(f"the maintenance note must be at most {MAX_NOTE} printable characters")
     async with farm.store.transaction() as tx:
-        await tx.set_maintenance(entry.name, note if on else None, time.time())
+        await tx.farm.set_maintenance(entry.name, note if on else None, time.time())
     if on:
         entry.maintenance = note
         entry.driver.blocked = _blocked(note)
@@ -99,7 +99,7 @@ async def set_presets(farm: Farm, raw: Any) -> None:
     if len({p.name.lower() for p in presets}) != len(presets):
         raise FarmctlError("two presets have the same name")
     async with farm.store.transaction() as tx:
-        await tx.replace_presets(presets)
+        await tx.farm.replace_presets(presets)
     farm.presets = presets
 
 

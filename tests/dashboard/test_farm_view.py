@@ -132,8 +132,7 @@ async def test_two_managed_printers_print_and_one_click_clears_the_plate_for_the
     from playwright.async_api import expect
 
     moves_file(served.farm.uploads_dir, "bracket.gcode")
-    await served.farm.model.add_set({"path": "bracket.gcode", "count": 3}, job_name="brackets", job_draft=False)
-    served.farm.changed("queue")
+    await served.farm.model.jobs.add_set({"path": "bracket.gcode", "count": 3}, job_name="brackets", job_draft=False)
     p1, p2 = page.locator('.card[data-printer="p1"]'), page.locator('.card[data-printer="p2"]')
     for card in (p1, p2):
         await expect(card.locator(".state")).to_have_text("Operational", timeout=10_000)
@@ -159,7 +158,7 @@ async def test_two_managed_printers_print_and_one_click_clears_the_plate_for_the
     await expect(p1.locator(".file")).to_have_text("bracket.gcode")
     await expect(held).to_have_count(0)
     await expect(p1.locator(".progress-text")).to_contain_text("100 %", timeout=20_000)
-    history = await served.farm.model.get_history(10)
+    history = await served.farm.model.settings.get_history(10)
     assert sorted(run.printer for run in history) == ["p1", "p1", "p2"]
     for name in ("p1", "p2"):  # the queue is done: each plate cleared, then the finish script's hold
         item = strip.locator(f'[data-printer="{name}"]')

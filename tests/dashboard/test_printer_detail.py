@@ -96,7 +96,7 @@ async def test_maintenance_takes_the_printer_out_of_the_queue_across_a_restart(p
         body: JSON.stringify({action: 'manage'})})).status""")
     assert refused == 409 and not entry.driver.active
     async with served.farm.store.transaction(write=False) as tx:
-        assert await tx.maintenance_notes() == {"mk3": "nozzle swap"}
+        assert await tx.farm.maintenance_notes() == {"mk3": "nozzle swap"}
     await page.get_by_role("button", name="End maintenance").click()
     await expect(page.get_by_role("button", name="Start maintenance")).to_be_visible()
     assert entry.maintenance is None

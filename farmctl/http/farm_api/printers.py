@@ -24,6 +24,7 @@ from farmctl.automation import Event as HookEvent
 from farmctl.errors import FarmctlError
 from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.octoprint_common import number, state_text
 from farmctl.http.octoprint_job import progress_record
@@ -88,7 +89,8 @@ def card(farm: Farm, entry: FarmPrinter, now: float, estimate: float | None = No
         "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
         "job": _file(farm, entry),
         "progress": _progress(entry, estimate, now),
-        "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value},
+        "queue": {"active": driver.active, "status": cp_json.status_text(driver.status),
+                  "statusType": cp_json.status_type(driver.status)},
         "attention": attention,
         "tags": list(entry.tags),
         "maintenance": entry.maintenance,

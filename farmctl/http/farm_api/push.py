@@ -141,9 +141,8 @@ async def _look_up(farm: Farm, session: FarmPushSession) -> None:
 
 
 async def _look_for_work(farm: Farm, session: FarmPushSession) -> None:
-    queues = [queue.name for queue in await farm.model.get_queues() if queue.name != "archive"]
     for entry in session.unmanaged():
-        session.work_found(entry.name, await farm.model.has_work(entry.driver.settings.profile, queues=queues))
+        session.work_found(entry.name, await entry.driver.has_work())
 
 
 async def _still_allowed(farm: Farm, request: web.Request) -> bool:
