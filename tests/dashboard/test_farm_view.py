@@ -242,6 +242,7 @@ async def test_sixteen_printers_fit_a_desktop_screen_and_read_on_a_phone_and_in_
         await log_in(page, big)
         await expect(page.locator(".card .state", has_text="Operational")).to_have_count(16, timeout=20_000)
         await page.click("#select-all")
+        await page.click("#bulk-preheat")  # PLA, the first preset
         await page.select_option("#bulk-file", "part.gcode")
         await page.click("#bulk-print")
         await expect(page.locator(".card .state", has_text="Printing")).to_have_count(16, timeout=15_000)
