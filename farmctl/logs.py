@@ -11,6 +11,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from farmctl.data_folder import make_writable
 from farmctl.errors import FarmctlError
 
 LOG_NAME = "farmctl.log"
@@ -32,8 +33,8 @@ class PrinterFormatter(logging.Formatter):
 def log_to_file(data_dir: Path, level: int = logging.INFO) -> Path:
     """Add the rotating log file to the root logger; the terminal keeps its own (quieter) level."""
     path = data_dir / LOG_NAME
+    make_writable(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                                        encoding="utf-8")
     except OSError as exc:

@@ -34,8 +34,8 @@ from farmctl.terminal import Terminal
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
-TEMPERATURE_HISTORY = 300
-"""Temperature reports kept for OctoPrint's ``?history=true`` (ten minutes at one report per 2 s)."""
+TEMPERATURE_HISTORY = 900
+"""Temperature reports kept for the dashboard's chart and OctoPrint's ``?history=true`` (30 minutes at one per 2 s)."""
 COOLDOWN_COMMANDS = ("M104 S0", "M140 S0", "M107")
 
 
@@ -576,7 +576,7 @@ class Printer:
             raise FarmctlError("the printer's SD card is not ready", 409)
         target = short_name(name, {f.name for f in self.sd.files if (f.long_name or f.name) != name})
         max_length = self.profile.max_line_length
-        summary = await asyncio.to_thread(check_job, path, max_length)
+        summary = await check_job_aside(path, max_length)
         feed = JobFeed(summary, max_length, {}, gcode.ZHeight(), prefix=(f"M28 {target}",), suffix=("M29",))
         self._feed, self._transferring = feed, True
         self._job_done = done = asyncio.get_running_loop().create_future()

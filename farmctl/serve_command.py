@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOptions) -> int:
     from aiohttp import web
 
+    from farmctl.farm import demo
     from farmctl.farm.farm import Farm
     from farmctl.http.announce import Announced, announce
     from farmctl.http.app import build_main_app, build_printer_app
@@ -61,6 +62,9 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Farm.running(config, data, sim=sim) as farm:
+        if config.source is None and await demo.seed(farm):
+            print(f"farmctl: demo farm: {demo.SAMPLE_PART} and a draft job are ready; press Start in the farm view",
+                  flush=True)
         runners: list[web.AppRunner] = []
         cleanups: list[Callable[[], Awaitable[None]]] = []
         try:

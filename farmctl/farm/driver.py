@@ -85,6 +85,8 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.blocked: str | None = None
+        """Why this printer may take no work at all (maintenance); None: it may."""
         self.last_script: ScriptRun | None = None
         """The last event script started; the printer's job is this script while its path matches."""
         self.start_retry_delay = START_RETRY_DELAY
@@ -127,6 +129,8 @@ class QueueDriver:
         """Start or stop taking new work; a print in progress is never stopped by this.
 
         ``gave_up``: the queue stops because every start attempt failed (shown as such)."""
+        if active and self.blocked is not None:
+            raise FarmctlError(f"{self.name} is {self.blocked}; end the maintenance before managing it", 409)
         self._active = active
         self.reason = "" if active else reason
         if active:
@@ -338,16 +342,18 @@ class QueueDriver:
     async def _after_success(self, symbols: dict) -> None:
         """As Continuous Print: when another copy follows, cool the bed (if enabled) and clear it; after
         the last, clear and run the finish scripts."""
-        more = await self._has_work()
+        more = await self.has_work()
         if more:
             await self._cool_down(symbols)
         self._set(DriverState.CLEARING_BED)
         await self._run_hooks(HookEvent.PRINT_SUCCESS, symbols)
-        if not more or not await self._has_work():
+        if not more or not await self.has_work():
             self._set(DriverState.FINISHING)
             await self._run_hooks(HookEvent.FINISH, symbols)
 
-    async def _has_work(self) -> bool:
+    async def has_work(self) -> bool:
+        """Whether this printer's queues hold a copy it could print now, with what it has loaded
+        (nothing is reserved)."""
         loadout = self.loadout
         return await self.model.counting.has_work(loadout.profile, queues=await self._queues(),
                                                   materials=loadout.materials)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -21,16 +20,18 @@ from typing import Any
 from farmctl.auth import AuthService
 from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
+from farmctl.farm import fleet
 from farmctl.farm.driver import Loadout, QueueDriver
 from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import UploadFolder
+from farmctl.data_folder import make_writable
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import NodeClock, QueueModel, QueueSnapshot
 from farmctl.queue.validate import as_loaded_materials
 from farmctl.reactor import Reactor
 from farmctl.sim import SdCard, SimulatedPrinter
-from farmctl.store import SetRecord, Store
+from farmctl.store import PresetRecord, SetRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ RECONNECT_EVERY = 5.0
 ACCESS_RECHECK = 5.0
 """Seconds between looks for keys revoked by another process, whose logins must end too."""
 MAX_DISPLAY_NAME = 100
+AREAS = ("queue", "history", "files")
+"""What the farm counts changes of, besides printers (see :meth:`Farm.changed`)."""
 PROMPT_PLUGIN = "action_command_prompt"
 """The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
 
@@ -77,6 +80,10 @@ class FarmPrinter:
     """An operator disconnected the printer: the keeper does not reconnect it until asked."""
     appearance_name: str | None = None
     """The name OctoPrint clients gave it (appearance.name, kept in the store); None: ``name``."""
+    tags: tuple[str, ...] = ()
+    """Its groups: farm.toml's ``tags`` until the page sets others (kept in the store)."""
+    maintenance: str | None = None
+    """In maintenance, with this note: out of every queue until an operator ends it (kept in the store)."""
     materials: tuple[str | None, ...] = ()
     """The material loaded in each tool (Continuous Print's keys), None for an empty tool."""
     profile_override: str | None = None
@@ -131,8 +138,12 @@ class Farm:
         self.auth: AuthService
         self.uploads: UploadFolder
         self.printers: dict[str, FarmPrinter] = {}
+        self.presets: list[PresetRecord] = []
+        """Temperature presets (PLA, PETG...), editable in the page, kept in the store."""
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.revisions: dict[str, int] = {area: 0 for area in AREAS}
+        """How often each area (queue, history, files) changed since start: a page refetches what it shows."""
         self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
         self.reactor = Reactor()
@@ -150,7 +161,7 @@ class Farm:
             await farm.stop()
 
     async def start(self) -> None:
-        await asyncio.to_thread(_make_writable_folders, self.data_dir, self.uploads_dir)
+        await asyncio.to_thread(make_writable, self.data_dir, self.uploads_dir)
         self._uploads_real = self.uploads_dir.resolve()
         where = self.config.database_in(self.data_dir)
         try:
@@ -180,6 +191,7 @@ class Farm:
             entry.materials = tuple(loaded.get(tool) for tool in range(config.extruders))
             entry.profile_override = profiles.get(config.name)
             entry.driver.set_loadout(entry.loadout)
+        await fleet.restore(self)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
         if self.config.database is not None:  # a shared queue: say this node lives, watch the others
             self._heartbeat = asyncio.create_task(self._beat(), name="node heartbeat")
@@ -216,7 +228,7 @@ class Farm:
                              Loadout(config.printer_profile), on_change=self.notify,
                              on_select=lambda path, sd: self._select(config.name, path, sd))
         await driver.restore()
-        entry = FarmPrinter(config, printer, driver, sim)
+        entry = FarmPrinter(config, printer, driver, sim, tags=config.tags)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
         return entry
 
@@ -346,9 +358,10 @@ class Farm:
             entry.driver.wake()
 
     def _queue_changed(self) -> None:
-        """The queue announced a committed change: a copy may be free for a driver, clients look again."""
+        """The queue announced a committed change (a job, a count, a run): a copy may be free for a
+        driver, and the pages showing the queue or the history look again."""
         self.wake_drivers()
-        self.notify()
+        self.changed("queue", "history")
 
     # -- change notification (the push channel listens here) ------------------------------------
     # Messages are ``{"type": "changed"}`` (look again) or ``printer_event(...)``: an OctoPrint event
@@ -422,9 +435,17 @@ class Farm:
     def files_changed(self, kind: str, path: str) -> None:
         """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""
         name = path.rsplit("/", 1)[-1]
+        self.changed("files")
         self.notify(printer_event(None, kind, {"storage": "local", "path": path, "name": name,
                                                "type": ["machinecode", "gcode"]}))
         self.notify(printer_event(None, "UpdatedFiles", {"type": "printables"}))
+
+    def changed(self, *areas: str) -> None:
+        """Something in these areas changed: bump their revisions and tell subscribers
+        ``{"type": "changed", "areas": {area: revision}}`` (the dashboard refetches only what it shows)."""
+        for area in areas:
+            self.revisions[area] += 1
+        self.notify({"type": "changed", "areas": {area: self.revisions[area] for area in areas}})
 
     def notify(self, event: dict[str, Any] | None = None) -> None:
         """Tell every subscriber; a subscriber whose queue is full misses this one (never blocks the farm)."""
@@ -432,20 +453,6 @@ class Farm:
         for queue in self._subscribers:
             if not queue.full():
                 queue.put_nowait(message)
-
-
-def _make_writable_folders(*folders: Path) -> None:
-    """Make the data folders and prove each can be written, before anything depends on it: a read-only
-    mount or a wrong owner is told in one line at start-up, not found at the first finished print."""
-    for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as exc:
-            raise FarmctlError(f"the data folder {folder} cannot be written ({exc.strerror or exc}): farmctl "
-                               "keeps its queue and uploads there; make it writable (a read-write mount, "
-                               "its owner) and start again", 500) from None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
@@ -27,9 +28,7 @@ async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
     """Print the printer's selected file; 409 when nothing is selected or the printer is not ready."""
     if entry.selected is None:
         raise FarmctlError("no file is selected for printing", 409)
-    entry.printer.check_ready()
-    path = await farm.uploads.local_path(entry.selected)
-    await farm.start_print(entry, path)
+    await control.print_upload(farm, entry, entry.selected)
 
 
 NO_FILE: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}

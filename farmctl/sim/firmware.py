@@ -323,6 +323,7 @@ class MarlinFirmware:
             self._flush_ring()
         if self._unpacker is not None:
             self._read_packed_lines(now)
+            self._read_sd(now)
             return
         ring = self._ring
         consumed = 0

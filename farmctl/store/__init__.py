@@ -3,6 +3,7 @@
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
+from farmctl.store.farm_rows import PresetRecord
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printers import PrinterStatus
 from farmctl.store.records import (
@@ -24,5 +25,5 @@ from farmctl.store.tx import Tx
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetFields", "SetRecord", "DatabaseBusy", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "AppKeyRequestRecord", "ConstraintViolation", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "ConstraintViolation", "PresetRecord", "PrinterStatus", "UserRecord",
 ]

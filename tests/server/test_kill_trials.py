@@ -61,6 +61,7 @@ class Oracle:
     asked: dict[str, int] = field(default_factory=dict)     # part name -> copies asked for
     kills: list[float] = field(default_factory=list)        # monotonic times of the kills
     cut_off: int = 0                                         # copies printed to END but not counted
+    looked: dict[str, int] = field(default_factory=dict)     # printer -> commands it had run at the last look
 
     def markers(self) -> list[tuple[str, float]]:
         """Every M117 marker the printers ran (both printers, each in its own order)."""
@@ -78,9 +79,11 @@ class Oracle:
                 ends.setdefault(marker[4:], []).append(at)
         return ends
 
-    def clearing_cut(self, sim: SimulatedPrinter) -> bool:
-        """The last thing this printer did was a bed clearing that began and never ended."""
-        markers = [e.command for e in sim.executed if e.command.startswith("M117 ")]
+    def clearing_cut(self, name: str) -> bool:
+        """Since the last restart, the last thing this printer did was a bed clearing that began and never
+        ended (one cut off before an earlier restart was seen then; a person has started the queue since)."""
+        executed = self.sims[name].executed[self.looked.get(name, 0):]
+        markers = [e.command for e in executed if e.command.startswith("M117 ")]
         return bool(markers) and markers[-1] == "M117 CLEAR BEGIN"
 
 
@@ -126,9 +129,10 @@ def check_after_restart(server: ServerProcess, key: str, oracle: Oracle, trial: 
 
     for name, sim in oracle.sims.items():
         status = Client(server.cp(name), key).state()["status"]
-        if oracle.clearing_cut(sim):
+        if oracle.clearing_cut(name):
             assert "bed" in status.lower() and "interrupted" in status, \
                 f"trial {trial}: {name}'s bed clearing was cut off but the status says {status!r}"
+        oracle.looked[name] = len(sim.executed)
 
     ran = {name: len(sim.executed) for name, sim in oracle.sims.items()}
     time.sleep(0.2)

@@ -28,7 +28,7 @@ async def load(farm: InProcess, printer: str, materials: list[str | None]) -> di
     response = await farm.client.post(f"/api/farm/printers/{printer}/materials", headers=farm.headers,
                                       json={"materials": materials})
     assert response.status == 200, await response.text()
-    return await response.json()
+    return (await response.json())["printer"]  # the printer's card as the farm view shows it
 
 
 async def material_job(farm: InProcess, path: str, material: str, count: int) -> int:

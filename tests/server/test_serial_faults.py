@@ -99,6 +99,7 @@ def test_unplug_hang_and_reset_mid_print_fail_clearly_and_recover_while_another_
             printer = Client(server.cp(name), key).state()
             assert printer["active"] is False and reasons[name] in printer["status"], "the reason went away"
         results = {run["set_path"]: run["result"] for run in finished(farm.history())}
+        results.pop("healthy.gcode", None)  # it may be done already: giving up the hung one takes a while
         assert results == {"unplugged.gcode": "failure", "hung.gcode": "failure", "reset.gcode": "failure"}
         wait_until(lambda: len(finished(farm.history())) == 4, 60, "the healthy printer to finish")
         assert finished(farm.history())[-1]["set_path"] == "healthy.gcode"

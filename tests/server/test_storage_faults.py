@@ -59,7 +59,7 @@ def test_a_full_disk_during_an_upload_is_a_clear_error_and_keeps_the_older_file(
             error = response.json()["error"]
             assert "space" in error and "part.gcode" in error, error
 
-            files = requests.get(f"{server.url}/api/files", headers=headers, timeout=10).json()["files"]
+            files = requests.get(f"{server.url}/printers/p1/api/files", headers=headers, timeout=10).json()["files"]
             listed = {f["name"]: f["size"] for f in files}
             assert listed["part.gcode"] == len(old), "the older file was damaged"
             assert sorted(p.name for p in server.uploads.iterdir() if not p.name.startswith(".farmctl")) == [

@@ -1,0 +1,6 @@
+// The history view (a placeholder heading until the view itself lands).
+import { html } from "../html.js";
+
+export default function View({ ctx }) {
+  return html`<section aria-labelledby="view-title"><h1 id="view-title">History</h1></section>`;
+}
