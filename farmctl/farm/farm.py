@@ -155,7 +155,8 @@ class Farm:
                           on_print=self._print_event, on_prompt=self._prompt_changed)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              DriverSettings(profile=config.profile), on_change=self.notify,
-                             on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path))
+                             on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path),
+                             filament_of=self.filament_of)
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
@@ -303,6 +304,14 @@ class Farm:
     async def missing_files(self, sets: Iterable[SetRecord]) -> frozenset[str]:
         """Which of these sets' local files are not in the uploads folder (for their ``missing_file``)."""
         return await self.uploads.missing([s.path for s in sets if not s.sd])
+
+    async def filament_of(self, relative: str) -> float | None:
+        """Millimetres of filament (all tools) a stored file uses, from its analysis; None if unknown."""
+        try:
+            info = await self.uploads.info(relative)
+        except FarmctlError:
+            return None
+        return None if info.analysis is None else sum(info.analysis.filament_mm)
 
     def upload_name(self, path: Path) -> str | None:
         """A printed file's path as clients know it, relative to the uploads folder; None for a file

@@ -6,7 +6,8 @@ from farmctl.queue.counting import Counting
 from farmctl.queue.gjob import Gjobs
 from farmctl.queue.jobs import JobOps
 from farmctl.queue.settings import Settings
+from farmctl.queue.statistics import RunStatistics
 
 
-class QueueModel(JobOps, Counting, Settings, Gjobs):
+class QueueModel(JobOps, Counting, Settings, Gjobs, RunStatistics):
     """``QueueModel(store, clock=time.time)``; methods are async and validate their input."""

@@ -16,10 +16,12 @@ from farmctl.store.records import (
     SetRecord,
     Strategy,
 )
+from farmctl.store.run_stats import DayTotals, HistoryRow, ReasonCount, ResultTotals, RunDetails, RunFilter
 from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
     "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
+    "DayTotals", "HistoryRow", "ReasonCount", "ResultTotals", "RunDetails", "RunFilter",
 ]

@@ -18,6 +18,7 @@ from farmctl.store.auth import AuthRows
 from farmctl.store.printer_names import PrinterNameRows
 from farmctl.store.printer_status import PrinterStatusRows
 from farmctl.store.records import ARCHIVE_QUEUE, JobRecord, QueueRecord, SetRecord, Strategy
+from farmctl.store.run_stats import RunStatsRows
 from farmctl.store.runs import RunsAndAutomation
 from farmctl.store.temperature_offsets import TemperatureOffsetRows
 
@@ -62,7 +63,7 @@ def _assignments(fields: Mapping[str, Any], allowed: frozenset[str]) -> tuple[st
     return ", ".join(f"{k} = ?" for k in fields), values
 
 
-class Tx(RunsAndAutomation, AuthRows, AppKeyRows, PrinterStatusRows, PrinterNameRows, TemperatureOffsetRows):
+class Tx(RunsAndAutomation, RunStatsRows, AuthRows, AppKeyRows, PrinterStatusRows, PrinterNameRows, TemperatureOffsetRows):
     """The open transaction's view of the database."""
 
     async def change_marker(self) -> tuple[int, int]:
