@@ -127,10 +127,11 @@ RouteAdder = Callable[[web.Application, str], None]
 
 def _surfaces() -> list[tuple[RouteAdder, bool]]:
     """Each API surface's ``add_routes(app, prefix)`` and whether it is per printer."""
-    from farmctl.http import continuousprint, dashboard, octoprint, push
+    from farmctl.http import continuousprint, dashboard, farm_api, octoprint, push
 
     return [(continuousprint.add_farm_routes, False), (continuousprint.add_routes, True),
-            (octoprint.add_routes, True), (push.add_routes, True), (dashboard.add_routes, False)]
+            (octoprint.add_routes, True), (push.add_routes, True), (dashboard.add_routes, False),
+            (farm_api.add_routes, False)]
 
 
 def build_main_app(farm: Farm) -> web.Application:

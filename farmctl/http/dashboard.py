@@ -11,9 +11,7 @@ Added here:
 
 - ``GET /api/farm/summary``: every printer's state, the shared queue and recent history in one
   cheap JSON (memory plus two small reads of the database); the page polls it.
-- ``GET /api/farm/files``: the uploads, for "add to queue".
-- ``POST /api/farm/files``: a multipart upload (part ``file``) into the uploads folder; it
-  tells push clients ``FileAdded``.
+- The files, queue, history and access routes: ``farm_api``.
 - ``GET /api/farm/printers/<name>/terminal?since=N``: a printer's terminal lines after ``N`` (the
   ``seq`` of the page's last look), for the card's read-only terminal.
 """
@@ -21,16 +19,13 @@ Added here:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from farmctl.auth import Principal
-from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
-from farmctl.files.store import FileInfo, FileType
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_common import state_record
@@ -39,7 +34,6 @@ from farmctl.queue.validate import as_int
 
 STATIC_DIR = Path(__file__).parent / "static"
 HISTORY_ROWS = 20
-UPLOAD_CHUNK = 256 * 1024
 TERMINAL_LINES = 200
 
 
@@ -85,39 +79,6 @@ async def summary(request: web.Request) -> web.Response:
     })
 
 
-def _upload(info: FileInfo) -> dict[str, Any]:
-    estimate = info.analysis.estimated_print_time if info.analysis is not None else None
-    return {"path": info.path, "name": info.name, "size": info.size, "date": info.date,
-            "estimatedPrintTime": estimate}
-
-
-async def files(request: web.Request) -> web.Response:
-    listed = await farm_of(request).uploads.list(recursive=True)
-    return web.json_response({"files": [_upload(f) for f in listed if f.type == FileType.MACHINECODE]})
-
-
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(UPLOAD_CHUNK):
-        yield chunk
-
-
-async def upload(request: web.Request) -> web.Response:
-    farm = farm_of(request)
-    if request.content_type != "multipart/form-data":
-        raise FarmctlError("send the file as multipart/form-data in a part named 'file'")
-    reader = await request.multipart()
-    saved: FileInfo | None = None
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == "file" and part.filename:
-            if saved is not None:
-                raise FarmctlError("one file per upload")
-            saved = await farm.uploads.save_stream(part.filename, _chunks(part))
-    if saved is None:
-        raise FarmctlError("no file in the upload (send it in a multipart part named 'file')")
-    farm.files_changed("FileAdded", saved.path)
-    return web.json_response(_upload(saved), status=201)
-
-
 async def terminal(request: web.Request) -> web.Response:
     entry = farm_of(request).printer(request.match_info["name"])
     since = as_int(request.query.get("since", "0"), "since", minimum=0)
@@ -135,6 +96,4 @@ def add_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/", index)
     app.router.add_static(f"{prefix}/static/", STATIC_DIR, append_version=False)
     app.router.add_get(f"{prefix}/api/farm/summary", summary)
-    app.router.add_get(f"{prefix}/api/farm/files", files)
-    app.router.add_post(f"{prefix}/api/farm/files", upload)
     app.router.add_get(f"{prefix}/api/farm/printers/{{name}}/terminal", terminal)

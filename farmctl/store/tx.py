@@ -144,6 +144,12 @@ class Tx(RunsAndAutomation, RunStatsRows, AuthRows, AppKeyRows, PrinterStatusRow
     async def jobs_in(self, queue_id: int) -> list[JobRecord]:
         return await self._jobs("j.queue_id = ?", (queue_id,))
 
+    async def jobs_page(self, queue_id: int, limit: int, offset: int) -> list[JobRecord]:
+        """One page of a queue's jobs in queue order (a long queue is shown a page at a time)."""
+        return await self._jobs(
+            "j.id IN (SELECT id FROM jobs WHERE queue_id = ? ORDER BY rank, id LIMIT ? OFFSET ?)",
+            (queue_id, limit, offset))
+
     async def printable_jobs(self, queue_names: Iterable[str]) -> list[JobRecord]:
         """Jobs that may print, best first: not draft, not archived, copies left."""
         names = [n for n in queue_names if n != ARCHIVE_QUEUE]

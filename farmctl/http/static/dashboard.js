@@ -182,18 +182,19 @@ async function refresh() {
 
 async function loadFiles() {
   try {
-    const data = await api("GET", "/api/farm/files");
+    const data = await api("GET", "/api/farm/files?recursive=1");
     const select = $("add-file");
     const chosen = select.value;
-    select.replaceChildren(...data.files.map((file) => {
+    select.replaceChildren(...data.entries.map((file) => {
       const option = document.createElement("option");
+      const estimate = file.analysis && file.analysis.estimatedPrintTime;
       option.value = file.path;
-      option.textContent = file.estimatedPrintTime ? `${file.path} (~${duration(file.estimatedPrintTime)})` : file.path;
+      option.textContent = estimate ? `${file.path} (~${duration(estimate)})` : file.path;
       return option;
     }));
-    if (data.files.some((f) => f.path === chosen)) select.value = chosen;
-    $("add-button").disabled = data.files.length === 0;
-    if (data.files.length === 0) {
+    if (data.entries.some((f) => f.path === chosen)) select.value = chosen;
+    $("add-button").disabled = data.entries.length === 0;
+    if (data.entries.length === 0) {
       const option = document.createElement("option");
       option.textContent = "no uploads yet";
       option.value = "";
