@@ -33,7 +33,7 @@ import requests  # noqa: E402
 
 from farmctl.farm.farm import DATABASE_NAME  # noqa: E402
 from farmctl.queue import QueueModel  # noqa: E402
-from farmctl.store import LOCAL_QUEUE, Store  # noqa: E402
+from farmctl.store import LOCAL_QUEUE, SetFields, Store  # noqa: E402
 
 CP = "/plugin/continuousprint"
 
@@ -41,17 +41,18 @@ CP = "/plugin/continuousprint"
 async def fill(data: Path, jobs: int) -> None:
     store = await Store.open(data / DATABASE_NAME)
     try:
-        model = QueueModel(store)
-        await model.add_set({"path": "first.gcode", "count": 1}, job_name="first", job_draft=False)
+        model = QueueModel.over(store)
+        await model.jobs.add_set({"path": "first.gcode", "count": 1}, job_name="first", job_draft=False)
         async with store.transaction() as tx:
-            queue = await tx.queue(LOCAL_QUEUE)
+            queue = await tx.queues.named(LOCAL_QUEUE)
             assert queue is not None
             now = int(time.time())
             for n in range(1, jobs):
-                job_id = await tx.insert_job(queue.id, f"job {n}", float(n + 1), count=2, remaining=2,
+                job_id = await tx.jobs.insert(queue.id, f"job {n}", float(n + 1), count=2, remaining=2,
                                              created=now, draft=n % 2 == 0)
-                await tx.insert_set(job_id, path=f"parts/part-{n % 50}.gcode", sd=False, rank=1.0, count=3,
-                                    remaining=3, completed=0, metadata=None, materials=("PLA",), profiles=())
+                await tx.sets.insert(job_id, 1.0, SetFields(path=f"parts/part-{n % 50}.gcode", sd=False, count=3,
+                                                             remaining=3, completed=0, metadata=None,
+                                                             materials=("PLA",), profiles=()))
     finally:
         await store.close()
 

@@ -111,7 +111,7 @@ class AppKeyRequests:
             waiting = await self._sweep(tx, now)
             if sum(r.state is _S.PENDING for r in waiting) >= self._max_pending:
                 raise FarmctlError("too many app key requests are waiting for a decision; try again later", 429)
-            request_id = await tx.insert_app_key_request(key_hash(token), app, user, now)
+            request_id = await tx.app_keys.insert(key_hash(token), app, user, now)
         log.info("app key request %d by %r%s", request_id, app, f" for user {user!r}" if user else "")
         return token
 
@@ -121,12 +121,12 @@ class AppKeyRequests:
             return _S.EXPIRED, None
         now = self._clock()
         async with self._store.transaction() as tx:
-            record = await tx.app_key_request_by_token(key_hash(token))
+            record = await tx.app_keys.by_token(key_hash(token))
             if record is None:
                 return _S.EXPIRED, None
             request = await self._expire_if_idle(tx, AppKeyRequest.of(record), now)
             if self._forgotten(request, now):
-                await tx.delete_app_key_requests([request.id])
+                await tx.app_keys.delete([request.id])
                 return _S.EXPIRED, None
             if request.state is _S.GRANTED:
                 assert request.role is not None and request.owner is not None  # the schema says so
@@ -136,13 +136,13 @@ class AppKeyRequests:
                          request.id, key_id, request.owner, request.role.value)
                 return _S.GRANTED, key
             if request.state is _S.PENDING:
-                await tx.touch_app_key_request(request.id, now)
+                await tx.app_keys.touch(request.id, now)
             return request.state, None
 
     async def find(self, token: str) -> int:
         """The id of the request polled with ``token``; 404 if there is none."""
         async with self._store.transaction(write=False) as tx:
-            record = await tx.app_key_request_by_token(key_hash(token[:_MAX_TOKEN_CHARS]))
+            record = await tx.app_keys.by_token(key_hash(token[:_MAX_TOKEN_CHARS]))
         if record is None:
             raise FarmctlError("no app key request has that token", 404)
         return record.id
@@ -167,7 +167,7 @@ class AppKeyRequests:
 
     async def _pending(self, tx: Tx, request_id: int) -> AppKeyRequest:
         """The request if it still awaits a decision; FarmctlError 404 otherwise."""
-        record = await tx.app_key_request(request_id)
+        record = await tx.app_keys.get(request_id)
         request = None if record is None else await self._expire_if_idle(tx, AppKeyRequest.of(record), self._clock())
         if request is None or request.state is not _S.PENDING:
             state = "unknown" if request is None else request.state.value
@@ -177,13 +177,13 @@ class AppKeyRequests:
     async def _sweep(self, tx: Tx, now: float) -> list[AppKeyRequest]:
         """Time out requests nobody polls, forget ended ones after ``retain``; the rest, oldest first."""
         kept, forgotten = [], []
-        for record in await tx.app_key_requests():
+        for record in await tx.app_keys.all():
             request = await self._expire_if_idle(tx, AppKeyRequest.of(record), now)
             if self._forgotten(request, now):
                 forgotten.append(request.id)
             else:
                 kept.append(request)
-        await tx.delete_app_key_requests(forgotten)
+        await tx.app_keys.delete(forgotten)
         return kept
 
     def _forgotten(self, request: AppKeyRequest, now: float) -> bool:
@@ -202,7 +202,7 @@ class AppKeyRequests:
         if new is None:
             raise FarmctlError(
                 f"cannot {event.value} the app key request of {request.app!r}: it is {request.state.value}", 409)
-        moved = await tx.move_app_key_request(request.id, request.state.value, new.value,
+        moved = await tx.app_keys.move(request.id, request.state.value, new.value,
                                               role=None if role is None else role.value, owner=owner)
         if not moved:
             raise FarmctlError(f"the app key request of {request.app!r} was decided elsewhere meanwhile", 409)

@@ -47,7 +47,7 @@ async def mint_key(tx: Tx, name: str, role: Role, owner: str, now: float) -> tup
     The text is returned once and stored nowhere: whoever calls this must hand it over or lose it.
     """
     key = secrets.token_urlsafe(32)
-    if await tx.user(owner) is None:
-        await tx.insert_user(owner, None, role.value, now)
-    key_id = await tx.insert_api_key(name, key_hash(key), owner, role.value, now)
+    if await tx.auth.user(owner) is None:
+        await tx.auth.insert_user(owner, None, role.value, now)
+    key_id = await tx.auth.insert_api_key(name, key_hash(key), owner, role.value, now)
     return key_id, key

@@ -33,33 +33,26 @@ IDLE_RECHECK = 5.0
 COOLDOWN_POLL = 2.0
 
 
-class StatusType(Enum):
-    INIT = "INIT"
-    NORMAL = "NORMAL"
-    NEEDS_ACTION = "NEEDS_ACTION"
-    ERROR = "ERROR"
-
-
 class DriverState(Enum):
-    """What the driver is doing; the text is what Continuous Print shows for it."""
+    """What the driver is doing. What Continuous Print shows for each is the HTTP layer's to say."""
 
-    INACTIVE = ("Inactive (click Start Managing)", StatusType.INIT)
-    WAITING_FOR_PRINTER = ("Waiting for the printer to be ready", StatusType.NEEDS_ACTION)
-    IDLE = ("Idle (awaiting printable Job)", StatusType.NORMAL)
-    STARTING = ("Starting print", StatusType.NORMAL)
-    PRINTING = ("Printing", StatusType.NORMAL)
-    PAUSED = ("Paused", StatusType.NEEDS_ACTION)
-    CLEARING_BED = ("Clearing bed", StatusType.NEEDS_ACTION)
-    COOLING_DOWN = ("Cooling down", StatusType.NORMAL)
-    FINISHING = ("Finishing up", StatusType.NEEDS_ACTION)
+    INACTIVE = "inactive"
+    WAITING_FOR_PRINTER = "waiting for printer"
+    IDLE = "idle"
+    STARTING = "starting"
+    PRINTING = "printing"
+    PAUSED = "paused"
+    CLEARING_BED = "clearing bed"
+    COOLING_DOWN = "cooling down"
+    FINISHING = "finishing"
 
-    @property
-    def text(self) -> str:
-        return self.value[0]
 
-    @property
-    def type(self) -> StatusType:
-        return self.value[1]
+@dataclass(frozen=True, slots=True)
+class DriverStatus:
+    """The driver's state as clients see it; ``reason`` says why an inactive queue stopped."""
+
+    state: DriverState
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +75,7 @@ class QueueDriver:
 
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
                  settings: DriverSettings = DriverSettings(), on_change: Callable[[], None] | None = None,
-                 on_settle: Callable[[], None] | None = None, on_select: Callable[[str], None] | None = None,
+                 on_select: Callable[[str], None] | None = None,
                  filament_of: Callable[[str], Awaitable[float | None]] | None = None) -> None:
         self.name = name
         self.printer = printer
@@ -98,7 +91,6 @@ class QueueDriver:
         self._active = False
         self._wake = asyncio.Event()
         self._on_change = on_change
-        self._on_settle = on_settle  # a run ended: its copy, or the job's next pass, may be free for others
         self._on_select = on_select  # a set's file is about to print: OctoPrint clients see it selected
         self._filament_of = filament_of  # a stored file's filament (mm, all tools), for statistics
         self._task: asyncio.Task[None] | None = None
@@ -111,23 +103,17 @@ class QueueDriver:
         return self._active
 
     @property
-    def status(self) -> str:
-        if self.state == DriverState.INACTIVE and self.reason:
-            return f"Inactive: {self.reason}"
+    def status(self) -> DriverStatus:
+        if self.state == DriverState.INACTIVE:
+            return DriverStatus(self.state, self.reason)
         if self.state == DriverState.PRINTING and self.printer.state == PrinterState.PAUSED:
-            return DriverState.PAUSED.text
-        return self.state.text
-
-    @property
-    def status_type(self) -> StatusType:
-        if self.state == DriverState.INACTIVE and self.reason:
-            return StatusType.NEEDS_ACTION
-        return self.state.type
+            return DriverStatus(DriverState.PAUSED)
+        return DriverStatus(self.state)
 
     async def restore(self) -> None:
         """After a start the queue is inactive; the stored reason (an interrupted print) is kept."""
         async with self.store.transaction(write=False) as tx:
-            stored = await tx.printer_status(self.name)
+            stored = await tx.printers.status(self.name)
         self._active = False
         self.reason = stored.reason if stored is not None else ""
 
@@ -136,7 +122,7 @@ class QueueDriver:
         self._active = active
         self.reason = "" if active else reason
         async with self.store.transaction() as tx:
-            await tx.set_printer_status(self.name, active, self.reason, time.time())
+            await tx.printers.set_status(self.name, active, self.reason, time.time())
         if active and self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"queue driver {self.name}")
         # Only a driver with nothing under way changes state here: a print, a hook or a cooldown in
@@ -164,7 +150,7 @@ class QueueDriver:
 
     def _set(self, state: DriverState) -> None:
         if state != self.state:
-            self._log.info("queue: %s", state.text)
+            self._log.info("queue: %s", state.value)
             self.state = state
         if self._on_change:
             self._on_change()
@@ -179,7 +165,7 @@ class QueueDriver:
                     self._set(DriverState.WAITING_FOR_PRINTER)
                     await self._sleep(1.0)
                     continue
-                claim = await self.model.claim(self.name, self.settings.profile, queues=await self._queues())
+                claim = await self.model.counting.claim(self.name, self.settings.profile, queues=await self._queues())
                 if claim is None:
                     self._set(DriverState.IDLE)
                     await self._sleep(IDLE_RECHECK)
@@ -203,7 +189,7 @@ class QueueDriver:
             pass
 
     async def _queues(self) -> list[str]:
-        return [queue.name for queue in await self.model.get_queues() if queue.name != ARCHIVE_QUEUE]
+        return [queue.name for queue in await self.model.settings.get_queues() if queue.name != ARCHIVE_QUEUE]
 
     async def _print_claim(self, claim) -> None:
         self.current_path = claim.set.path
@@ -252,9 +238,9 @@ class QueueDriver:
         share = 1.0 if done else (progress.fraction if progress is not None else 0.0)
         try:
             total = None if self._filament_of is None else await self._filament_of(path)
-            await self.model.note_run(run_id, reason="" if done else result.reason or result.outcome.value,
-                                      filament_mm=None if total is None else total * share,
-                                      print_seconds=result.seconds)
+            await self.model.statistics.note_run(run_id, reason="" if done else result.reason or result.outcome.value,
+                                                 filament_mm=None if total is None else total * share,
+                                                 print_seconds=result.seconds)
         except (FarmctlError, OSError) as exc:
             self._log.warning("statistics of run %d not kept: %s", run_id, exc)
 
@@ -262,23 +248,20 @@ class QueueDriver:
         """After an internal error: an open run not being printed is closed as aborted; its copy stays owed."""
         if self.printer.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED):
             return  # the print goes on; it is settled when it ends or at the next start
-        run = await self.model.open_run(self.name)
+        run = await self.model.counting.open_run(self.name)
         if run is not None:
             await self._settle(run.id, RunResult.ABORTED)
 
     async def _settle(self, run_id: int, result: RunResult) -> None:
-        """The single place a print's outcome is recorded (and counted, in the same transaction)."""
-        await self.model.finish_run(run_id, result)
-        if self._on_settle:
-            self._on_settle()
-        if self._on_change:
-            self._on_change()
+        """The single place a print's outcome is recorded (and counted, in the same transaction); the
+        queue announces the change itself, so other printers look for the copy or pass it freed."""
+        await self.model.counting.finish_run(run_id, result)
 
     async def _after_success(self, symbols: dict) -> None:
         self._set(DriverState.CLEARING_BED)
         await self._run_hooks(HookEvent.PRINT_SUCCESS, symbols)
         await self._cool_down(symbols)
-        if not await self.model.has_work(self.settings.profile, queues=await self._queues()):
+        if not await self.model.counting.has_work(self.settings.profile, queues=await self._queues()):
             self._set(DriverState.FINISHING)
             await self._run_hooks(HookEvent.FINISH, symbols)
 
@@ -302,7 +285,7 @@ class QueueDriver:
         return {
             "current": {"path": claim.set.path, "materials": list(claim.set.materials or []),
                         "bed_temp": bed.actual if bed else None, "state": self.state.name.lower()},
-            "external": await self.model.get_external(),
+            "external": await self.model.settings.get_external(),
             "metadata": _metadata(claim.set.metadata),
         }
 
@@ -311,7 +294,7 @@ class QueueDriver:
 
         Clients are not told it is a print (see ``FarmPrinter.script_event``): like OctoPrint's own
         G-code scripts it sends no print events, and a farm manager's history keeps only real prints."""
-        result = run_event(event, await self.model.hooks(event.value), symbols)
+        result = run_event(event, await self.model.settings.hooks(event.value), symbols)
         if result.stderr:
             self._log.warning("%s", result.stderr.strip())
         if not result.gcode.strip():

@@ -23,7 +23,7 @@ from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
-from farmctl.queue import QueueModel
+from farmctl.queue import QueueModel, QueueSnapshot
 from farmctl.sim import SimulatedPrinter
 from farmctl.store import SetRecord, Store
 
@@ -118,18 +118,19 @@ class Farm:
         self.uploads_dir.mkdir(exist_ok=True)
         self._uploads_real = self.uploads_dir.resolve()
         self.store = await Store.open(self.data_dir / DATABASE_NAME)
-        self.model = QueueModel(self.store)
+        self.model = QueueModel.over(self.store)
+        self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
-        interrupted = await self.model.recover_after_crash()
+        interrupted = await self.model.counting.recover_after_crash()
         for run in interrupted:
             async with self.store.transaction() as tx:
-                await tx.set_printer_status(run.printer, False,
+                await tx.printers.set_status(run.printer, False,
                                             f"the print of {run.set_path} was interrupted by a restart; "
                                             "that copy is still owed (click Start Managing to print it)", time.time())
         async with self.store.transaction(write=False) as tx:
-            names = await tx.printer_names()
-            offsets = await tx.temperature_offsets()
+            names = await tx.printers.names()
+            offsets = await tx.printers.temperature_offsets()
         for config in self.config.printers:
             entry = self.printers[config.name] = await self._add_printer(config)
             entry.appearance_name = names.get(config.name)
@@ -155,7 +156,7 @@ class Farm:
                           on_print=self._print_event, on_prompt=self._prompt_changed)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              DriverSettings(profile=config.profile), on_change=self.notify,
-                             on_settle=self.wake_drivers, on_select=lambda path: self._select(config.name, path),
+                             on_select=lambda path: self._select(config.name, path),
                              filament_of=self.filament_of)
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim)
@@ -200,7 +201,7 @@ class Farm:
         if not name or len(name) > MAX_DISPLAY_NAME or not name.isprintable():
             raise FarmctlError(f"appearance.name must be 1 to {MAX_DISPLAY_NAME} printable characters")
         async with self.store.transaction() as tx:
-            await tx.set_printer_name(entry.name, name, time.time())
+            await tx.printers.set_name(entry.name, name, time.time())
         entry.appearance_name = name
         log.info("printer %s: OctoPrint clients now see it as %r", entry.name, name)
 
@@ -212,9 +213,9 @@ class Farm:
         async with self.store.transaction() as tx:
             for heater, degrees in offsets.items():
                 if degrees:
-                    await tx.set_temperature_offset(entry.name, heater, degrees, now)
+                    await tx.printers.set_temperature_offset(entry.name, heater, degrees, now)
                 else:
-                    await tx.delete_temperature_offset(entry.name, heater)
+                    await tx.printers.delete_temperature_offset(entry.name, heater)
         entry.printer.set_temperature_offsets(offsets)
         log.info("printer %s: temperature offsets now %s", entry.name, entry.printer.temperature_offsets or "none")
 
@@ -249,9 +250,14 @@ class Farm:
         self.printers[name].selected = path
 
     def wake_drivers(self) -> None:
-        """The queue changed: every driver looks again."""
+        """Every driver looks at the queue again."""
         for entry in self.printers.values():
             entry.driver.wake()
+
+    def _queue_changed(self) -> None:
+        """The queue announced a committed change: a copy may be free for a driver, clients look again."""
+        self.wake_drivers()
+        self.notify()
 
     # -- change notification (the push channel listens here) ------------------------------------
     # Messages are ``{"type": "changed"}`` (look again) or ``printer_event(...)``: an OctoPrint event
@@ -296,10 +302,10 @@ class Farm:
             payload["reason"] = reason
         self.notify(printer_event(printer.name, event.value, payload))
 
-    async def queue_state(self, printer: str | None = None) -> list[dict[str, Any]]:
-        """Continuous Print's ``queues``, with each set's ``missing_file`` looked up in the uploads folder."""
-        missing = await self.uploads.missing(await self.model.local_set_paths())
-        return await self.model.queue_state(printer, missing)
+    async def queue_view(self) -> tuple[QueueSnapshot, frozenset[str]]:
+        """The queue now, and which of its sets' local files are not in the uploads folder."""
+        snapshot = await self.model.state.snapshot()
+        return snapshot, await self.uploads.missing(sorted(snapshot.local_paths))
 
     async def missing_files(self, sets: Iterable[SetRecord]) -> frozenset[str]:
         """Which of these sets' local files are not in the uploads folder (for their ``missing_file``)."""

@@ -42,9 +42,9 @@ async def outlook(farm: Farm, changeover: float = DEFAULT_CHANGEOVER) -> Outlook
     assumed = not managed
     taking_part = managed or [entry for entry in farm.printers.values() if entry.printer.state in _CONNECTED]
     durations = await _durations(farm)
-    queues = [q.name for q in await farm.model.get_queues() if q.name != ARCHIVE_QUEUE]
-    async with farm.store.transaction(write=False) as tx:
-        jobs = await tx.printable_jobs(queues)
+    queues = [q.name for q in await farm.model.settings.get_queues() if q.name != ARCHIVE_QUEUE]
+    async with farm.model.db.read() as tx:
+        jobs = await tx.jobs.printable(queues)
     lanes, since = [], {}
     for entry in taking_part:
         lane, started = await _lane(farm, entry, durations, now, changeover)
@@ -77,9 +77,9 @@ async def _lane(farm: Farm, entry: FarmPrinter, durations: dict[str, float], now
         left = max(0.0, (total or 0.0) * (1.0 - progress.fraction))
         if printer.state != PrinterState.PRINTING:
             left += changeover  # paused: someone has to resume it
-        run = await farm.model.open_run(entry.name)
+        run = await farm.model.counting.open_run(entry.name)
         running = run.set_id if run is not None and relative == run.set_path else None
         return Lane(entry.name, now + left, profile, None, running), now - elapsed
-    if driver.state in _WAITING:
+    if driver.status.state in _WAITING:
         return Lane(entry.name, now + changeover, profile), None
     return Lane(entry.name, now, profile), None

@@ -2,22 +2,26 @@
 printer's OctoPrint paths) and one port per printer that looks like a complete OctoPrint.
 
 Two middlewares do what every route needs: turn a FarmctlError into ``{"error": ...}`` with its
-status, and find who is calling (API key, Bearer, ``apikey`` parameter or session cookie). A
-request with no valid key gets 403, except on the few paths OctoPrint leaves open; a viewer may
-read but not change.
+status, and find who is calling (API key, Bearer, ``apikey`` parameter or session cookie) and
+check it against the route's row in :mod:`farmctl.http.route_table`. A request that carries the
+session cookie and changes something must come from farmctl's own page (``Origin``/``Referer``)
+and send JSON, so another web page on the LAN cannot act with a logged-in browser's cookie.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
-from farmctl.auth import Principal, Role
+from farmctl.auth import Principal, Role, Throttled
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.route_table import Body, Endpoint, endpoint_for
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +29,10 @@ FARM = web.AppKey("farm", Farm)
 PRINTER_NAME = web.AppKey("printer_name", str)  # set on a printer's own port
 PRINCIPAL = web.RequestKey("principal", object)  # Principal | None: who is calling
 SESSION_COOKIE = "farmctl_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SLASHES = re.compile(r"/{2,}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-OPEN_PATHS = frozenset({
-    "/", "/plugin/appkeys/probe", "/plugin/appkeys/request", "/api/login", "/sockjs/websocket", "/favicon.ico",
-})
-OPEN_PREFIXES = ("/static/", "/plugin/appkeys/request/", "/sockjs/")
 
 
 def error_response(message: str, status: int) -> web.Response:
@@ -44,7 +45,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except FarmctlError as exc:
-        return error_response(exc.message, exc.status)
+        response = error_response(exc.message, exc.status)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return error_response(exc.reason, exc.status)
@@ -52,15 +56,6 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_response("internal error; see the server log", 500)
-
-
-def _relative_path(request: web.Request) -> str:
-    """The path without a ``/printers/<name>`` prefix, for the open-path check."""
-    path = request.path
-    if path.startswith("/printers/"):
-        parts = path.split("/", 3)
-        path = "/" + parts[3] if len(parts) > 3 else "/"
-    return path
 
 
 def api_key_of(request: web.Request) -> str | None:
@@ -71,26 +66,72 @@ def api_key_of(request: web.Request) -> str | None:
     return key or None
 
 
+async def _merged_slashes(request: web.Request) -> web.Request | None:
+    """The request routed as if runs of slashes were one (``//api/printer/bed``, which Home
+    Assistant's OctoPrint client sends and OctoPrint serves), or None when that matches nothing."""
+    raw = request.rel_url.raw_path
+    if "//" not in raw:
+        return None
+    url = URL.build(path=_SLASHES.sub("/", raw), query_string=request.rel_url.raw_query_string, encoded=True)
+    clone = request.clone(rel_url=url)
+    match = await request.app.router.resolve(clone)
+    if match.http_exception is not None:
+        return None
+    match.add_app(request.app)
+    match.freeze()
+    clone._match_info = match  # what aiohttp's own dispatch sets; no public setter exists
+    return clone
+
+
+def _csrf_refusal(request: web.Request, endpoint: Endpoint) -> web.Response | None:
+    """Why a change carried by the session cookie is refused: not from farmctl's own origin, or a
+    body a cross-site form could send (text/plain, urlencoded; multipart only for uploads)."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    try:
+        authority = URL(origin).raw_authority if origin and origin != "null" else ""
+    except ValueError:
+        authority = ""
+    if not authority or authority.lower() != request.host.lower():
+        return error_response("a change with a session cookie must come from farmctl's own page "
+                              "(Origin or Referer); scripts send an API key instead", 403)
+    if request.body_exists and request.content_type != "application/json" and not (
+            endpoint.body is Body.UPLOAD and request.content_type == "multipart/form-data"):
+        return error_response("a change with a session cookie must send its body as application/json", 415)
+    return None
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who is calling, and whether the route's row lets them. The innermost middleware, so
+    ``handler`` is the route's own and a request rerouted by :func:`_merged_slashes` can replace it."""
+    if request.match_info.http_exception is not None:
+        rerouted = await _merged_slashes(request)
+        if rerouted is None:
+            return await handler(request)  # the router's 404 or 405
+        request, handler = rerouted, rerouted.match_info.handler
+    endpoint = endpoint_for(request.method, request.match_info.route.resource.canonical)
+    if endpoint is None:
+        log.error("%s %s has no row in the route table; refused", request.method, request.path)
+        return error_response("this route has no access rule", 403)
     farm = request.app[FARM]
     key = api_key_of(request)
+    cookie = None if key else request.cookies.get(SESSION_COOKIE)
     principal: Principal | None = None
     if key:
         principal = await farm.auth.check_key(key)
         if principal is None:
             return error_response("invalid API key", 403)
-    elif (token := request.cookies.get(SESSION_COOKIE)) is not None:
-        principal = farm.auth.session(token)
+    elif cookie is not None:
+        principal = farm.auth.session(cookie)
     request[PRINCIPAL] = principal
-    path = _relative_path(request)
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-        return await handler(request)
-    if principal is None:
-        return error_response("an API key is required (X-Api-Key header, apikey parameter or Bearer token)", 403)
-    needed = Role.VIEWER if request.method in ("GET", "HEAD", "OPTIONS") else Role.OPERATOR
-    if not principal.role.allows(needed):
-        return error_response(f"the {principal.role.name.lower()} role may not change anything", 403)
+    if not endpoint.access.allows(None if principal is None else principal.role):
+        if principal is None:
+            return error_response("an API key is required (X-Api-Key header, apikey parameter or Bearer token)",
+                                  403)
+        return error_response(f"this needs the {endpoint.access.value} role", 403)
+    if cookie is not None and request.method not in SAFE_METHODS:
+        if (refusal := _csrf_refusal(request, endpoint)) is not None:
+            return refusal
     return await handler(request)
 
 
@@ -127,11 +168,11 @@ RouteAdder = Callable[[web.Application, str], None]
 
 def _surfaces() -> list[tuple[RouteAdder, bool]]:
     """Each API surface's ``add_routes(app, prefix)`` and whether it is per printer."""
-    from farmctl.http import continuousprint, dashboard, farm_api, octoprint, push
+    from farmctl.http import continuousprint, dashboard, farm_api, octoprint, openapi, push
 
     return [(continuousprint.add_farm_routes, False), (continuousprint.add_routes, True),
             (octoprint.add_routes, True), (push.add_routes, True), (dashboard.add_routes, False),
-            (farm_api.add_routes, False)]
+            (openapi.add_routes, False), (farm_api.add_routes, False)]
 
 
 def build_main_app(farm: Farm) -> web.Application:

@@ -13,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm.driver import DriverState, DriverStatus
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http import cp_json
 from farmctl.http.app import PRINTER_NAME, Handler, farm_of, printer_of
 from farmctl.http.params import form, id_list, json_body, parse_json_text, payload, require as required
 from farmctl.queue.validate import as_bool
@@ -29,29 +31,38 @@ def _ok() -> web.Response:
 
 # -- state -------------------------------------------------------------------------------------
 
+async def queues(farm: Farm, printer: str | None = None) -> list[dict[str, Any]]:
+    """state/get's ``queues``, as ``printer`` sees them (its ``active_set``)."""
+    snapshot, missing = await farm.queue_view()
+    return cp_json.queues_json(snapshot, printer, missing)
+
+
 async def _printer_state(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
     driver = entry.driver
+    status = driver.status
     return {
         "active": driver.active,
         "profile": entry.config.profile or entry.printer.profile.name,
-        "status": driver.status,
-        "statusType": driver.status_type.value,
-        "queues": await farm.queue_state(entry.name),
+        "status": cp_json.status_text(status),
+        "statusType": cp_json.status_type(status),
+        "queues": await queues(farm, entry.name),
     }
 
 
 async def _farm_state(farm: Farm) -> dict[str, Any]:
-    printers = [{"name": p.name, "active": p.driver.active, "status": p.driver.status,
-                 "statusType": p.driver.status_type.value, "printer": p.printer.state.value}
+    statuses = {p.name: p.driver.status for p in farm.printers.values()}
+    printers = [{"name": p.name, "active": p.driver.active, "status": cp_json.status_text(statuses[p.name]),
+                 "statusType": cp_json.status_type(statuses[p.name]), "printer": p.printer.state.value}
                 for p in farm.printers.values()]
     active = bool(printers) and all(p["active"] for p in printers)
+    printing = any(s.state is DriverState.PRINTING for s in statuses.values())
+    overall = DriverState.PRINTING if printing else DriverState.IDLE if active else DriverState.INACTIVE
     return {
         "active": active,
         "profile": "",
-        "status": "Printing" if any(p["status"] == "Printing" for p in printers) else
-                  ("Idle (awaiting printable Job)" if active else "Inactive (click Start Managing)"),
-        "statusType": "NORMAL" if active else "INIT",
-        "queues": await farm.queue_state(),
+        "status": cp_json.status_text(DriverStatus(overall)),
+        "statusType": cp_json.status_type(DriverStatus(overall)),
+        "queues": await queues(farm),
         "printers": printers,
     }
 
@@ -102,43 +113,34 @@ async def farm_set_active(request: web.Request) -> web.Response:
 
 # -- jobs and sets -------------------------------------------------------------------------------
 
-def _changed(request: web.Request) -> None:
-    farm_of(request).wake_drivers()
-    farm_of(request).notify()
-
-
 async def _job_response(request: web.Request, job: JobRecord) -> web.Response:
-    return web.json_response(job.to_api(await farm_of(request).missing_files(job.sets)))
+    return web.json_response(cp_json.job_json(job, await farm_of(request).missing_files(job.sets)))
 
 
 async def set_add(request: web.Request) -> web.Response:
     data = await payload(request)
     required(data, "path")
-    added = await farm_of(request).model.add_set(
+    added = await farm_of(request).model.jobs.add_set(
         data, job=data.get("job"), job_name=data.get("jobName"), job_draft=data.get("jobDraft", True),
         queue=str(data.get("queue") or LOCAL_QUEUE))
-    _changed(request)
-    return web.json_response(added.to_api(await farm_of(request).missing_files([added.set])))
+    return web.json_response(cp_json.added_set_json(added, await farm_of(request).missing_files([added.set])))
 
 
 async def job_add(request: web.Request) -> web.Response:
     data = await payload(request)
-    job = await farm_of(request).model.add_job(required(data, "name"), queue=str(data.get("queue") or LOCAL_QUEUE))
-    _changed(request)
+    job = await farm_of(request).model.jobs.add_job(required(data, "name"), queue=str(data.get("queue") or LOCAL_QUEUE))
     return await _job_response(request, job)
 
 
 async def job_mv(request: web.Request) -> web.Response:
     data = await payload(request)
-    await farm_of(request).model.move_job(required(data, "id"), data.get("after_id"),
+    await farm_of(request).model.jobs.move_job(required(data, "id"), data.get("after_id"),
                                           str(data.get("src_queue") or LOCAL_QUEUE), data.get("dest_queue"))
-    _changed(request)
     return _ok()
 
 
 async def job_edit(request: web.Request) -> web.Response:
-    job = await farm_of(request).model.edit_job(await payload(request))
-    _changed(request)
+    job = await farm_of(request).model.jobs.edit_job(await payload(request))
     return await _job_response(request, job)
 
 
@@ -146,45 +148,42 @@ async def job_import(request: web.Request) -> web.Response:
     farm = farm_of(request)
     data = await payload(request)
     path = await farm.uploads.local_path(str(required(data, "path")))
-    job = await farm.model.import_job(path, farm.uploads_dir, str(data.get("queue") or LOCAL_QUEUE))
-    _changed(request)
+    job = await farm.model.gjobs.import_job(path, farm.uploads_dir, str(data.get("queue") or LOCAL_QUEUE))
     return await _job_response(request, job)
 
 
 async def job_export(request: web.Request) -> web.Response:
     farm = farm_of(request)
     data = await payload(request)
-    result = await farm.model.export_jobs(id_list(data, "job_ids"), farm.uploads_dir, farm.uploads_dir)
-    return web.json_response(result.to_api())
+    result = await farm.model.gjobs.export_jobs(id_list(data, "job_ids"), farm.uploads_dir, farm.uploads_dir)
+    return web.json_response(cp_json.export_json(result))
 
 
 async def job_rm(request: web.Request) -> web.Response:
     data = await payload(request)
-    deleted = await farm_of(request).model.remove_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
-    _changed(request)
+    deleted = await farm_of(request).model.jobs.remove_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
     return web.json_response({"jobs_deleted": deleted})
 
 
 async def job_reset(request: web.Request) -> web.Response:
     data = await payload(request)
-    updated = await farm_of(request).model.reset_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
-    _changed(request)
+    updated = await farm_of(request).model.jobs.reset_jobs(str(data.get("queue") or LOCAL_QUEUE), id_list(data, "job_ids"))
     return web.json_response({"num_updated": updated})
 
 
 # -- history, queues, automation -----------------------------------------------------------------
 
 async def history_get(request: web.Request) -> web.Response:
-    return web.json_response([run.to_api() for run in await farm_of(request).model.get_history()])
+    return web.json_response([cp_json.run_json(run) for run in await farm_of(request).model.settings.get_history()])
 
 
 async def history_reset(request: web.Request) -> web.Response:
-    await farm_of(request).model.reset_history()
+    await farm_of(request).model.settings.reset_history()
     return _ok()
 
 
 async def queues_get(request: web.Request) -> web.Response:
-    return web.json_response([queue.to_api() for queue in await farm_of(request).model.get_queues()])
+    return web.json_response([cp_json.queue_json(queue) for queue in await farm_of(request).model.settings.get_queues()])
 
 
 async def _json_field(request: web.Request) -> Any:
@@ -198,17 +197,16 @@ async def _json_field(request: web.Request) -> Any:
 
 
 async def queues_edit(request: web.Request) -> web.Response:
-    await farm_of(request).model.edit_queues(await _json_field(request))
-    _changed(request)
+    await farm_of(request).model.settings.edit_queues(await _json_field(request))
     return _ok()
 
 
 async def automation_get(request: web.Request) -> web.Response:
-    return web.json_response(await farm_of(request).model.get_automation())
+    return web.json_response(cp_json.automation_json(await farm_of(request).model.settings.get_automation()))
 
 
 async def automation_edit(request: web.Request) -> web.Response:
-    await farm_of(request).model.edit_automation(await _json_field(request))
+    await farm_of(request).model.settings.edit_automation(await _json_field(request))
     return _ok()
 
 
@@ -216,7 +214,7 @@ async def automation_external(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise FarmctlError("the body must be a JSON object")
-    await farm_of(request).model.set_external(body)
+    await farm_of(request).model.settings.set_external(body)
     return _ok()
 
 

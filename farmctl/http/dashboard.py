@@ -26,7 +26,9 @@ from aiohttp import web
 
 from farmctl.auth import Principal
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
+from farmctl.http.continuousprint import queues
 from farmctl.http.octoprint_printer import temperature_now
 from farmctl.http.octoprint_common import state_record
 from farmctl.http.octoprint_job import progress_record
@@ -50,6 +52,7 @@ def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
 
 def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
     printer, driver = entry.printer, entry.driver
+    status = driver.status
     return {
         "name": entry.name,
         "state": state_record(printer),
@@ -61,8 +64,8 @@ def _printer(farm: Farm, entry: FarmPrinter, now: float) -> dict[str, Any]:
         "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
         "job": _file(farm, entry),
         "progress": progress_record(printer, None, now),
-        "queue": {"active": driver.active, "status": driver.status, "statusType": driver.status_type.value,
-                  "path": driver.current_path},
+        "queue": {"active": driver.active, "status": cp_json.status_text(status),
+                  "statusType": cp_json.status_type(status), "path": driver.current_path},
     }
 
 
@@ -70,12 +73,12 @@ async def summary(request: web.Request) -> web.Response:
     farm = farm_of(request)
     principal: Principal = request[PRINCIPAL]
     now = time.monotonic()
-    history = await farm.model.get_history(HISTORY_ROWS)
+    history = await farm.model.settings.get_history(HISTORY_ROWS)
     return web.json_response({
         "user": {"name": principal.user, "role": principal.role.value},
         "printers": [_printer(farm, entry, now) for entry in farm.printers.values()],
-        "queues": await farm.queue_state(),
-        "history": [{**run.to_api(), "printer": run.printer} for run in history],
+        "queues": await queues(farm),
+        "history": [{**cp_json.run_json(run), "printer": run.printer} for run in history],
     })
 
 

@@ -61,9 +61,7 @@ async def login(request: web.Request) -> web.Response:
         user, password = body["user"], body["pass"]
         if not isinstance(user, str) or not isinstance(password, str):
             raise FarmctlError("user and pass must be text")
-        principal = await farm.auth.verify_password(user, password)
-        if principal is None:
-            raise FarmctlError("wrong user name or password", 403)
+        principal = await farm.auth.login(user, password, client=request.remote or "unknown")
     else:
         principal = _principal(request)
         if principal is None:
@@ -114,7 +112,8 @@ async def appkeys_request(request: web.Request) -> web.Response:
         raise FarmctlError("send {\"app\": \"<the app's name>\"}")
     if user is not None and not isinstance(user, str):
         raise FarmctlError("user must be text")
-    token = await farm_of(request).auth.request_app_key(app, user or None)
+    client = None if _principal(request) is not None else request.remote or "unknown"
+    token = await farm_of(request).auth.request_app_key(app, user or None, client=client)
     response = web.json_response({"app_token": token,
                                   "auth_dialog": f"{request.url.origin()}/"}, status=201)
     response.headers["Location"] = f"{base_url(request)}/plugin/appkeys/request/{token}"

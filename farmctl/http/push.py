@@ -43,6 +43,8 @@ CURRENT_INTERVAL = 0.5
 HEARTBEAT = 25.0
 SEND_TIMEOUT = 10.0
 SESSION_CHECK = 10.0
+AUTH_TIMEOUT = 5.0
+"""Seconds a new connection may stay without its first ``{"auth": ...}`` before it is closed."""
 MAX_THROTTLE = 100
 MAX_FRAME = 64 * 1024
 HISTORY_LINES = 200
@@ -104,13 +106,20 @@ class PushSession:
         self._terminal_seq = 0
         self._last_sample: tuple[float, Temperatures] | None = None
         self._file: KnownFile | None = None
+        self._auth_deadline: float | None = None
 
     @property
     def authenticated(self) -> bool:
         return self._token is not None
 
-    def opened(self) -> list[dict[str, Any]]:
+    def opened(self, now: float) -> list[dict[str, Any]]:
+        self._auth_deadline = now + AUTH_TIMEOUT
         return [connected_message()]
+
+    def expired(self, now: float) -> bool:
+        """True when the client never authenticated within ``AUTH_TIMEOUT``: the connection is closed,
+        so sockets nobody logs in on cannot pile up."""
+        return self._auth_deadline is not None and now >= self._auth_deadline
 
     def received(self, message: Any, now: float) -> list[dict[str, Any]]:
         """A client message; unknown ones are ignored, as OctoPrint does."""
@@ -137,6 +146,7 @@ class PushSession:
             self.user = self._token = None
             return [{"reauthRequired": {"reason": "stale"}}]
         self.user, self._token = user, token
+        self._auth_deadline = None  # once in, a later reauthRequired waits for the client's new login
         self._next_session_check = now + SESSION_CHECK
         if self._history_sent:
             return []
@@ -180,7 +190,9 @@ class PushSession:
 
     def due(self) -> float | None:
         """When :meth:`tick` next has something to do (None: only a client message can change that)."""
-        return min(self._next_current, self._next_session_check) if self.authenticated else None
+        if self.authenticated:
+            return min(self._next_current, self._next_session_check)
+        return self._auth_deadline
 
     def tick(self, now: float) -> list[dict[str, Any]]:
         if not self.authenticated:
@@ -299,9 +311,12 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
     try:
         if framing == Framing.SOCKJS:
             await send(["o"])
-        await send(encode(framing, session.opened()))
+        await send(encode(framing, session.opened(loop.time())))
         while not ws.closed:
             now = loop.time()
+            if session.expired(now):
+                log.info("push client of %s sent no auth within %.0f s; disconnected", entry.name, AUTH_TIMEOUT)
+                break
             wake = [last_sent + HEARTBEAT] if framing == Framing.SOCKJS else []
             if (due := session.due()) is not None:
                 wake.append(due)

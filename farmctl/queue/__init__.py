@@ -3,5 +3,9 @@
 from farmctl.queue.counting import Claim, materials_match, profile_allows
 from farmctl.queue.jobs import AddedSet
 from farmctl.queue.model import QueueModel
+from farmctl.queue.settings import Automation
+from farmctl.queue.state import QueueContents, QueueSnapshot
+from farmctl.queue.gjob import ExportResult
 
-__all__ = ["AddedSet", "Claim", "QueueModel", "materials_match", "profile_allows"]
+__all__ = ["AddedSet", "Automation", "Claim", "ExportResult", "QueueContents", "QueueModel", "QueueSnapshot",
+           "materials_match", "profile_allows"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
-from farmctl.queue.base import ModelBase
+from farmctl.queue.db import QueueDb, job_of
 from farmctl.queue.validate import as_id
 from farmctl.store import LOCAL_QUEUE, JobRecord, RunRecord, RunResult, SetRecord, Tx
 
@@ -69,7 +69,12 @@ def _as_result(result: Any) -> RunResult:
         raise FarmctlError(f"result must be one of {names}, not {result!r}") from None
 
 
-class Counting(ModelBase):
+class Counting:
+    """Claiming copies and counting what a finished attempt consumes."""
+
+    def __init__(self, db: QueueDb) -> None:
+        self._db = db
+
     async def claim(
         self,
         printer: str,
@@ -79,32 +84,32 @@ class Counting(ModelBase):
         materials: Sequence[str | None] | None = None,
     ) -> Claim | None:
         """Reserve the next printable copy for ``printer``, or None when there is none for it."""
-        async with self._store.transaction() as tx:
-            if await tx.open_runs(printer):
+        async with self._db.write() as tx:
+            if await tx.runs.open(printer):
                 raise FarmctlError(f"printer {printer!r} already has a print in progress", status=409)
-            picked = _pick(await tx.printable_jobs(queues), await tx.open_runs_per_set(), profile, materials)
+            picked = _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials)
             if picked is None:
                 return None
             job, item = picked
-            run = await tx.insert_run(
+            run = await tx.runs.insert(
                 queue_name=job.queue, job_name=job.name, set_path=item.path, printer=printer,
-                start=self._clock(), job_id=job.id, set_id=item.id,
+                start=self._db.clock(), job_id=job.id, set_id=item.id,
             )
-            await tx.update_job(job.id, acquired_by=printer)
-            return Claim(run, await self._job(tx, job.id), item)
+            await tx.jobs.update(job.id, acquired_by=printer)
+            return Claim(run, await job_of(tx, job.id), item)
 
     async def has_work(
         self, profile: str | None = None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
         materials: Sequence[str | None] | None = None,
     ) -> bool:
         """Whether a claim would find a copy now (read only: nothing is reserved)."""
-        async with self._store.transaction(write=False) as tx:
-            return _pick(await tx.printable_jobs(queues), await tx.open_runs_per_set(), profile, materials) is not None
+        async with self._db.read() as tx:
+            return _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials) is not None
 
     async def open_run(self, printer: str) -> RunRecord | None:
         """The run ``printer`` is printing now, if any."""
-        async with self._store.transaction(write=False) as tx:
-            runs = await tx.open_runs(printer)
+        async with self._db.read() as tx:
+            runs = await tx.runs.open(printer)
         return runs[0] if runs else None
 
     async def finish_run(self, run_id: Any, result: Any) -> RunRecord:
@@ -116,18 +121,18 @@ class Counting(ModelBase):
         """
         rid = as_id(run_id, "run id")
         outcome = _as_result(result)
-        async with self._store.transaction() as tx:
-            run = await tx.run(rid)
+        async with self._db.write() as tx:
+            run = await tx.runs.get(rid)
             if run is None:
                 raise FarmctlError(f"no run with id {rid}", status=404)
             if run.result is not None:
                 raise FarmctlError(f"run {rid} already ended ({run.result.value})", status=409)
-            await tx.close_run(rid, outcome, self._clock())
+            await tx.runs.close(rid, outcome, self._db.clock())
             if outcome.consumes_copy:
                 await _consume(tx, run, outcome)
             if run.job_id is not None:
                 await _update_acquired(tx, run.job_id)
-            closed = await tx.run(rid)
+            closed = await tx.runs.get(rid)
         assert closed is not None
         return closed
 
@@ -141,15 +146,15 @@ class Counting(ModelBase):
         outcome = _as_result(result)
         if not outcome.consumes_copy:
             raise FarmctlError("an aborted run can only be settled as success or failure")
-        async with self._store.transaction() as tx:
-            run = await tx.run(rid)
+        async with self._db.write() as tx:
+            run = await tx.runs.get(rid)
             if run is None:
                 raise FarmctlError(f"no run with id {rid}", status=404)
             if run.result is not RunResult.ABORTED:
                 raise FarmctlError(f"run {rid} was not aborted", status=409)
-            await tx.settle_aborted_run(rid, outcome)
+            await tx.runs.settle_aborted(rid, outcome)
             await _consume(tx, run, outcome)
-            settled = await tx.run(rid)
+            settled = await tx.runs.get(rid)
         assert settled is not None
         return settled
 
@@ -159,34 +164,34 @@ class Counting(ModelBase):
         Their copies stay owed (nothing is decremented). The returned runs name the printers
         whose print was interrupted, so the server can bring them back inactive and say why.
         """
-        async with self._store.transaction() as tx:
-            now = self._clock()
-            interrupted = await tx.open_runs()
+        async with self._db.write() as tx:
+            now = self._db.clock()
+            interrupted = await tx.runs.open()
             for run in interrupted:
-                await tx.close_run(run.id, RunResult.ABORTED, now)
-            await tx.release_all_jobs()
-            return [r for r in [await tx.run(run.id) for run in interrupted] if r is not None]
+                await tx.runs.close(run.id, RunResult.ABORTED, now)
+            await tx.jobs.release_all()
+            return [r for r in [await tx.runs.get(run.id) for run in interrupted] if r is not None]
 
 
 async def _consume(tx: Tx, run: RunRecord, outcome: RunResult) -> None:
-    item = None if run.set_id is None else await tx.set(run.set_id)
+    item = None if run.set_id is None else await tx.sets.get(run.set_id)
     if item is None:  # the set was deleted while printing: nothing left to count
         return
-    await tx.update_set(
+    await tx.sets.update(
         item.id,
         remaining=max(0, item.remaining - 1),
         completed=item.completed + (1 if outcome is RunResult.SUCCESS else 0),
     )
-    job = await tx.job(item.job_id)
+    job = await tx.jobs.get(item.job_id)
     if job is None or any(s.remaining > 0 for s in job.sets):
         return
     left = max(0, job.remaining - 1)
-    await tx.update_job(job.id, remaining=left)
+    await tx.jobs.update(job.id, remaining=left)
     if left > 0:
-        await tx.refill_sets(job.id)
+        await tx.sets.refill(job.id)
 
 
 async def _update_acquired(tx: Tx, job_id: int) -> None:
-    holders = [r.printer for r in await tx.open_runs() if r.job_id == job_id]
-    if await tx.job(job_id) is not None:
-        await tx.update_job(job_id, acquired_by=holders[-1] if holders else None)
+    holders = [r.printer for r in await tx.runs.open() if r.job_id == job_id]
+    if await tx.jobs.get(job_id) is not None:
+        await tx.jobs.update(job_id, acquired_by=holders[-1] if holders else None)

@@ -13,15 +13,14 @@ import re
 import shutil
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from farmctl.errors import FarmctlError
-from farmctl.queue.base import ModelBase
-from farmctl.queue.jobs import SetFields
-from farmctl.queue.validate import as_id_list, as_int, as_str
-from farmctl.store import LOCAL_QUEUE, JobRecord
+from farmctl.queue.db import QueueDb, end_rank, job_of, queue_named
+from farmctl.queue.validate import as_id_list, as_int, as_set_fields, as_str
+from farmctl.store import LOCAL_QUEUE, JobRecord, SetFields
 
 GJOB_VERSION = 1
 MANIFEST = "manifest.json"
@@ -31,10 +30,6 @@ MANIFEST = "manifest.json"
 class ExportResult:
     paths: tuple[str, ...]
     errors: tuple[str, ...]
-
-    def to_api(self) -> dict[str, Any]:
-        """The job/export response."""
-        return {"paths": list(self.paths), "errors": list(self.errors)}
 
 
 def safe_name(text: str, fallback: str) -> str:
@@ -123,7 +118,7 @@ def _read_gjob(path: Path) -> tuple[dict[str, Any], list[SetFields]]:
     for item in manifest["sets"]:
         if not isinstance(item, Mapping):
             raise FarmctlError(f"{path.name}: each set must be an object")
-        fields = SetFields.parse(item)
+        fields = as_set_fields(item)
         if fields.path != PurePosixPath(fields.path).name or fields.path in (".", ".."):
             raise FarmctlError(f"{path.name}: set path {fields.path!r} must be a plain file name")
         if fields.path not in names:
@@ -140,12 +135,17 @@ def _extract(path: Path, files: list[str], folder: Path) -> None:
                 shutil.copyfileobj(src, dst)
 
 
-class Gjobs(ModelBase):
+class Gjobs:
+    """job/export and job/import."""
+
+    def __init__(self, db: QueueDb) -> None:
+        self._db = db
+
     async def export_jobs(self, job_ids: Any, dest_dir: Path, files_root: Path) -> ExportResult:
         """job/export: one .gjob per job in ``dest_dir``; set paths are relative to ``files_root``."""
         ids = as_id_list(job_ids)
-        async with self._store.transaction(write=False) as tx:
-            jobs = [await self._job(tx, jid) for jid in ids]
+        async with self._db.read() as tx:
+            jobs = [await job_of(tx, jid) for jid in ids]
         paths, errors = [], []
         for job in jobs:
             try:
@@ -166,23 +166,21 @@ class Gjobs(ModelBase):
         manifest, sets = await asyncio.to_thread(_read_gjob, path)
         name = as_str(manifest.get("name", path.stem), "name", allow_empty=True)
         count = as_int(manifest.get("count", 1), "count", minimum=1)
-        async with self._store.transaction(write=False) as tx:
-            await self._queue(tx, queue)
+        async with self._db.read() as tx:
+            await queue_named(tx, queue)
         folder = _unique(uploads_dir, safe_name(path.stem, "import"))
         await asyncio.to_thread(_extract, path, [s.path for s in sets], folder)
         try:
-            async with self._store.transaction() as tx:
-                q = await self._queue(tx, queue)
-                job_id = await tx.insert_job(
-                    q.id, name, await self._end_rank(tx, q.id), count=count, remaining=count,
-                    created=int(self._clock()), draft=True,
+            async with self._db.write() as tx:
+                q = await queue_named(tx, queue)
+                job_id = await tx.jobs.insert(
+                    q.id, name, await end_rank(tx, q.id), count=count, remaining=count,
+                    created=int(self._db.clock()), draft=True,
                 )
                 for rank, s in enumerate(sets, start=1):
-                    columns = s.columns() | {
-                        "path": f"{folder.name}/{s.path}", "remaining": s.count, "completed": 0,
-                    }
-                    await tx.insert_set(job_id, rank=float(rank), **columns)
-                return await self._job(tx, job_id)
+                    fields = replace(s, path=f"{folder.name}/{s.path}", remaining=s.count, completed=0)
+                    await tx.sets.insert(job_id, float(rank), fields)
+                return await job_of(tx, job_id)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, folder, True)
             raise

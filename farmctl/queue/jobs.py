@@ -12,62 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
-from farmctl.queue.base import ModelBase
+from farmctl.queue.db import QueueDb, end_rank, job_of, queue_named
 from farmctl.queue.validate import (
     as_bool,
     as_id,
     as_id_list,
     as_int,
-    as_materials,
-    as_metadata,
     as_optional_id,
-    as_profiles,
-    as_set_path,
+    as_set_fields,
     as_str,
 )
-from farmctl.store import ARCHIVE_QUEUE, LOCAL_QUEUE, JobRecord, SetRecord, Tx
-
-
-@dataclass(frozen=True, slots=True)
-class SetFields:
-    """A validated set as given by a caller (no id, no rank: the model assigns those)."""
-
-    path: str
-    sd: bool
-    count: int
-    remaining: int
-    completed: int
-    metadata: str | None
-    materials: tuple[str | None, ...]
-    profiles: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any], base: SetRecord | None = None) -> SetFields:
-        """Validate a set; fields left out keep ``base``'s value (or the defaults for a new set)."""
-
-        def pick(key: str, default: Any) -> Any:
-            return data[key] if key in data else default
-
-        path = as_set_path(pick("path", base.path if base else None))
-        count = as_int(pick("count", base.count if base else 1), "count", minimum=1)
-        remaining = as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0)
-        return cls(
-            path=path,
-            sd=as_bool(pick("sd", base.sd if base else False), "sd"),
-            count=count,
-            remaining=remaining,
-            completed=as_int(pick("completed", base.completed if base else 0), "completed", minimum=0),
-            metadata=as_metadata(pick("metadata", base.metadata if base else None)),
-            materials=as_materials(pick("materials", base.materials if base else ())),
-            profiles=as_profiles(pick("profiles", base.profiles if base else ())),
-        )
-
-    def columns(self) -> dict[str, Any]:
-        return {
-            "path": self.path, "sd": self.sd, "count": self.count, "remaining": self.remaining,
-            "completed": self.completed, "metadata": self.metadata, "materials": self.materials,
-            "profiles": self.profiles,
-        }
+from farmctl.store import ARCHIVE_QUEUE, LOCAL_QUEUE, JobRecord, SetFields, SetRecord, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,37 +30,38 @@ class AddedSet:
     job_id: int
     set: SetRecord
 
-    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
-        """The set/add response."""
-        return {"job_id": self.job_id, "set_": self.set.to_api(missing)}
-
 
 def _job_counts(count: int, remaining: int) -> None:
     if remaining > count:
         raise FarmctlError(f"a job's remaining ({remaining}) may not exceed its count ({count})")
 
 
-class JobOps(ModelBase):
+class Jobs:
+    """Continuous Print's job and set operations."""
+
+    def __init__(self, db: QueueDb) -> None:
+        self._db = db
+
     async def get_job(self, job_id: Any) -> JobRecord:
-        async with self._store.transaction(write=False) as tx:
-            return await self._job(tx, as_id(job_id, "job id"))
+        async with self._db.read() as tx:
+            return await job_of(tx, as_id(job_id, "job id"))
 
     async def list_jobs(self, queue: str = LOCAL_QUEUE) -> list[JobRecord]:
-        async with self._store.transaction(write=False) as tx:
-            return await tx.jobs_in((await self._queue(tx, queue)).id)
+        async with self._db.read() as tx:
+            return await tx.jobs.in_queue((await queue_named(tx, queue)).id)
 
     async def _insert_job(self, tx: Tx, queue: str, name: str, draft: bool) -> int:
-        q = await self._queue(tx, queue)
-        return await tx.insert_job(
-            q.id, name, await self._end_rank(tx, q.id), count=1, remaining=1,
-            created=int(self._clock()), draft=draft,
+        q = await queue_named(tx, queue)
+        return await tx.jobs.insert(
+            q.id, name, await end_rank(tx, q.id), count=1, remaining=1,
+            created=int(self._db.clock()), draft=draft,
         )
 
     async def add_job(self, name: Any, queue: str = LOCAL_QUEUE) -> JobRecord:
         """job/add: a new, empty draft at the end of the queue."""
         job_name = as_str(name, "name", allow_empty=True)
-        async with self._store.transaction() as tx:
-            return await self._job(tx, await self._insert_job(tx, queue, job_name, draft=True))
+        async with self._db.write() as tx:
+            return await job_of(tx, await self._insert_job(tx, queue, job_name, draft=True))
 
     async def add_set(
         self,
@@ -117,25 +73,25 @@ class JobOps(ModelBase):
         queue: str = LOCAL_QUEUE,
     ) -> AddedSet:
         """set/add: append a set to ``job``, or to a new job when ``job`` is absent or unknown."""
-        fields = SetFields.parse(data)
+        fields = as_set_fields(data)
         job_id = as_optional_id(job, "job")
         name = as_str(job_name, "jobName", allow_empty=True) if job_name is not None else ""
         draft = as_bool(job_draft, "jobDraft")
-        async with self._store.transaction() as tx:
-            if job_id is None or await tx.job(job_id) is None:
+        async with self._db.write() as tx:
+            if job_id is None or await tx.jobs.get(job_id) is None:
                 name = name or posixpath.splitext(posixpath.basename(fields.path))[0]
                 job_id = await self._insert_job(tx, queue, name, draft)
-            top = await tx.max_set_rank(job_id)
-            set_id = await tx.insert_set(job_id, rank=1.0 if top is None else top + 1.0, **fields.columns())
-            added = await tx.set(set_id)
+            top = await tx.sets.max_rank(job_id)
+            set_id = await tx.sets.insert(job_id, 1.0 if top is None else top + 1.0, fields)
+            added = await tx.sets.get(set_id)
         assert added is not None
         return AddedSet(job_id, added)
 
     async def edit_job(self, data: Mapping[str, Any]) -> JobRecord:
         """job/edit: change the fields given; with ``sets``, those sets in that order, the rest deleted."""
         job_id = as_id(data.get("id"), "id")
-        async with self._store.transaction() as tx:
-            job = await self._job(tx, job_id)
+        async with self._db.write() as tx:
+            job = await job_of(tx, job_id)
             if "queue" in data and data["queue"] != job.queue:
                 raise FarmctlError(f"job {job_id} is in queue {job.queue!r}; use job/mv to move it")
             changes: dict[str, Any] = {}
@@ -148,10 +104,10 @@ class JobOps(ModelBase):
             if "draft" in data:
                 changes["draft"] = as_bool(data["draft"], "draft")
             new_sets = None if "sets" not in data else self._parse_sets(data["sets"], job)
-            await tx.update_job(job_id, **changes)
+            await tx.jobs.update(job_id, **changes)
             if new_sets is not None:
                 await _replace_sets(tx, job, new_sets)
-            return await self._job(tx, job_id)
+            return await job_of(tx, job_id)
 
     @staticmethod
     def _parse_sets(items: Any, job: JobRecord) -> list[tuple[int | None, SetFields]]:
@@ -167,7 +123,7 @@ class JobOps(ModelBase):
                 raise FarmctlError(f"set {set_id} is not part of job {job.id}")
             if set_id is not None and any(set_id == seen for seen, _ in parsed):
                 raise FarmctlError(f"set {set_id} is listed twice")
-            parsed.append((set_id, SetFields.parse(item, current.get(set_id) if set_id else None)))
+            parsed.append((set_id, as_set_fields(item, current.get(set_id) if set_id else None)))
         return parsed
 
     async def move_job(self, job_id: Any, after_id: Any, src_queue: str, dest_queue: str | None = None) -> None:
@@ -176,14 +132,14 @@ class JobOps(ModelBase):
         after = as_optional_id(after_id, "after_id")
         if after == jid:
             raise FarmctlError("a job cannot be moved after itself")
-        async with self._store.transaction() as tx:
-            src = await self._queue(tx, src_queue)
-            dest = await self._queue(tx, dest_queue or src_queue)
-            job = await self._job(tx, jid)
+        async with self._db.write() as tx:
+            src = await queue_named(tx, src_queue)
+            dest = await queue_named(tx, dest_queue or src_queue)
+            job = await job_of(tx, jid)
             if job.queue != src.name:
                 raise FarmctlError(f"job {jid} is not in queue {src.name!r}", status=404)
-            order = [i for i, _ in await tx.job_ranks(dest.id) if i != jid]
-            ranks = dict(await tx.job_ranks(dest.id))
+            order = [i for i, _ in await tx.jobs.ranks(dest.id) if i != jid]
+            ranks = dict(await tx.jobs.ranks(dest.id))
             if after is not None and after not in ranks:
                 raise FarmctlError(f"job {after} is not in queue {dest.name!r}", status=404)
             pos = 0 if after is None else order.index(after) + 1
@@ -194,39 +150,39 @@ class JobOps(ModelBase):
                 order.insert(pos, jid)
                 for n, other in enumerate(order, start=1):
                     if other != jid:
-                        await tx.update_job(other, rank=float(n))
+                        await tx.jobs.update(other, rank=float(n))
                 rank = float(pos + 1)
-            await tx.update_job(jid, queue_id=dest.id, rank=rank, archived=dest.name == ARCHIVE_QUEUE)
+            await tx.jobs.update(jid, queue_id=dest.id, rank=rank, archived=dest.name == ARCHIVE_QUEUE)
 
     async def remove_jobs(self, queue: str, job_ids: Any) -> int:
         """job/rm: jobs in the local queue go to the archive; elsewhere they are deleted."""
         ids = as_id_list(job_ids)
-        async with self._store.transaction() as tx:
-            q = await self._queue(tx, queue)
+        async with self._db.write() as tx:
+            q = await queue_named(tx, queue)
             await self._jobs_in_queue(tx, ids, q.name)
-            archive = await self._queue(tx, ARCHIVE_QUEUE)
+            archive = await queue_named(tx, ARCHIVE_QUEUE)
             for jid in ids:
                 if q.name == LOCAL_QUEUE:
-                    rank = await self._end_rank(tx, archive.id)
-                    await tx.update_job(jid, queue_id=archive.id, rank=rank, archived=True)
+                    rank = await end_rank(tx, archive.id)
+                    await tx.jobs.update(jid, queue_id=archive.id, rank=rank, archived=True)
                 else:
-                    await tx.delete_job(jid)
+                    await tx.jobs.delete(jid)
         return len(ids)
 
     async def reset_jobs(self, queue: str, job_ids: Any) -> int:
         """job/reset: every copy of the job is owed again."""
         ids = as_id_list(job_ids)
-        async with self._store.transaction() as tx:
-            q = await self._queue(tx, queue)
+        async with self._db.write() as tx:
+            q = await queue_named(tx, queue)
             for job in await self._jobs_in_queue(tx, ids, q.name):
-                await tx.update_job(job.id, remaining=job.count)
-                await tx.refill_sets(job.id)
+                await tx.jobs.update(job.id, remaining=job.count)
+                await tx.sets.refill(job.id)
         return len(ids)
 
     async def _jobs_in_queue(self, tx: Tx, ids: Sequence[int], queue: str) -> list[JobRecord]:
         if len(set(ids)) != len(ids):
             raise FarmctlError("job_ids lists a job twice")
-        jobs = [await self._job(tx, jid) for jid in ids]
+        jobs = [await job_of(tx, jid) for jid in ids]
         for job in jobs:
             if job.queue != queue:
                 raise FarmctlError(f"job {job.id} is not in queue {queue!r}", status=404)
@@ -250,9 +206,9 @@ async def _replace_sets(tx: Tx, job: JobRecord, new_sets: list[tuple[int | None,
     kept = {set_id for set_id, _ in new_sets if set_id is not None}
     for old in job.sets:
         if old.id not in kept:
-            await tx.delete_set(old.id)
+            await tx.sets.delete(old.id)
     for rank, (set_id, fields) in enumerate(new_sets, start=1):
         if set_id is None:
-            await tx.insert_set(job.id, rank=float(rank), **fields.columns())
+            await tx.sets.insert(job.id, float(rank), fields)
         else:
-            await tx.update_set(set_id, rank=float(rank), **fields.columns())
+            await tx.sets.replace(set_id, float(rank), fields)

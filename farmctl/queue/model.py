@@ -1,14 +1,44 @@
-"""The queue model the farm server holds: one object, every Continuous Print operation."""
+"""The queue model the farm holds: small collaborators over one ``QueueDb``, each with one job."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from farmctl.queue.counting import Counting
+from farmctl.queue.db import Listener, QueueDb
 from farmctl.queue.gjob import Gjobs
-from farmctl.queue.jobs import JobOps
+from farmctl.queue.jobs import Jobs
 from farmctl.queue.pages import Pages
-from farmctl.queue.settings import Settings
+from farmctl.queue.settings import QueueSettings
+from farmctl.queue.state import QueueState
 from farmctl.queue.statistics import RunStatistics
+from farmctl.store import Store
 
 
-class QueueModel(JobOps, Counting, Settings, Gjobs, RunStatistics, Pages):
-    """``QueueModel(store, clock=time.time)``; methods are async and validate their input."""
+@dataclass(frozen=True, slots=True)
+class QueueModel:
+    """``model.jobs.add_set(...)``, ``model.counting.claim(...)``: methods are async and validate input."""
+
+    db: QueueDb
+    jobs: Jobs
+    counting: Counting
+    settings: QueueSettings
+    state: QueueState
+    gjobs: Gjobs
+    statistics: RunStatistics
+    pages: Pages
+
+    @classmethod
+    def over(cls, store: Store, *, clock: Callable[[], float] = time.time) -> QueueModel:
+        db = QueueDb(store, clock=clock)
+        return cls(db, Jobs(db), Counting(db), QueueSettings(db), QueueState(db), Gjobs(db), RunStatistics(db), Pages(db))
+
+    @property
+    def store(self) -> Store:
+        return self.db.store
+
+    def listen(self, listener: Listener) -> None:
+        """``listener()`` runs after every committed change to the queue."""
+        self.db.listen(listener)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
-from farmctl.queue.base import ModelBase
+from farmctl.queue.db import QueueDb
 from farmctl.queue.validate import as_str
 from farmctl.store import ARCHIVE_QUEUE, LOCAL_QUEUE, EventHook, QueueRecord, RunRecord, Strategy
 
@@ -22,6 +23,15 @@ EVENTS = (
     "continuousprint_awaiting_material",
     "continuousprint_deactivate",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Automation:
+    """Scripts and preprocessors by name, and the hooks of each event in order."""
+
+    scripts: dict[str, str]
+    preprocessors: dict[str, str]
+    events: dict[str, list[EventHook]]
 
 
 def _strategy(value: Any) -> Strategy:
@@ -55,11 +65,16 @@ def _events(value: Any, scripts: Mapping[str, str], preprocessors: Mapping[str, 
     return events
 
 
-class Settings(ModelBase):
+class QueueSettings:
+    """The queues themselves, run history, automation and external data."""
+
+    def __init__(self, db: QueueDb) -> None:
+        self._db = db
+
     async def get_queues(self) -> list[QueueRecord]:
         """queues/get (without the hidden archive)."""
-        async with self._store.transaction(write=False) as tx:
-            return [q for q in await tx.queues() if q.name != ARCHIVE_QUEUE]
+        async with self._db.read() as tx:
+            return [q for q in await tx.queues.all() if q.name != ARCHIVE_QUEUE]
 
     async def edit_queues(self, items: Any) -> None:
         """queues/edit: the list gives queues and their order; queues left out are removed.
@@ -77,89 +92,45 @@ class Settings(ModelBase):
             raise FarmctlError("queues lists a name twice")
         if ARCHIVE_QUEUE in names:
             raise FarmctlError("the archive queue cannot be edited")
-        async with self._store.transaction() as tx:
-            current = {q.name: q for q in await tx.queues()}
+        async with self._db.write() as tx:
+            current = {q.name: q for q in await tx.queues.all()}
             for q in current.values():
                 if q.name not in names and q.name not in PERMANENT_QUEUES:
-                    if await tx.count_jobs(q.id):
+                    if await tx.jobs.count_in(q.id):
                         raise FarmctlError(f"queue {q.name!r} still has jobs; remove them first", status=409)
-                    await tx.delete_queue(q.id)
+                    await tx.queues.delete(q.id)
             for rank, (name, addr, strategy) in enumerate(wanted):
                 if name in current:
-                    await tx.update_queue(current[name].id, float(rank), addr, strategy)
+                    await tx.queues.update(current[name].id, float(rank), addr, strategy)
                 else:
-                    await tx.insert_queue(name, float(rank), addr, strategy)
+                    await tx.queues.insert(name, float(rank), addr, strategy)
             if LOCAL_QUEUE not in names:
-                await tx.update_queue(current[LOCAL_QUEUE].id, -1.0, None, Strategy.LINEAR)
-            await tx.update_queue(current[ARCHIVE_QUEUE].id, float(len(wanted) + 1), None, Strategy.LINEAR)
-
-    async def local_set_paths(self) -> list[str]:
-        async with self._store.transaction(write=False) as tx:
-            return await tx.local_set_paths()
-
-    async def queue_state(self, printer: str | None = None,
-                          missing: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-        """The ``queues`` list of state/get; ``active_set`` is the set ``printer`` is printing and
-        ``missing`` the local files found absent (each set's ``missing_file``).
-
-        Clients poll this, and with thousands of jobs building it costs far more than the query
-        that tells whether anything changed, so the answer is kept until the database or the
-        missing files change. The returned list is shared with later callers: serialise it, do
-        not modify it.
-        """
-        async with self._store.transaction(write=False) as tx:
-            marker = (await tx.change_marker(), missing)
-            cached_at, cached = self._queue_state_cache
-            if cached_at == marker and printer in cached:
-                return cached[printer]
-            if cached_at != marker:
-                cached = {}
-                self._queue_state_cache = (marker, cached)
-            open_runs = await tx.open_runs(printer) if printer else []
-            active = {r.queue_name: r.set_id for r in open_runs}
-            out = []
-            for q in await tx.queues():
-                if q.name == ARCHIVE_QUEUE:
-                    continue
-                jobs = await tx.jobs_in(q.id)
-                out.append({
-                    "name": q.name,
-                    "strategy": q.strategy.shown,
-                    "jobs": [j.to_api(missing) for j in jobs],
-                    "active_set": active.get(q.name),
-                    "addr": q.addr,
-                    "peers": {},
-                    "rank": q.rank,
-                })
-            cached[printer] = out
-            return out
+                await tx.queues.update(current[LOCAL_QUEUE].id, -1.0, None, Strategy.LINEAR)
+            await tx.queues.update(current[ARCHIVE_QUEUE].id, float(len(wanted) + 1), None, Strategy.LINEAR)
 
     async def get_history(self, limit: int = HISTORY_LIMIT) -> list[RunRecord]:
         """history/get: the latest runs, newest first."""
-        async with self._store.transaction(write=False) as tx:
-            return await tx.history(limit)
+        async with self._db.read() as tx:
+            return await tx.runs.history(limit)
 
     async def reset_history(self) -> None:
         """history/reset: forget finished runs. Open runs stay: they reserve copies being printed."""
-        async with self._store.transaction() as tx:
-            await tx.delete_closed_runs()
+        async with self._db.write() as tx:
+            await tx.runs.delete_closed()
 
-    async def get_automation(self) -> dict[str, Any]:
+    async def get_automation(self) -> Automation:
         """automation/get."""
-        async with self._store.transaction(write=False) as tx:
-            return {
-                "scripts": await tx.scripts(),
-                "preprocessors": await tx.preprocessors(),
-                "events": {e: [h.to_api() for h in hooks] for e, hooks in (await tx.events()).items()},
-            }
+        async with self._db.read() as tx:
+            return Automation(await tx.automation.scripts(), await tx.automation.preprocessors(),
+                              await tx.automation.events())
 
     async def hooks(self, event: str) -> list[tuple[str, str | None]]:
         """The (script body, preprocessor body or None) pairs to run for ``event``, in order."""
-        async with self._store.transaction(write=False) as tx:
-            scripts, pres = await tx.scripts(), await tx.preprocessors()
+        async with self._db.read() as tx:
+            scripts, pres = await tx.automation.scripts(), await tx.automation.preprocessors()
             return [
                 (scripts[h.script], None if h.preprocessor is None else pres[h.preprocessor])
-                for h in (await tx.events()).get(event, [])
+                for h in (await tx.automation.events()).get(event, [])
             ]
 
     async def edit_automation(self, data: Any) -> None:
@@ -169,16 +140,16 @@ class Settings(ModelBase):
         scripts = _name_map(data.get("scripts", {}), "scripts")
         pres = _name_map(data.get("preprocessors", {}), "preprocessors")
         events = _events(data.get("events", {}), scripts, pres)
-        async with self._store.transaction() as tx:
-            await tx.replace_automation(scripts, pres, events)
+        async with self._db.write() as tx:
+            await tx.automation.replace(scripts, pres, events)
 
     async def set_external(self, data: Any) -> None:
         """automation/external: the object preprocessors see as ``external``."""
         if not isinstance(data, Mapping):
             raise FarmctlError("external data must be a JSON object")
-        async with self._store.transaction() as tx:
-            await tx.set_external(data)
+        async with self._db.write() as tx:
+            await tx.automation.set_external(data)
 
     async def get_external(self) -> dict[str, Any]:
-        async with self._store.transaction(write=False) as tx:
-            return await tx.external()
+        async with self._db.read() as tx:
+            return await tx.automation.external()

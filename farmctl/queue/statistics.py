@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
-from farmctl.queue.base import ModelBase
+from farmctl.queue.db import QueueDb
 from farmctl.queue.validate import as_id, as_int
 from farmctl.store import DayTotals, HistoryRow, ReasonCount, ResultTotals, RunDetails, RunFilter, RunResult
 
@@ -48,11 +48,6 @@ class Totals:
         return Totals(self.runs + row.runs, seconds=self.seconds + row.seconds,
                       filament_mm=self.filament_mm + row.filament_mm, **counts)
 
-    def to_api(self) -> dict[str, Any]:
-        return {"runs": self.runs, "success": self.success, "failure": self.failure, "cancelled": self.cancelled,
-                "aborted": self.aborted, "printing": self.printing, "successRate": self.success_rate,
-                "hours": round(self.seconds / 3600.0, 3), "filamentMm": round(self.filament_mm, 1)}
-
 
 @dataclass(frozen=True, slots=True)
 class Statistics:
@@ -60,21 +55,6 @@ class Statistics:
     """Per printer, and the farm under ``FARM``."""
     reasons: tuple[ReasonCount, ...]
     days: tuple[DayTotals, ...]
-
-    def to_api(self) -> dict[str, Any]:
-        farm_reasons: dict[str, int] = {}
-        for item in self.reasons:
-            farm_reasons[item.reason] = farm_reasons.get(item.reason, 0) + item.runs
-        return {
-            "farm": self.totals.get(FARM, Totals()).to_api(),
-            "printers": {name: totals.to_api() for name, totals in self.totals.items() if name != FARM},
-            "failureReasons": [{"reason": reason, "runs": runs} for reason, runs in
-                               sorted(farm_reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
-            "failureReasonsByPrinter": [{"printer": r.printer, "reason": r.reason, "runs": r.runs}
-                                        for r in self.reasons],
-            "days": [{"day": d.day, "result": None if d.result is None else d.result.value, "runs": d.runs,
-                      "hours": round(d.seconds / 3600.0, 3)} for d in self.days],
-        }
 
 
 def run_filter(query: Mapping[str, Any]) -> RunFilter:
@@ -116,14 +96,19 @@ def _moment(raw: Any, name: str, end_of_day: bool) -> float | None:
     return datetime.datetime.combine(day, datetime.time()).timestamp()  # local midnight, as the page means it
 
 
-class RunStatistics(ModelBase):
+class RunStatistics:
+    """``model.statistics``: what ended prints leave, and the history read back with filters."""
+
+    def __init__(self, db: QueueDb) -> None:
+        self._db = db
+
     async def note_run(self, run_id: Any, *, reason: str = "", filament_mm: float | None = None,
                        print_seconds: float | None = None) -> None:
         """Keep what an ended print leaves for statistics (the queue driver calls this as it settles)."""
         details = RunDetails(reason[:500], None if filament_mm is None else max(0.0, filament_mm),
                              None if print_seconds is None else max(0.0, print_seconds))
-        async with self._store.transaction() as tx:
-            await tx.set_run_details(as_id(run_id, "run id"), details)
+        async with self._db.store.transaction() as tx:  # not a queue change: nobody needs waking
+            await tx.run_stats.set_details(as_id(run_id, "run id"), details)
 
     async def history_page(self, runs: RunFilter, limit: Any = 50, offset: Any = 0) -> tuple[int, list[HistoryRow]]:
         """(how many runs match, one page of them, newest first)."""
@@ -131,15 +116,15 @@ class RunStatistics(ModelBase):
         if page > MAX_PAGE:
             raise FarmctlError(f"limit may be at most {MAX_PAGE}")
         skip = as_int(offset, "offset", minimum=0)
-        async with self._store.transaction(write=False) as tx:
-            return await tx.count_runs(runs), await tx.history_page(runs, page, skip)
+        async with self._db.read() as tx:
+            return await tx.run_stats.count(runs), await tx.run_stats.page(runs, page, skip)
 
     async def statistics(self, runs: RunFilter) -> Statistics:
-        now = self._clock()
-        async with self._store.transaction(write=False) as tx:
-            rows = await tx.result_totals(runs, now)
-            reasons = await tx.failure_reasons(runs)
-            days = await tx.day_totals(runs, now)
+        now = self._db.clock()
+        async with self._db.read() as tx:
+            rows = await tx.run_stats.result_totals(runs, now)
+            reasons = await tx.run_stats.failure_reasons(runs)
+            days = await tx.run_stats.day_totals(runs, now)
         totals: dict[str, Totals] = {FARM: Totals()}
         for row in rows:
             totals[row.printer] = totals.get(row.printer, Totals()).add(row)
@@ -147,5 +132,5 @@ class RunStatistics(ModelBase):
         return Statistics(totals, tuple(reasons), tuple(days))
 
     async def history_printers(self) -> list[str]:
-        async with self._store.transaction(write=False) as tx:
-            return await tx.run_printers()
+        async with self._db.read() as tx:
+            return await tx.run_stats.printers()

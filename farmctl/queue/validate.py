@@ -6,11 +6,12 @@ The HTTP layer passes what it received; every check happens here, once, before a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from farmctl.errors import FarmctlError
 from farmctl.files.paths import safe_relative_path
+from farmctl.store import SetFields, SetRecord
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -119,3 +120,23 @@ def as_id_list(values: Any, name: str = "job_ids") -> list[int]:
     if not isinstance(values, Sequence):
         raise FarmctlError(f"{name} must be a list of ids, not {values!r}")
     return [as_id(v, name) for v in values]
+
+
+def as_set_fields(data: Mapping[str, Any], base: SetRecord | None = None) -> SetFields:
+    """Validate a set as a caller gives it; fields left out keep ``base``'s value (or a new set's defaults)."""
+
+    def pick(key: str, default: Any) -> Any:
+        return data[key] if key in data else default
+
+    path = as_set_path(pick("path", base.path if base else None))
+    count = as_int(pick("count", base.count if base else 1), "count", minimum=1)
+    return SetFields(
+        path=path,
+        sd=as_bool(pick("sd", base.sd if base else False), "sd"),
+        count=count,
+        remaining=as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0),
+        completed=as_int(pick("completed", base.completed if base else 0), "completed", minimum=0),
+        metadata=as_metadata(pick("metadata", base.metadata if base else None)),
+        materials=as_materials(pick("materials", base.materials if base else ())),
+        profiles=as_profiles(pick("profiles", base.profiles if base else ())),
+    )

@@ -4,15 +4,17 @@ from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
 from farmctl.store.migrations import LATEST_VERSION
-from farmctl.store.printer_status import PrinterStatus
+from farmctl.store.printers import PrinterStatus
 from farmctl.store.records import (
     ARCHIVE_QUEUE,
     LOCAL_QUEUE,
+    SET_FIELDS,
     EventHook,
     JobRecord,
     QueueRecord,
     RunRecord,
     RunResult,
+    SetFields,
     SetRecord,
     Strategy,
 )
@@ -20,8 +22,8 @@ from farmctl.store.run_stats import DayTotals, HistoryRow, ReasonCount, ResultTo
 from farmctl.store.tx import Tx
 
 __all__ = [
-    "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "EventHook", "JobRecord", "QueueRecord",
-    "RunRecord", "RunResult", "SetRecord", "Store", "Strategy", "Tx",
+    "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
+    "RunRecord", "RunResult", "SetFields", "SetRecord", "Store", "Strategy", "Tx",
     "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
     "DayTotals", "HistoryRow", "ReasonCount", "ResultTotals", "RunDetails", "RunFilter",
 ]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from farmctl.store.sql import SqlBase
+from farmctl.store.sql import Row, Rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,44 +25,43 @@ class AppKeyRequestRecord:
     last_poll: float
 
 
-def _request(row: aiosqlite.Row) -> AppKeyRequestRecord:
+def _request(row: Row) -> AppKeyRequestRecord:
     return AppKeyRequestRecord(row["id"], row["app"], row["user_name"], row["state"], row["role"], row["owner"],
                                row["created"], row["last_poll"])
 
 
-class AppKeyRows(SqlBase):
-    async def insert_app_key_request(self, token_hash: str, app: str, user: str | None, now: float) -> int:
-        cur = await self._write(
+class AppKeyRows(Rows):
+    async def insert(self, token_hash: str, app: str, user: str | None, now: float) -> int:
+        return await self._sql.insert(
             """INSERT INTO app_key_requests (token_hash, app, user_name, state, created, last_poll)
-               VALUES (?, ?, ?, 'pending', ?, ?)""",
+               VALUES (?, ?, ?, 'pending', ?, ?) RETURNING id""",
             (token_hash, app, user, now, now),
         )
-        return int(cur.lastrowid or 0)
 
-    async def app_key_request(self, request_id: int) -> AppKeyRequestRecord | None:
-        row = await self._one("SELECT * FROM app_key_requests WHERE id = ?", (request_id,))
+    async def get(self, request_id: int) -> AppKeyRequestRecord | None:
+        row = await self._sql.one("SELECT * FROM app_key_requests WHERE id = ?", (request_id,))
         return None if row is None else _request(row)
 
-    async def app_key_request_by_token(self, token_hash: str) -> AppKeyRequestRecord | None:
-        row = await self._one("SELECT * FROM app_key_requests WHERE token_hash = ?", (token_hash,))
+    async def by_token(self, token_hash: str) -> AppKeyRequestRecord | None:
+        row = await self._sql.one("SELECT * FROM app_key_requests WHERE token_hash = ?", (token_hash,))
         return None if row is None else _request(row)
 
-    async def app_key_requests(self) -> list[AppKeyRequestRecord]:
-        return [_request(r) for r in await self._all("SELECT * FROM app_key_requests ORDER BY created, id")]
+    async def all(self) -> list[AppKeyRequestRecord]:
+        return [_request(r) for r in await self._sql.all("SELECT * FROM app_key_requests ORDER BY created, id")]
 
-    async def move_app_key_request(self, request_id: int, old: str, new: str, *, role: str | None = None,
+    async def move(self, request_id: int, old: str, new: str, *, role: str | None = None,
                                    owner: str | None = None) -> bool:
         """Change the state only if it still is ``old`` (False: someone else moved it first)."""
-        cur = await self._write(
+        changed = await self._sql.write(
             """UPDATE app_key_requests SET state = ?, role = coalesce(?, role), owner = coalesce(?, owner)
                WHERE id = ? AND state = ?""",
             (new, role, owner, request_id, old),
         )
-        return cur.rowcount > 0
+        return changed > 0
 
-    async def touch_app_key_request(self, request_id: int, now: float) -> None:
-        await self._write("UPDATE app_key_requests SET last_poll = ? WHERE id = ?", (now, request_id))
+    async def touch(self, request_id: int, now: float) -> None:
+        await self._sql.write("UPDATE app_key_requests SET last_poll = ? WHERE id = ?", (now, request_id))
 
-    async def delete_app_key_requests(self, request_ids: list[int]) -> None:
+    async def delete(self, request_ids: list[int]) -> None:
         for request_id in request_ids:
-            await self._write("DELETE FROM app_key_requests WHERE id = ?", (request_id,))
+            await self._sql.write("DELETE FROM app_key_requests WHERE id = ?", (request_id,))

@@ -17,6 +17,7 @@ import aiosqlite
 
 from farmctl.errors import FarmctlError
 from farmctl.store.migrations import LATEST_VERSION, MIGRATIONS
+from farmctl.store.sql import SqliteSql
 from farmctl.store.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class Store:
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(self._conn)
+                yield Tx(SqliteSql(self._conn))
             except BaseException:
                 await self._conn.rollback()
                 raise

@@ -146,7 +146,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (printer, heater)
         )""",
     ),
-    # 7: what a finished print leaves for statistics: why it failed, filament used, seconds printed.
+    # 7: what each printer has loaded per tool (Continuous Print's material keys), the printer profile
+    # name sets are matched against when set through the API, and the queue's own settings (JSON values).
+    (
+        """CREATE TABLE printer_materials (
+            printer TEXT NOT NULL,
+            tool INTEGER NOT NULL CHECK (tool >= 0),
+            material TEXT NOT NULL CHECK (material <> ''),
+            updated REAL NOT NULL,
+            PRIMARY KEY (printer, tool)
+        )""",
+        """CREATE TABLE printer_profiles (
+            printer TEXT PRIMARY KEY,
+            profile TEXT NOT NULL CHECK (profile <> ''),
+            updated REAL NOT NULL
+        )""",
+        "CREATE TABLE queue_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 8: what a finished print leaves for statistics: why it failed, filament used, seconds printed.
     (
         """CREATE TABLE run_details (
             run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,

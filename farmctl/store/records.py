@@ -1,27 +1,22 @@
-"""Frozen records of the queue database and their Continuous Print API shapes.
+"""Frozen records of the queue database, as the store returns them.
 
-The store builds them from rows; the queue model hands them to callers. ``to_api()`` uses the
-plugin's key names exactly, so the HTTP layer only serialises.
+Records carry farmctl's own names and types; the Continuous Print JSON is built from them in
+``farmctl.http`` (``cp_json``), never here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Any
 
 ARCHIVE_QUEUE = "archive"
 LOCAL_QUEUE = "local"
 
 
 class Strategy(Enum):
-    """How a queue orders its jobs; the plugin shows LINEAR as ``IN_ORDER`` in state/get."""
+    """How a queue orders its jobs."""
 
     LINEAR = "LINEAR"
-
-    @property
-    def shown(self) -> str:
-        return "IN_ORDER"
 
 
 class RunResult(Enum):
@@ -30,7 +25,7 @@ class RunResult(Enum):
     SUCCESS = "success"
     FAILURE = "failure"
     ABORTED = "aborted"  # interrupted by a farmctl crash or restart
-    CANCELLED = "cancelled"  # stopped by a person
+    CANCELLED = "cancelled"  # stopped by a person (here or on the printer's own screen)
 
     @property
     def consumes_copy(self) -> bool:
@@ -45,42 +40,35 @@ class QueueRecord:
     addr: str | None
     strategy: Strategy
 
-    def to_api(self) -> dict[str, Any]:
-        """The queues/get entry."""
-        return {"name": self.name, "addr": self.addr, "strategy": self.strategy.value}
-
 
 @dataclass(frozen=True, slots=True)
-class SetRecord:
-    id: int
-    job_id: int
+class SetFields:
+    """A set's own fields: the one definition the store's columns and the queue's validation follow."""
+
     path: str
-    sd: bool
-    rank: float
+    sd: bool  # printed from the printer's SD card, not from farmctl's uploads
     count: int
     remaining: int
     completed: int
-    metadata: str | None
-    materials: tuple[str | None, ...]
-    profiles: tuple[str, ...]
+    metadata: str | None  # JSON text, as the plugin keeps it
+    materials: tuple[str | None, ...]  # one per tool, None = any
+    profiles: tuple[str, ...]  # printer profile names allowed to print it; empty = any
 
-    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
-        """``missing``: the local files found absent, when the caller looked (adds ``missing_file``)."""
-        record = {
-            "path": self.path,
-            "count": self.count,
-            "metadata": self.metadata,
-            "materials": list(self.materials),
-            "profiles": list(self.profiles),
-            "id": self.id,
-            "rank": self.rank,
-            "sd": self.sd,
-            "remaining": self.remaining,
-            "completed": self.completed,
-        }
-        if missing is not None:
-            record["missing_file"] = not self.sd and self.path in missing
-        return record
+
+SET_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SetFields))
+
+
+@dataclass(frozen=True, slots=True)
+class SetRecord(SetFields):
+    """A stored set: its fields plus where it sits."""
+
+    id: int
+    job_id: int
+    rank: float
+
+    @property
+    def fields(self) -> SetFields:
+        return SetFields(*(getattr(self, name) for name in SET_FIELDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +84,6 @@ class JobRecord:
     acquired_by: str | None
     archived: bool
     sets: tuple[SetRecord, ...]
-
-    def to_api(self, missing: frozenset[str] | None = None) -> dict[str, Any]:
-        return {
-            "queue": self.queue,
-            "name": self.name,
-            "count": self.count,
-            "draft": self.draft,
-            "sets": [s.to_api(missing) for s in self.sets],
-            "created": self.created,
-            "id": self.id,
-            "remaining": self.remaining,
-            "acquired": self.acquired_by is not None,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +103,6 @@ class RunRecord:
     movie_path: str | None = None
     thumb_path: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
-        """The history/get row."""
-        return {
-            "start": self.start,
-            "end": self.end,
-            "result": None if self.result is None else self.result.value,
-            "queue_name": self.queue_name,
-            "job_name": self.job_name,
-            "set_path": self.set_path,
-            "run_id": self.id,
-            "movie_path": self.movie_path,
-            "thumb_path": self.thumb_path,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class EventHook:
@@ -149,6 +110,3 @@ class EventHook:
 
     script: str
     preprocessor: str | None
-
-    def to_api(self) -> dict[str, Any]:
-        return {"script": self.script, "preprocessor": self.preprocessor}

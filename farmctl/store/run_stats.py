@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from farmctl.store.records import RunRecord, RunResult
 from farmctl.store.runs import _run_record as run_record
-from farmctl.store.sql import SqlBase
+from farmctl.store.sql import Row, Rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +87,7 @@ _SECONDS = 'COALESCE(d.print_seconds, MAX(0, COALESCE(r."end", ?) - r.start))'
 Its one parameter (now) comes first, before the filter's."""
 
 
-def _details(row: aiosqlite.Row) -> RunDetails | None:
+def _details(row: Row) -> RunDetails | None:
     if row["d_run_id"] is None:
         return None
     return RunDetails(row["d_reason"], row["d_filament_mm"], row["d_print_seconds"])
@@ -99,32 +97,32 @@ def _result(text: str | None) -> RunResult | None:
     return None if text is None else RunResult(text)
 
 
-class RunStatsRows(SqlBase):
-    async def set_run_details(self, run_id: int, details: RunDetails) -> None:
-        await self._write(
+class RunStatsRows(Rows):
+    async def set_details(self, run_id: int, details: RunDetails) -> None:
+        await self._sql.write(
             """INSERT INTO run_details (run_id, reason, filament_mm, print_seconds) VALUES (?, ?, ?, ?)
                ON CONFLICT (run_id) DO UPDATE SET reason = excluded.reason,
                    filament_mm = excluded.filament_mm, print_seconds = excluded.print_seconds""",
             (run_id, details.reason, details.filament_mm, details.print_seconds),
         )
 
-    async def history_page(self, runs: RunFilter, limit: int, offset: int) -> list[HistoryRow]:
+    async def page(self, runs: RunFilter, limit: int, offset: int) -> list[HistoryRow]:
         where, params = runs.where()
-        rows = await self._all(
+        rows = await self._sql.all(
             f"""SELECT r.*, d.run_id AS d_run_id, d.reason AS d_reason, d.filament_mm AS d_filament_mm,
                        d.print_seconds AS d_print_seconds {_FROM}
                 WHERE {where} ORDER BY r.start DESC, r.id DESC LIMIT ? OFFSET ?""",
             (*params, limit, offset))
         return [HistoryRow(run_record(row), _details(row)) for row in rows]
 
-    async def count_runs(self, runs: RunFilter) -> int:
+    async def count(self, runs: RunFilter) -> int:
         where, params = runs.where()
-        row = await self._one(f"SELECT COUNT(*) {_FROM} WHERE {where}", params)
+        row = await self._sql.one(f"SELECT COUNT(*) {_FROM} WHERE {where}", params)
         return int(row[0]) if row else 0
 
     async def result_totals(self, runs: RunFilter, now: float) -> list[ResultTotals]:
         where, params = runs.where()
-        rows = await self._all(
+        rows = await self._sql.all(
             f"""SELECT r.printer, r.result, COUNT(*) AS n, SUM({_SECONDS}) AS seconds,
                        SUM(COALESCE(d.filament_mm, 0)) AS filament {_FROM}
                 WHERE {where} GROUP BY r.printer, r.result ORDER BY r.printer, r.result""",
@@ -134,7 +132,7 @@ class RunStatsRows(SqlBase):
 
     async def failure_reasons(self, runs: RunFilter) -> list[ReasonCount]:
         where, params = runs.where()
-        rows = await self._all(
+        rows = await self._sql.all(
             f"""SELECT r.printer, COALESCE(NULLIF(d.reason, ''), 'no reason recorded') AS reason, COUNT(*) AS n
                 {_FROM} WHERE {where} AND r.result = 'failure'
                 GROUP BY r.printer, 2 ORDER BY n DESC, r.printer, 2""", params)
@@ -142,14 +140,14 @@ class RunStatsRows(SqlBase):
 
     async def day_totals(self, runs: RunFilter, now: float) -> list[DayTotals]:
         where, params = runs.where()
-        rows = await self._all(
+        rows = await self._sql.all(
             f"""SELECT date(r.start, 'unixepoch', 'localtime') AS day, r.result, COUNT(*) AS n,
                        SUM({_SECONDS}) AS seconds {_FROM}
                 WHERE {where} GROUP BY day, r.result ORDER BY day, r.result""",
             (now, *params))
         return [DayTotals(r["day"], _result(r["result"]), r["n"], float(r["seconds"] or 0.0)) for r in rows]
 
-    async def run_printers(self) -> list[str]:
+    async def printers(self) -> list[str]:
         """Every printer that has a run in the history (also printers no longer configured)."""
-        return [r[0] for r in await self._all("SELECT DISTINCT printer FROM runs ORDER BY printer")]
+        return [r[0] for r in await self._sql.all("SELECT DISTINCT printer FROM runs ORDER BY printer")]
 

@@ -116,8 +116,8 @@ async def test_no_key_ever_belongs_to_a_user_named_api(auth: AuthService, name: 
 async def test_the_schema_refuses_an_api_user_and_unknown_roles(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         async with store.transaction() as tx:
-            await tx.insert_user("_api", None, "admin", 0.0)
+            await tx.auth.insert_user("_api", None, "admin", 0.0)
     with pytest.raises(sqlite3.IntegrityError):
         async with store.transaction() as tx:
-            await tx.insert_user("bob", None, "root", 0.0)
+            await tx.auth.insert_user("bob", None, "root", 0.0)
     assert {r.value for r in Role} == {"admin", "operator", "viewer"}  # what the CHECK lists

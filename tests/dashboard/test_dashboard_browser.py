@@ -250,7 +250,7 @@ async def test_a_printers_question_is_answered_from_its_card(served: Served, bro
 async def test_a_queued_file_that_is_gone_is_marked_on_its_job(served: Served, browser) -> None:
     from playwright.async_api import expect
 
-    await served.farm.model.add_set({"path": "gone.gcode", "count": 1}, job_name="spares", job_draft=True)
+    await served.farm.model.jobs.add_set({"path": "gone.gcode", "count": 1}, job_name="spares", job_draft=True)
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(served.url + "/")
     await page.fill("#key-input", served.key)

@@ -18,5 +18,5 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def model(db_path: Path) -> AsyncIterator[QueueModel]:
     store = await Store.open(db_path)
-    yield QueueModel(store, clock=Clock())
+    yield QueueModel.over(store, clock=Clock())
     await store.close()

@@ -30,10 +30,10 @@ async def make_job(model: QueueModel, sets: list[tuple[str, int]], count: int = 
     """A non-draft job in local with the given (path, count) sets."""
     job_id = None
     for path, set_count in sets:
-        added = await model.add_set({"path": path, "count": set_count}, job=job_id, job_name="j")
+        added = await model.jobs.add_set({"path": path, "count": set_count}, job=job_id, job_name="j")
         job_id = added.job_id
     assert job_id is not None
-    await model.edit_job({"id": job_id, "count": count, "remaining": count, "draft": False, **extra})
+    await model.jobs.edit_job({"id": job_id, "count": count, "remaining": count, "draft": False, **extra})
     return job_id
 
 
@@ -42,9 +42,9 @@ async def print_all(model: QueueModel, printer: str = "p1", profile: str | None 
     """Claim and finish until nothing is left; the paths in print order."""
     order = []
     for _ in range(limit):
-        claim = await model.claim(printer, profile)
+        claim = await model.counting.claim(printer, profile)
         if claim is None:
             return order
         order.append(claim.set.path)
-        await model.finish_run(claim.run.id, result)
+        await model.counting.finish_run(claim.run.id, result)
     raise AssertionError("still claiming after limit")

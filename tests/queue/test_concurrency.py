@@ -28,15 +28,15 @@ async def _printer(model: QueueModel, name: str, path: Path, seed: int, done: as
     rng = random.Random(seed)
     printed = []
     while not done.is_set():
-        claim = await model.claim(name)
+        claim = await model.counting.claim(name)
         if claim is None:
             await asyncio.sleep(0.002)
             continue
         _assert_no_overbooking(path)
         await asyncio.sleep(rng.uniform(0, 0.01))
         printed.append(claim.set.path)
-        await model.finish_run(claim.run.id, RunResult.SUCCESS)
-        job = await model.get_job(claim.job.id)
+        await model.counting.finish_run(claim.run.id, RunResult.SUCCESS)
+        job = await model.jobs.get_job(claim.job.id)
         if job.remaining == 0:
             done.set()
     return printed
@@ -46,7 +46,7 @@ async def test_two_connections_finish_six_copies_without_duplicates(model: Queue
     job_id = await make_job(model, [("A", 2), ("B", 1)], count=2)  # 6 copies: A A B, A A B
     other = await Store.open(db_path)
     try:
-        second = QueueModel(other, clock=Clock())
+        second = QueueModel.over(other, clock=Clock())
         done = asyncio.Event()
         a, b = await asyncio.wait_for(
             asyncio.gather(
@@ -58,19 +58,19 @@ async def test_two_connections_finish_six_copies_without_duplicates(model: Queue
         await other.close()
     assert sorted(a + b) == sorted("AABAAB")
     assert a and b, "both printers should have printed"
-    history = await model.get_history()
+    history = await model.settings.get_history()
     assert len(history) == 6 and all(r.result is RunResult.SUCCESS for r in history)
-    job = await model.get_job(job_id)
+    job = await model.jobs.get_job(job_id)
     assert job.remaining == 0 and job.acquired_by is None
-    assert await model.claim("p1") is None
+    assert await model.counting.claim("p1") is None
 
 
 async def test_concurrent_claims_never_share_the_last_copy(model: QueueModel, db_path: Path) -> None:
     await make_job(model, [("only", 1)])
     stores = [await Store.open(db_path) for _ in range(4)]
     try:
-        models = [QueueModel(s, clock=Clock()) for s in stores]
-        claims = await asyncio.gather(*(m.claim(f"p{i}") for i, m in enumerate(models)))
+        models = [QueueModel.over(s, clock=Clock()) for s in stores]
+        claims = await asyncio.gather(*(m.counting.claim(f"p{i}") for i, m in enumerate(models)))
     finally:
         for s in stores:
             await s.close()

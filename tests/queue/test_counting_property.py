@@ -19,21 +19,21 @@ _counter = itertools.count()
 
 async def _run(db: Path, set_counts: list[int], job_count: int, outcomes: list[RunResult]) -> None:
     store = await Store.open(db)
-    model = QueueModel(store, clock=Clock())
+    model = QueueModel.over(store, clock=Clock())
     try:
         sets = [(f"s{i}", c) for i, c in enumerate(set_counts)]
         job_id = await make_job(model, sets, count=job_count)
         expected = [p for _ in range(job_count) for p, c in sets for _ in range(c)]
         consumed = 0
         for outcome in itertools.chain(outcomes, itertools.repeat(RunResult.SUCCESS)):
-            claim = await model.claim("p1")
+            claim = await model.counting.claim("p1")
             if claim is None:
                 break
             assert claim.set.path == expected[consumed]
-            await model.finish_run(claim.run.id, outcome)
+            await model.counting.finish_run(claim.run.id, outcome)
             consumed += outcome.consumes_copy
         assert consumed == len(expected)
-        job = await model.get_job(job_id)
+        job = await model.jobs.get_job(job_id)
         assert job.remaining == 0 and job.acquired_by is None
     finally:
         await store.close()

@@ -21,24 +21,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 async def _reopen(path: Path) -> tuple[Store, QueueModel]:
     store = await Store.open(path)
-    return store, QueueModel(store, clock=Clock())
+    return store, QueueModel.over(store, clock=Clock())
 
 
 async def test_open_run_at_crash_is_aborted_and_still_owed(model: QueueModel, db_path: Path) -> None:
     job_id = await make_job(model, [("A", 1), ("B", 1)], count=2)
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None and claim.set.path == "A"
     await model.store.close()  # the process dies here, mid-print
 
     store, after = await _reopen(db_path)
     try:
-        interrupted = await after.recover_after_crash()
+        interrupted = await after.counting.recover_after_crash()
         assert [(r.printer, r.id, r.result) for r in interrupted] == [("p1", claim.run.id, RunResult.ABORTED)]
         assert interrupted[0].end is not None
-        job = await after.get_job(job_id)
+        job = await after.jobs.get_job(job_id)
         assert job.acquired_by is None and job.remaining == 2
         assert [s.remaining for s in job.sets] == [1, 1]
-        assert await after.recover_after_crash() == []  # nothing is aborted twice
+        assert await after.counting.recover_after_crash() == []  # nothing is aborted twice
         assert await print_all(after) == list("ABAB")
     finally:
         await store.close()
@@ -46,14 +46,14 @@ async def test_open_run_at_crash_is_aborted_and_still_owed(model: QueueModel, db
 
 async def test_finish_recorded_before_crash_is_not_printed_again(model: QueueModel, db_path: Path) -> None:
     await make_job(model, [("A", 1), ("B", 1)])
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
-    await model.finish_run(claim.run.id, "success")
+    await model.counting.finish_run(claim.run.id, "success")
     await model.store.close()
 
     store, after = await _reopen(db_path)
     try:
-        assert await after.recover_after_crash() == []
+        assert await after.counting.recover_after_crash() == []
         assert await print_all(after) == ["B"]
     finally:
         await store.close()
@@ -67,10 +67,10 @@ _CHILD = textwrap.dedent(
     async def main(path, run_id, commit):
         store = await Store.open(path)
         async with store.transaction() as tx:
-            run = await tx.run(run_id)
-            await tx.close_run(run_id, RunResult.SUCCESS, time.time())
-            item = await tx.set(run.set_id)
-            await tx.update_set(item.id, remaining=item.remaining - 1, completed=item.completed + 1)
+            run = await tx.runs.get(run_id)
+            await tx.runs.close(run_id, RunResult.SUCCESS, time.time())
+            item = await tx.sets.get(run.set_id)
+            await tx.sets.update(item.id, remaining=item.remaining - 1, completed=item.completed + 1)
             if not commit:
                 print("holding", flush=True)
                 await asyncio.sleep(60)
@@ -100,16 +100,16 @@ async def test_sigkill_inside_a_write_transaction_loses_the_whole_change(
     model: QueueModel, db_path: Path
 ) -> None:
     job_id = await make_job(model, [("A", 2)])
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
     await _kill_child_after(db_path, claim.run.id, "hold", b"holding")
 
     store, after = await _reopen(db_path)
     try:
-        interrupted = await after.recover_after_crash()
+        interrupted = await after.counting.recover_after_crash()
         assert [r.id for r in interrupted] == [claim.run.id]
-        job = await after.get_job(job_id)
+        job = await after.jobs.get_job(job_id)
         assert (job.sets[0].remaining, job.sets[0].completed) == (2, 0)
         assert await print_all(after) == ["A", "A"]
     finally:
@@ -118,15 +118,15 @@ async def test_sigkill_inside_a_write_transaction_loses_the_whole_change(
 
 async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, db_path: Path) -> None:
     job_id = await make_job(model, [("A", 2)])
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
     await _kill_child_after(db_path, claim.run.id, "commit", b"committed")
 
     store, after = await _reopen(db_path)
     try:
-        assert await after.recover_after_crash() == []
-        assert (await after.get_job(job_id)).sets[0].remaining == 1
+        assert await after.counting.recover_after_crash() == []
+        assert (await after.jobs.get_job(job_id)).sets[0].remaining == 1
         assert await print_all(after) == ["A"]
     finally:
         await store.close()
@@ -134,18 +134,18 @@ async def test_sigkill_after_commit_keeps_the_finish(model: QueueModel, db_path:
 
 async def test_a_person_can_settle_an_interrupted_print_as_done(model: QueueModel, db_path: Path) -> None:
     job_id = await make_job(model, [("A", 2)])
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
     await model.store.close()
 
     store, after = await _reopen(db_path)
     try:
-        (aborted,) = await after.recover_after_crash()
-        settled = await after.settle_aborted_run(aborted.id, "success")
+        (aborted,) = await after.counting.recover_after_crash()
+        settled = await after.counting.settle_aborted_run(aborted.id, "success")
         assert settled.result is RunResult.SUCCESS and settled.end == aborted.end
-        assert (await after.get_job(job_id)).sets[0].remaining == 1
+        assert (await after.jobs.get_job(job_id)).sets[0].remaining == 1
         with pytest.raises(FarmctlError) as err:
-            await after.settle_aborted_run(aborted.id, "success")
+            await after.counting.settle_aborted_run(aborted.id, "success")
         assert err.value.status == 409
         assert await print_all(after) == ["A"]
     finally:

@@ -12,8 +12,8 @@ NOW = 1_000_000.0
 
 
 async def printable(model: QueueModel):
-    async with model.store.transaction(write=False) as tx:
-        return await tx.printable_jobs([LOCAL_QUEUE])
+    async with model.db.read() as tx:
+        return await tx.jobs.printable([LOCAL_QUEUE])
 
 
 async def test_two_set_job_count_two_on_two_printers(model: QueueModel) -> None:
@@ -36,7 +36,7 @@ async def test_two_set_job_count_two_on_two_printers(model: QueueModel) -> None:
 
 async def test_a_running_copy_ends_as_its_progress_says_then_the_queue_goes_on(model: QueueModel) -> None:
     await make_job(model, [("a.gcode", 3)])
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
     lanes = [Lane("p1", NOW + 120.0, running_set=claim.set.id), Lane("p2", NOW + 1000.0)]
     forecast = plan(await printable(model), lanes, {"a.gcode": 500.0}, NOW, running_since={"p1": NOW - 380.0})
@@ -46,11 +46,11 @@ async def test_a_running_copy_ends_as_its_progress_says_then_the_queue_goes_on(m
 
 async def test_profiles_route_sets_and_an_unprintable_set_is_reported(model: QueueModel) -> None:
     await make_job(model, [("mk3.gcode", 2)], profiles=None)
-    added = await model.add_set({"path": "mk3.gcode", "count": 2, "profiles": ["prusa-mk3"]}, job_name="mk3")
-    await model.edit_job({"id": added.job_id, "draft": False})
-    other = await model.add_set({"path": "ender.gcode", "count": 1, "profiles": ["ender3"]}, job_name="ender")
-    await model.edit_job({"id": other.job_id, "draft": False})
-    draft = await model.add_set({"path": "draft.gcode", "count": 1}, job_name="draft")
+    added = await model.jobs.add_set({"path": "mk3.gcode", "count": 2, "profiles": ["prusa-mk3"]}, job_name="mk3")
+    await model.jobs.edit_job({"id": added.job_id, "draft": False})
+    other = await model.jobs.add_set({"path": "ender.gcode", "count": 1, "profiles": ["ender3"]}, job_name="ender")
+    await model.jobs.edit_job({"id": other.job_id, "draft": False})
+    draft = await model.jobs.add_set({"path": "draft.gcode", "count": 1}, job_name="draft")
     forecast = plan(await printable(model), [Lane("p1", NOW, profile="marlin2"), Lane("p2", NOW, profile="prusa-mk3")],
                     {}, NOW, unknown_duration=100.0)
     assert [c.printer for c in forecast.copies if c.path == "mk3.gcode" and c.job_id == added.job_id] == ["p2", "p2"]
@@ -62,7 +62,8 @@ async def test_profiles_route_sets_and_an_unprintable_set_is_reported(model: Que
 def test_ten_thousand_jobs_stop_at_the_bound() -> None:
     """Records as the store returns them (built directly: 10,000 inserts would be most of the test)."""
     jobs = [JobRecord(n, LOCAL_QUEUE, f"j{n}", float(n), 1, 1, 0, False, None, False,
-                      (SetRecord(n, n, "a.gcode", False, 1.0, 1, 1, 0, None, (), ()),)) for n in range(10_000)]
+                      (SetRecord(path="a.gcode", sd=False, count=1, remaining=1, completed=0, metadata=None,
+                                 materials=(), profiles=(), id=n, job_id=n, rank=1.0),)) for n in range(10_000)]
     forecast = plan(jobs, [Lane(f"p{n}", NOW) for n in range(16)], {"a.gcode": 60.0}, NOW, max_copies=2000)
     assert len(forecast.copies) == 2000 and forecast.truncated
     assert [c.job_name for c in forecast.copies[:3]] == ["j0", "j1", "j2"]

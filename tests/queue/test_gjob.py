@@ -19,13 +19,13 @@ async def _exported(model: QueueModel, tmp_path: Path) -> tuple[int, Path]:
     (files / "parts" / "cube.gcode").write_text("G28\nG1 X10\n")
     (files / "lid.gcode").write_text("G28\n")
     job_id = await make_job(model, [("parts/cube.gcode", 2), ("lid.gcode", 1)], count=3)
-    await model.edit_job({"id": job_id, "name": "Box", "sets": [
-        {"id": s.id, "materials": ["PLA"] if s.path == "lid.gcode" else []} for s in (await model.get_job(job_id)).sets
+    await model.jobs.edit_job({"id": job_id, "name": "Box", "sets": [
+        {"id": s.id, "materials": ["PLA"] if s.path == "lid.gcode" else []} for s in (await model.jobs.get_job(job_id)).sets
     ]})
-    claim = await model.claim("p1")
+    claim = await model.counting.claim("p1")
     assert claim is not None
-    await model.finish_run(claim.run.id, "success")
-    result = await model.export_jobs([job_id], tmp_path / "exports", files)
+    await model.counting.finish_run(claim.run.id, "success")
+    result = await model.gjobs.export_jobs([job_id], tmp_path / "exports", files)
     assert result.errors == () and len(result.paths) == 1
     return job_id, Path(result.paths[0])
 
@@ -40,23 +40,23 @@ async def test_round_trip(model: QueueModel, tmp_path: Path) -> None:
     assert [s["path"] for s in manifest["sets"]] == ["cube.gcode", "lid.gcode"]
 
     uploads = tmp_path / "uploads"
-    job = await model.import_job(gjob, uploads)
+    job = await model.gjobs.import_job(gjob, uploads)
     assert job.id != job_id and job.draft and job.name == "Box" and job.queue == "local"
     assert (job.count, job.remaining) == (3, 3)
     assert [(s.path, s.count, s.remaining, s.completed, s.materials) for s in job.sets] == [
         ("Box/cube.gcode", 2, 2, 0, ()), ("Box/lid.gcode", 1, 1, 0, ("PLA",)),
     ]
     assert (uploads / "Box" / "cube.gcode").read_text() == "G28\nG1 X10\n"
-    again = await model.import_job(gjob, uploads)
+    again = await model.gjobs.import_job(gjob, uploads)
     assert again.sets[0].path == "Box_1/cube.gcode"
 
 
 async def test_export_reports_missing_files(model: QueueModel, tmp_path: Path) -> None:
     job_id = await make_job(model, [("nowhere.gcode", 1)])
-    result = await model.export_jobs([job_id], tmp_path / "out", tmp_path)
+    result = await model.gjobs.export_jobs([job_id], tmp_path / "out", tmp_path)
     assert result.paths == () and "missing" in result.errors[0]
     with pytest.raises(FarmctlError) as err:
-        await model.export_jobs([999], tmp_path / "out", tmp_path)
+        await model.gjobs.export_jobs([999], tmp_path / "out", tmp_path)
     assert err.value.status == 404
 
 
@@ -89,7 +89,7 @@ async def test_bad_gjob_is_rejected_without_writing(model: QueueModel, tmp_path:
     uploads.mkdir(parents=True)
     before = dump(db_path)
     with pytest.raises(FarmctlError) as err:
-        await model.import_job(gjob, uploads)
+        await model.gjobs.import_job(gjob, uploads)
     assert err.value.status == 400
     assert dump(db_path) == before
     assert list(uploads.iterdir()) == []
@@ -100,7 +100,7 @@ async def test_not_a_zip_is_rejected(model: QueueModel, tmp_path: Path) -> None:
     fake = tmp_path / "fake.gjob"
     fake.write_text("this is not a zip")
     with pytest.raises(FarmctlError):
-        await model.import_job(fake, tmp_path / "uploads")
+        await model.gjobs.import_job(fake, tmp_path / "uploads")
     with pytest.raises(FarmctlError) as err:
-        await model.import_job(tmp_path / "absent.gjob", tmp_path / "uploads")
+        await model.gjobs.import_job(tmp_path / "absent.gjob", tmp_path / "uploads")
     assert err.value.status == 404

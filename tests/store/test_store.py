@@ -15,9 +15,9 @@ async def test_migrates_an_empty_file(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "q.db")
     assert store.schema_version == LATEST_VERSION
     async with store.transaction(write=False) as tx:
-        assert [q.name for q in await tx.queues()] == ["local", "LAN", "archive"]
-        assert await tx.scripts() == {"Bed Clearing": "@pause", "Finished": "@pause"}
-        events = await tx.events()
+        assert [q.name for q in await tx.queues.all()] == ["local", "LAN", "archive"]
+        assert await tx.automation.scripts() == {"Bed Clearing": "@pause", "Finished": "@pause"}
+        events = await tx.automation.events()
         assert [h.script for h in events["continuousprint_success"]] == ["Bed Clearing"]
         assert [h.script for h in events["continuousprint_finish"]] == ["Finished"]
     await store.close()
@@ -30,7 +30,7 @@ async def test_reopening_does_not_migrate_twice(tmp_path: Path) -> None:
     await (await Store.open(tmp_path / "q.db")).close()
     store = await Store.open(tmp_path / "q.db")
     async with store.transaction(write=False) as tx:
-        assert len(await tx.queues()) == 3
+        assert len(await tx.queues.all()) == 3
     await store.close()
 
 
@@ -47,7 +47,7 @@ async def test_foreign_keys_are_on(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "q.db")
     with pytest.raises(sqlite3.IntegrityError):
         async with store.transaction() as tx:
-            await tx.insert_job(999, "orphan", 1.0, count=1, remaining=1, created=0, draft=False)
+            await tx.jobs.insert(999, "orphan", 1.0, count=1, remaining=1, created=0, draft=False)
     await store.close()
 
 
@@ -55,8 +55,8 @@ async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "q.db")
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
-            await tx.insert_queue("extra", 5.0, None, (await tx.queues())[0].strategy)
+            await tx.queues.insert("extra", 5.0, None, (await tx.queues.all())[0].strategy)
             raise RuntimeError("boom")
     async with store.transaction(write=False) as tx:
-        assert await tx.queue("extra") is None
+        assert await tx.queues.named("extra") is None
     await store.close()

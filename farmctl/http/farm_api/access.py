@@ -1,5 +1,5 @@
 """The dashboard's access and automation settings. Keys and users need the admin role; the
-automation needs an operator to change it and anyone to read or simulate it.
+automation needs an operator to change or simulate it and a viewer to read it.
 
 - ``GET  /api/farm/access``: API keys (never their text), users, the roles one may grant.
 - ``POST /api/farm/access/keys`` ``{"name", "role", "user"?}``: a new key, its text shown once.
@@ -20,6 +20,7 @@ from aiohttp import web
 from farmctl.auth import Role
 from farmctl.automation import run_event
 from farmctl.errors import FarmctlError
+from farmctl.http import cp_json
 from farmctl.http.app import farm_of, require
 from farmctl.http.octoprint_common import command_body
 from farmctl.queue.validate import as_int, as_str
@@ -71,13 +72,13 @@ async def new_user(request: web.Request) -> web.Response:
 
 
 async def automation(request: web.Request) -> web.Response:
-    return web.json_response(await farm_of(request).model.get_automation())
+    return web.json_response(cp_json.automation_json(await farm_of(request).model.settings.get_automation()))
 
 
 async def edit_automation(request: web.Request) -> web.Response:
-    model = farm_of(request).model
-    await model.edit_automation(await command_body(request))
-    return web.json_response(await model.get_automation())
+    settings = farm_of(request).model.settings
+    await settings.edit_automation(await command_body(request))
+    return web.json_response(cp_json.automation_json(await settings.get_automation()))
 
 
 async def simulate(request: web.Request) -> web.Response:
@@ -90,7 +91,7 @@ async def simulate(request: web.Request) -> web.Response:
     symbols = body.get("symbols", {})
     if not isinstance(symbols, dict):
         raise FarmctlError("symbols must be an object (e.g. {\"current\": {\"path\": \"a.gcode\"}})")
-    symbols = {"current": {}, "external": await farm_of(request).model.get_external(), "metadata": {}, **symbols}
+    symbols = {"current": {}, "external": await farm_of(request).model.settings.get_external(), "metadata": {}, **symbols}
     result = run_event(str(body.get("event") or SIMULATED_EVENT), [(script, preprocessor)], symbols)
     return web.json_response(result.as_dict())
 

@@ -24,6 +24,7 @@ from aiohttp import BodyPartReader, web
 from farmctl.errors import FarmctlError
 from farmctl.farm import file_ops
 from farmctl.files import FileInfo, FileType
+from farmctl.http import cp_json
 from farmctl.http.app import farm_of
 from farmctl.http.octoprint_common import command_body
 from farmctl.queue.validate import as_bool, as_int, as_str
@@ -93,7 +94,7 @@ def _path(body: dict[str, Any], key: str = "path") -> str:
 
 
 async def thumbnail(request: web.Request) -> web.FileResponse:
-    number = as_int(request.match_info["number"], "thumbnail number", minimum=0)
+    number = as_int(request.match_info["id"], "thumbnail number", minimum=0)
     image, image_format = await farm_of(request).uploads.thumbnail(request.query.get("path", ""), number)
     # The URL carries the file's hash, so a cached image is right for as long as the URL is.
     return web.FileResponse(image, headers={"Content-Type": image_format.media_type,
@@ -140,12 +141,10 @@ async def add_to_queue(request: web.Request) -> web.Response:
     if info.type != FileType.MACHINECODE:
         raise FarmctlError(f"{info.path} is a folder; queue a file")
     count = as_int(body.get("count", 1), "count", minimum=1)
-    added = await farm.model.add_set({"path": info.path, "count": count}, job_name=body.get("name"),
+    added = await farm.model.jobs.add_set({"path": info.path, "count": count}, job_name=body.get("name"),
                                      job_draft=as_bool(body.get("draft", False), "draft"),
                                      queue=str(body.get("queue") or LOCAL_QUEUE))
-    farm.wake_drivers()
-    farm.notify()
-    return web.json_response(added.to_api(frozenset()), status=201)
+    return web.json_response(cp_json.added_set_json(added, frozenset()), status=201)
 
 
 async def print_now(request: web.Request) -> web.Response:
@@ -162,7 +161,7 @@ async def print_now(request: web.Request) -> web.Response:
 ROUTES = [
     web.get("/api/farm/files", listing),
     web.post("/api/farm/files", upload),
-    web.get("/api/farm/files/thumbnail/{number}", thumbnail),
+    web.get("/api/farm/files/thumbnail/{id}", thumbnail),
     web.get("/api/farm/files/download", download),
     web.post("/api/farm/files/folder", new_folder),
     web.post("/api/farm/files/move", move),

@@ -17,12 +17,34 @@ from typing import Any
 
 from aiohttp import web
 
+from farmctl.http import cp_json
 from farmctl.http.app import farm_of
-from farmctl.queue.statistics import MAX_PAGE, run_filter
+from farmctl.queue.statistics import FARM, MAX_PAGE, Statistics, Totals, run_filter
 from farmctl.store import HistoryRow
 
 CSV_COLUMNS = ("run", "printer", "queue", "job", "file", "result", "reason", "start", "end", "seconds", "filament_mm")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def totals_json(totals: Totals) -> dict[str, Any]:
+    return {"runs": totals.runs, "success": totals.success, "failure": totals.failure, "cancelled": totals.cancelled,
+            "aborted": totals.aborted, "printing": totals.printing, "successRate": totals.success_rate,
+            "hours": round(totals.seconds / 3600.0, 3), "filamentMm": round(totals.filament_mm, 1)}
+
+
+def statistics_json(stats: Statistics) -> dict[str, Any]:
+    farm_reasons: dict[str, int] = {}
+    for item in stats.reasons:
+        farm_reasons[item.reason] = farm_reasons.get(item.reason, 0) + item.runs
+    return {
+        "farm": totals_json(stats.totals.get(FARM, Totals())),
+        "printers": {name: totals_json(totals) for name, totals in stats.totals.items() if name != FARM},
+        "failureReasons": [{"reason": reason, "runs": runs} for reason, runs in
+                           sorted(farm_reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "failureReasonsByPrinter": [{"printer": r.printer, "reason": r.reason, "runs": r.runs} for r in stats.reasons],
+        "days": [{"day": d.day, "result": None if d.result is None else d.result.value, "runs": d.runs,
+                  "hours": round(d.seconds / 3600.0, 3)} for d in stats.days],
+    }
 
 
 def _filters(request: web.Request) -> Any:
@@ -32,22 +54,22 @@ def _filters(request: web.Request) -> Any:
 
 def run_record(row: HistoryRow) -> dict[str, Any]:
     run, details = row.run, row.details
-    return {**run.to_api(), "printer": run.printer,
+    return {**cp_json.run_json(run), "printer": run.printer,
             "reason": details.reason if details else "",
             "filamentMm": details.filament_mm if details else None,
             "printSeconds": details.print_seconds if details else None}
 
 
 async def history(request: web.Request) -> web.Response:
-    total, rows = await farm_of(request).model.history_page(
+    total, rows = await farm_of(request).model.statistics.history_page(
         _filters(request), request.query.get("limit", "50"), request.query.get("offset", "0"))
     return web.json_response({"total": total, "runs": [run_record(row) for row in rows],
-                              "printers": await farm_of(request).model.history_printers()})
+                              "printers": await farm_of(request).model.statistics.history_printers()})
 
 
 async def statistics(request: web.Request) -> web.Response:
-    stats = await farm_of(request).model.statistics(_filters(request))
-    return web.json_response(stats.to_api())
+    stats = await farm_of(request).model.statistics.statistics(_filters(request))
+    return web.json_response(statistics_json(stats))
 
 
 def _cell(value: Any) -> Any:
@@ -77,7 +99,7 @@ def _csv_rows(rows: list[HistoryRow]) -> bytes:
 
 
 async def history_csv(request: web.Request) -> web.StreamResponse:
-    model = farm_of(request).model
+    model = farm_of(request).model.statistics
     filters = _filters(request)
     stamp = datetime.date.today().isoformat()
     response = web.StreamResponse(headers={

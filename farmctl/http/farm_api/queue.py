@@ -1,7 +1,7 @@
 """The dashboard's queue: one page of a queue's jobs, edits in place, and the forecast.
 
-Every change is a queue model call (the Continuous Print model, with its checks); the page
-hears of it over the push channel and refetches the page it shows.
+Every change is a queue model call (the Continuous Print model, with its checks), which announces
+itself: the page hears of it over the push channel and refetches the page it shows.
 
 - ``GET  /api/farm/queue?queue=local&offset=0&limit=100``: ``{queues, queue, total, jobs}``.
 - ``POST /api/farm/queue/jobs`` ``{"name", "queue"?, "count"?, "draft"?, "sets": [...]}``: a new job.
@@ -21,18 +21,13 @@ from aiohttp import web
 
 from farmctl.errors import FarmctlError
 from farmctl.farm.outlook import DEFAULT_CHANGEOVER, outlook
+from farmctl.http import cp_json
 from farmctl.http.app import farm_of
 from farmctl.http.octoprint_common import command_body
 from farmctl.queue.validate import as_int
 from farmctl.store import LOCAL_QUEUE
 
 MAX_PAGE = 500
-
-
-def _changed(request: web.Request) -> None:
-    farm = farm_of(request)
-    farm.wake_drivers()
-    farm.notify()
 
 
 def _queue(body: dict[str, Any], key: str = "queue") -> str:
@@ -53,67 +48,61 @@ async def page(request: web.Request) -> web.Response:
     if limit > MAX_PAGE:
         raise FarmctlError(f"limit may be at most {MAX_PAGE}")
     offset = as_int(request.query.get("offset", "0"), "offset", minimum=0)
-    total, jobs = await farm.model.job_page(name, limit, offset)
+    total, jobs = await farm.model.pages.job_page(name, limit, offset)
     missing = await farm.missing_files([item for job in jobs for item in job.sets])
-    queues = [q.name for q in await farm.model.get_queues()]
+    queues = [q.name for q in await farm.model.settings.get_queues()]
     return web.json_response({"queues": queues, "queue": name, "total": total, "offset": offset,
-                              "jobs": [{**job.to_api(missing), "rank": job.rank, "acquiredBy": job.acquired_by}
+                              "jobs": [{**cp_json.job_json(job, missing), "rank": job.rank, "acquiredBy": job.acquired_by}
                                        for job in jobs]})
 
 
 async def new_job(request: web.Request) -> web.Response:
     farm = farm_of(request)
     body = await command_body(request)
-    job = await farm.model.create_job(body, queue=_queue(body))
-    _changed(request)
-    return web.json_response(job.to_api(await farm.missing_files(job.sets)), status=201)
+    job = await farm.model.pages.create_job(body, queue=_queue(body))
+    return web.json_response(cp_json.job_json(job, await farm.missing_files(job.sets)), status=201)
 
 
 async def edit_job(request: web.Request) -> web.Response:
     farm = farm_of(request)
     body = await command_body(request)
-    job = await farm.model.edit_job({**body, "id": request.match_info["id"]})
-    _changed(request)
-    return web.json_response(job.to_api(await farm.missing_files(job.sets)))
+    job = await farm.model.jobs.edit_job({**body, "id": request.match_info["id"]})
+    return web.json_response(cp_json.job_json(job, await farm.missing_files(job.sets)))
 
 
 async def move_job(request: web.Request) -> web.Response:
     body = await command_body(request)
-    job = await farm_of(request).model.get_job(request.match_info["id"])
-    await farm_of(request).model.move_job(job.id, body.get("after_id"), job.queue, body.get("to_queue") or None)
-    _changed(request)
+    job = await farm_of(request).model.jobs.get_job(request.match_info["id"])
+    await farm_of(request).model.jobs.move_job(job.id, body.get("after_id"), job.queue, body.get("to_queue") or None)
     return web.json_response({"moved": job.id})
 
 
 async def remove(request: web.Request) -> web.Response:
     body = await command_body(request)
-    removed = await farm_of(request).model.remove_jobs(_queue(body), _ids(body))
-    _changed(request)
+    removed = await farm_of(request).model.jobs.remove_jobs(_queue(body), _ids(body))
     return web.json_response({"removed": removed})
 
 
 async def reset(request: web.Request) -> web.Response:
     body = await command_body(request)
-    updated = await farm_of(request).model.reset_jobs(_queue(body), _ids(body))
-    _changed(request)
+    updated = await farm_of(request).model.jobs.reset_jobs(_queue(body), _ids(body))
     return web.json_response({"reset": updated})
 
 
 async def export(request: web.Request) -> web.Response:
     farm = farm_of(request)
-    result = await farm.model.export_jobs(_ids(await command_body(request)), farm.uploads_dir, farm.uploads_dir)
+    result = await farm.model.gjobs.export_jobs(_ids(await command_body(request)), farm.uploads_dir, farm.uploads_dir)
     for path in result.paths:
         farm.files_changed("FileAdded", path)
-    return web.json_response(result.to_api())
+    return web.json_response(cp_json.export_json(result))
 
 
 async def import_gjob(request: web.Request) -> web.Response:
     farm = farm_of(request)
     body = await command_body(request)
     path = await farm.uploads.local_path(str(body.get("path") or ""))
-    job = await farm.model.import_job(path, farm.uploads_dir, _queue(body))
-    _changed(request)
-    return web.json_response(job.to_api(await farm.missing_files(job.sets)), status=201)
+    job = await farm.model.gjobs.import_job(path, farm.uploads_dir, _queue(body))
+    return web.json_response(cp_json.job_json(job, await farm.missing_files(job.sets)), status=201)
 
 
 async def forecast(request: web.Request) -> web.Response:
