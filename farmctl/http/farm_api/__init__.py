@@ -10,10 +10,12 @@ from aiohttp import web
 
 from farmctl.http.farm_api import access, files, history, queue
 
-ROUTES: list[web.RouteDef] = [*files.ROUTES, *queue.ROUTES, *history.ROUTES, *access.ROUTES]
+Route = tuple[str, str, "web.Handler"]  # method, path under the prefix, handler
+
+ROUTES: tuple[Route, ...] = (*files.ROUTES, *queue.ROUTES, *history.ROUTES, *access.ROUTES)
+"""Every dashboard route; each area module lists its own in its ``ROUTES``."""
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
-    """On the main port only (``prefix`` is always "" there)."""
-    if prefix == "":
-        app.router.add_routes(ROUTES)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, prefix + path, handler)

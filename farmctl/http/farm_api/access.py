@@ -96,12 +96,12 @@ async def simulate(request: web.Request) -> web.Response:
     return web.json_response(result.as_dict())
 
 
-ROUTES = [
-    web.get("/api/farm/access", overview),
-    web.post("/api/farm/access/keys", new_key),
-    web.post("/api/farm/access/keys/{id}/revoke", revoke_key),
-    web.post("/api/farm/access/users", new_user),
-    web.get("/api/farm/automation", automation),
-    web.post("/api/farm/automation", edit_automation),
-    web.post("/api/farm/automation/simulate", simulate),
-]
+ROUTES = (
+    ("GET", "/api/farm/access", overview),
+    ("POST", "/api/farm/access/keys", new_key),
+    ("POST", "/api/farm/access/keys/{id}/revoke", revoke_key),
+    ("POST", "/api/farm/access/users", new_user),
+    ("GET", "/api/farm/automation", automation),
+    ("POST", "/api/farm/automation", edit_automation),
+    ("POST", "/api/farm/automation/simulate", simulate),
+)

@@ -158,14 +158,14 @@ async def print_now(request: web.Request) -> web.Response:
                               "refused": [{"printer": s.printer, "error": s.error} for s in started if s.error]})
 
 
-ROUTES = [
-    web.get("/api/farm/files", listing),
-    web.post("/api/farm/files", upload),
-    web.get("/api/farm/files/thumbnail/{id}", thumbnail),
-    web.get("/api/farm/files/download", download),
-    web.post("/api/farm/files/folder", new_folder),
-    web.post("/api/farm/files/move", move),
-    web.post("/api/farm/files/delete", delete),
-    web.post("/api/farm/files/queue", add_to_queue),
-    web.post("/api/farm/files/print", print_now),
-]
+ROUTES = (
+    ("GET", "/api/farm/files", listing),
+    ("POST", "/api/farm/files", upload),
+    ("GET", "/api/farm/files/thumbnail/{id}", thumbnail),
+    ("GET", "/api/farm/files/download", download),
+    ("POST", "/api/farm/files/folder", new_folder),
+    ("POST", "/api/farm/files/move", move),
+    ("POST", "/api/farm/files/delete", delete),
+    ("POST", "/api/farm/files/queue", add_to_queue),
+    ("POST", "/api/farm/files/print", print_now),
+)

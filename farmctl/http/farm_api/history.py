@@ -120,8 +120,8 @@ async def history_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-ROUTES = [
-    web.get("/api/farm/history", history),
-    web.get("/api/farm/statistics", statistics),
-    web.get("/api/farm/history.csv", history_csv),
-]
+ROUTES = (
+    ("GET", "/api/farm/history", history),
+    ("GET", "/api/farm/statistics", statistics),
+    ("GET", "/api/farm/history.csv", history_csv),
+)

@@ -119,14 +119,14 @@ async def forecast(request: web.Request) -> web.Response:
     })
 
 
-ROUTES = [
-    web.get("/api/farm/queue", page),
-    web.post("/api/farm/queue/jobs", new_job),
-    web.post("/api/farm/queue/jobs/{id}", edit_job),
-    web.post("/api/farm/queue/jobs/{id}/move", move_job),
-    web.post("/api/farm/queue/remove", remove),
-    web.post("/api/farm/queue/reset", reset),
-    web.post("/api/farm/queue/export", export),
-    web.post("/api/farm/queue/import", import_gjob),
-    web.get("/api/farm/forecast", forecast),
-]
+ROUTES = (
+    ("GET", "/api/farm/queue", page),
+    ("POST", "/api/farm/queue/jobs", new_job),
+    ("POST", "/api/farm/queue/jobs/{id}", edit_job),
+    ("POST", "/api/farm/queue/jobs/{id}/move", move_job),
+    ("POST", "/api/farm/queue/remove", remove),
+    ("POST", "/api/farm/queue/reset", reset),
+    ("POST", "/api/farm/queue/export", export),
+    ("POST", "/api/farm/queue/import", import_gjob),
+    ("GET", "/api/farm/forecast", forecast),
+)
