@@ -3,7 +3,8 @@
 Every change is a queue model call (the Continuous Print model, with its checks), which announces
 itself: the page hears of it over the push channel and refetches the page it shows.
 
-- ``GET  /api/farm/queue?queue=local&offset=0&limit=100``: ``{queues, queue, total, jobs}``.
+- ``GET  /api/farm/queue?queue=local&offset=0&limit=100``: ``{queues, queue, total, jobs, before}``
+  (``before``: the job just above the page, so a job dragged to the page's top lands after it).
 - ``POST /api/farm/queue/jobs`` ``{"name", "queue"?, "count"?, "draft"?, "sets": [...]}``: a new job.
 - ``POST /api/farm/queue/jobs/<id>``: Continuous Print's ``job/edit`` fields (name, count, remaining,
   draft, sets with their count, remaining, materials and profiles).
@@ -49,9 +50,11 @@ async def page(request: web.Request) -> web.Response:
         raise FarmctlError(f"limit may be at most {MAX_PAGE}")
     offset = as_int(request.query.get("offset", "0"), "offset", minimum=0)
     total, jobs = await farm.model.pages.job_page(name, limit, offset)
+    before = (await farm.model.pages.job_page(name, 1, offset - 1))[1] if offset else []
     missing = await farm.missing_files([item for job in jobs for item in job.sets])
     queues = [q.name for q in await farm.model.settings.get_queues()]
     return web.json_response({"queues": queues, "queue": name, "total": total, "offset": offset,
+                              "before": before[0].id if before else None,
                               "jobs": [{**cp_json.job_json(job, missing), "rank": job.rank, "acquiredBy": job.acquired_by}
                                        for job in jobs]})
 
