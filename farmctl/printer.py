@@ -29,8 +29,8 @@ from farmctl.terminal import Terminal
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
-TEMPERATURE_HISTORY = 300
-"""Temperature reports kept for OctoPrint's ``?history=true`` (ten minutes at one report per 2 s)."""
+TEMPERATURE_HISTORY = 900
+"""Temperature reports kept for the dashboard's chart and OctoPrint's ``?history=true`` (30 minutes at one per 2 s)."""
 COOLDOWN_COMMANDS = ("M104 S0", "M140 S0", "M107")
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from farmctl.auth import Role
 from farmctl.errors import FarmctlError
+from farmctl.farm import demo
 from farmctl.farm.config import load_config
 from farmctl.farm.farm import Farm, SimOptions
 
@@ -45,6 +46,9 @@ async def serve(config, data: Path, host: str, port: int, sim: SimOptions) -> in
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Farm.running(config, data, sim=sim) as farm:
+        if config.source is None and await demo.seed(farm):
+            print(f"farmctl: demo farm: {demo.SAMPLE_PART} and a draft job are ready; press Start in the farm view",
+                  flush=True)
         runners: list[web.AppRunner] = []
         cleanups: list[Callable[[], Awaitable[None]]] = []
         try:

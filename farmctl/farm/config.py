@@ -21,6 +21,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MB = 1 << 20
 DEFAULT_MAX_UPLOAD = 1024 * MB
 MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
+MAX_TAGS = 20
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,14 @@ class BedConfig:
     depth: float = 220.0
     height: float = 250.0
     heated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WebcamConfig:
+    """Where a printer's camera is: an MJPEG ``stream`` and/or a JPEG ``snapshot`` URL (either may be empty)."""
+
+    stream: str = ""
+    snapshot: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,9 @@ class PrinterConfig:
     bed: BedConfig = field(default_factory=BedConfig)
     extruders: int = 1
     default: bool = False
+    tags: tuple[str, ...] = ()
+    """Groups the farm view filters and selects by ("left-wall", "petg"); the page may change them."""
+    webcam: WebcamConfig | None = None
 
     @property
     def simulated(self) -> bool:
@@ -124,6 +137,31 @@ def _bed(raw: Any) -> BedConfig:
     return BedConfig(**values)
 
 
+def tag_list(raw: Any) -> tuple[str, ...]:
+    """Groups: up to 20 distinct names of 1-40 letters, digits, spaces, '-' or '_'."""
+    if not isinstance(raw, (list, tuple)) or len(raw) > MAX_TAGS:
+        raise ValueError(f"tags must be a list of at most {MAX_TAGS} names, like [\"left-wall\", \"petg\"]")
+    tags: list[str] = []
+    for tag in raw:
+        if not isinstance(tag, str) or not _TAG.match(tag.strip()):
+            raise ValueError(f"tag {tag!r} must be 1-40 letters, digits, spaces, '-' or '_'")
+        if tag.strip() not in tags:
+            tags.append(tag.strip())
+    return tuple(tags)
+
+
+def _webcam(raw: Any) -> WebcamConfig:
+    if not isinstance(raw, dict) or raw.keys() - {"stream", "snapshot"}:
+        raise ValueError('webcam must be a table like { stream = "http://cam/stream", snapshot = "http://cam/snap.jpg" }')
+    urls = {}
+    for key in ("stream", "snapshot"):
+        value = _typed(raw.get(key, ""), str, f"webcam.{key}")
+        if value and not re.match(r"^(https?://|/)", value):
+            raise ValueError(f"webcam.{key} must be an http(s):// URL or a path on this server, not {value!r}")
+        urls[key] = value
+    return WebcamConfig(**urls)
+
+
 def _max_upload(value: Any) -> int:
     """``max_upload_mb`` (a number of megabytes, 2**20 bytes each) in bytes."""
     number = _typed(value, (int, float), "max_upload_mb")
@@ -133,7 +171,7 @@ def _max_upload(value: Any) -> int:
 
 
 def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[str]) -> PrinterConfig:
-    allowed = {"name", "port", "baud", "profile", "api_port", "bed", "extruders", "default"}
+    allowed = {"name", "port", "baud", "profile", "api_port", "bed", "extruders", "default", "tags", "webcam"}
     for key in raw:
         if key not in allowed:
             raise locate.error(f"unknown key {key!r} in [[printers]] (known: {', '.join(sorted(allowed))})", key, index)
@@ -153,6 +191,8 @@ def _printer(raw: dict[str, Any], index: int, locate: _Locator, profiles: set[st
         "bed": _bed,
         "extruders": lambda v: _within(_typed(v, int, "extruders"), 1 <= v <= 8, "extruders must be between 1 and 8"),
         "default": lambda v: _typed(v, bool, "default"),
+        "tags": tag_list,
+        "webcam": _webcam,
     }
     for key, value in raw.items():
         try:

@@ -86,6 +86,8 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.blocked: str | None = None
+        """Why this printer may take no work at all (maintenance); None: it may."""
         self.last_script: ScriptRun | None = None
         """The last event script started; the printer's job is this script while its path matches."""
         self._active = False
@@ -119,6 +121,8 @@ class QueueDriver:
 
     async def set_active(self, active: bool, reason: str = "") -> None:
         """Start or stop taking new work; a print in progress is never stopped by this."""
+        if active and self.blocked is not None:
+            raise FarmctlError(f"{self.name} is {self.blocked}; end the maintenance before managing it", 409)
         self._active = active
         self.reason = "" if active else reason
         async with self.store.transaction() as tx:
@@ -187,6 +191,10 @@ class QueueDriver:
             await asyncio.wait_for(self._wake.wait(), seconds)
         except asyncio.TimeoutError:
             pass
+
+    async def has_work(self) -> bool:
+        """Whether this printer's queues hold a copy it could print now (nothing is reserved)."""
+        return await self.model.counting.has_work(self.settings.profile, queues=await self._queues())
 
     async def _queues(self) -> list[str]:
         return [queue.name for queue in await self.model.settings.get_queues() if queue.name != ARCHIVE_QUEUE]
@@ -261,7 +269,7 @@ class QueueDriver:
         self._set(DriverState.CLEARING_BED)
         await self._run_hooks(HookEvent.PRINT_SUCCESS, symbols)
         await self._cool_down(symbols)
-        if not await self.model.counting.has_work(self.settings.profile, queues=await self._queues()):
+        if not await self.has_work():
             self._set(DriverState.FINISHING)
             await self._run_hooks(HookEvent.FINISH, symbols)
 

@@ -19,13 +19,14 @@ from typing import Any
 from farmctl.auth import AuthService
 from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
+from farmctl.farm import fleet
 from farmctl.farm.driver import DriverSettings, QueueDriver
 from farmctl.files import UploadFolder
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
 from farmctl.queue import QueueModel, QueueSnapshot
 from farmctl.sim import SimulatedPrinter
-from farmctl.store import SetRecord, Store
+from farmctl.store import PresetRecord, SetRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ RECONNECT_EVERY = 5.0
 ACCESS_RECHECK = 5.0
 """Seconds between looks for keys revoked by another process, whose logins must end too."""
 MAX_DISPLAY_NAME = 100
+AREAS = ("queue", "history", "files")
+"""What the farm counts changes of, besides printers (see :meth:`Farm.changed`)."""
 PROMPT_PLUGIN = "action_command_prompt"
 """The OctoPrint plugin whose API and push messages carry firmware prompts (bundled with OctoPrint)."""
 
@@ -59,6 +62,10 @@ class FarmPrinter:
     """An operator disconnected the printer: the keeper does not reconnect it until asked."""
     appearance_name: str | None = None
     """The name OctoPrint clients gave it (appearance.name, kept in the store); None: ``name``."""
+    tags: tuple[str, ...] = ()
+    """Its groups: farm.toml's ``tags`` until the page sets others (kept in the store)."""
+    maintenance: str | None = None
+    """In maintenance, with this note: out of every queue until an operator ends it (kept in the store)."""
 
     @property
     def name(self) -> str:
@@ -98,8 +105,12 @@ class Farm:
         self.auth: AuthService
         self.uploads: UploadFolder
         self.printers: dict[str, FarmPrinter] = {}
+        self.presets: list[PresetRecord] = []
+        """Temperature presets (PLA, PETG...), editable in the page, kept in the store."""
         self.started = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.revisions: dict[str, int] = {area: 0 for area in AREAS}
+        """How often each area (queue, history, files) changed since start: a page refetches what it shows."""
         self._prints: set[asyncio.Task[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
 
@@ -135,6 +146,7 @@ class Farm:
             entry = self.printers[config.name] = await self._add_printer(config)
             entry.appearance_name = names.get(config.name)
             entry.printer.set_temperature_offsets(offsets.get(config.name, {}))
+        await fleet.restore(self)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
 
     async def _watch_access(self) -> None:
@@ -159,7 +171,7 @@ class Farm:
                              on_select=lambda path: self._select(config.name, path),
                              filament_of=self.filament_of)
         await driver.restore()
-        entry = FarmPrinter(config, printer, driver, sim)
+        entry = FarmPrinter(config, printer, driver, sim, tags=config.tags)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
         return entry
 
@@ -255,9 +267,10 @@ class Farm:
             entry.driver.wake()
 
     def _queue_changed(self) -> None:
-        """The queue announced a committed change: a copy may be free for a driver, clients look again."""
+        """The queue announced a committed change (a job, a count, a run): a copy may be free for a
+        driver, and the pages showing the queue or the history look again."""
         self.wake_drivers()
-        self.notify()
+        self.changed("queue", "history")
 
     # -- change notification (the push channel listens here) ------------------------------------
     # Messages are ``{"type": "changed"}`` (look again) or ``printer_event(...)``: an OctoPrint event
@@ -330,9 +343,17 @@ class Farm:
     def files_changed(self, kind: str, path: str) -> None:
         """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""
         name = path.rsplit("/", 1)[-1]
+        self.changed("files")
         self.notify(printer_event(None, kind, {"storage": "local", "path": path, "name": name,
                                                "type": ["machinecode", "gcode"]}))
         self.notify(printer_event(None, "UpdatedFiles", {"type": "printables"}))
+
+    def changed(self, *areas: str) -> None:
+        """Something in these areas changed: bump their revisions and tell subscribers
+        ``{"type": "changed", "areas": {area: revision}}`` (the dashboard refetches only what it shows)."""
+        for area in areas:
+            self.revisions[area] += 1
+        self.notify({"type": "changed", "areas": {area: self.revisions[area] for area in areas}})
 
     def notify(self, event: dict[str, Any] | None = None) -> None:
         """Tell every subscriber; a subscriber whose queue is full misses this one (never blocks the farm)."""

@@ -168,11 +168,11 @@ RouteAdder = Callable[[web.Application, str], None]
 
 def _surfaces() -> list[tuple[RouteAdder, bool]]:
     """Each API surface's ``add_routes(app, prefix)`` and whether it is per printer."""
-    from farmctl.http import continuousprint, dashboard, farm_api, octoprint, openapi, push
+    from farmctl.http import continuousprint, farm_api, octoprint, openapi, push
 
     return [(continuousprint.add_farm_routes, False), (continuousprint.add_routes, True),
-            (octoprint.add_routes, True), (push.add_routes, True), (dashboard.add_routes, False),
-            (openapi.add_routes, False), (farm_api.add_routes, False)]
+            (octoprint.add_routes, True), (push.add_routes, True), (farm_api.add_routes, False),
+            (openapi.add_routes, False)]
 
 
 def build_main_app(farm: Farm) -> web.Application:

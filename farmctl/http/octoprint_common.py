@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.params import json_body
 from farmctl.printer import Printer, PrinterState
@@ -17,8 +18,9 @@ from farmctl.printer import Printer, PrinterState
 VERSION = "1.11.8"
 API_VERSION = "0.1"
 
-BUSY = frozenset({PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING})
-OPERATIONAL = BUSY | {PrinterState.OPERATIONAL}
+BUSY = control.BUSY
+OPERATIONAL = control.OPERATIONAL
+require_operational = control.require_operational
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 
 
@@ -76,11 +78,6 @@ def url_prefix(request: web.Request) -> str:
 
 def base_url(request: web.Request) -> str:
     return f"{request.url.origin()}{url_prefix(request)}"
-
-
-def require_operational(entry: FarmPrinter) -> None:
-    if entry.printer.state not in OPERATIONAL:
-        raise FarmctlError("Printer is not operational", 409)
 
 
 def printing_file(entry: FarmPrinter) -> Path | None:

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.files import FileInfo
 from farmctl.http.app import farm_of, printer_of
@@ -29,10 +30,7 @@ async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
     """Print the printer's selected file; 409 when nothing is selected or the printer is not ready."""
     if entry.selected is None:
         raise FarmctlError("no file is selected for printing", 409)
-    if entry.printer.state != _S.OPERATIONAL:
-        raise FarmctlError(f"the printer is {state_text(entry.printer).lower()}, not ready to print", 409)
-    path = await farm.uploads.local_path(entry.selected)
-    await farm.start_print(entry, path)
+    await control.print_upload(farm, entry, entry.selected)
 
 
 NO_FILE: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
@@ -124,9 +122,7 @@ async def job_post(request: web.Request) -> web.Response:
     if command == "start":
         await start_selected(farm, entry)
     elif command == "cancel":
-        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
-            raise FarmctlError("no print job is running", 409)
-        printer.cancel()
+        control.cancel(entry)
     elif command == "restart":
         if printer.state != _S.PAUSED:
             raise FarmctlError("only a paused print can be restarted", 409)
@@ -137,14 +133,9 @@ async def job_post(request: web.Request) -> web.Response:
         action = body.get("action", "toggle")
         if action not in ("pause", "resume", "toggle"):
             raise FarmctlError(f"unknown pause action {action!r}; known: pause, resume, toggle")
-        if printer.state not in (_S.PRINTING, _S.PAUSING, _S.PAUSED):
-            raise FarmctlError("no print job is running", 409)
         if action == "toggle":
             action = "pause" if printer.state == _S.PRINTING else "resume"
-        if action == "pause":
-            printer.pause()
-        else:
-            printer.resume()
+        (control.pause if action == "pause" else control.resume)(entry)
     return no_content()
 
 

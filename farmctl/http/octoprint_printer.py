@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import control
 from farmctl.farm.farm import FarmPrinter
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import (
@@ -26,9 +27,7 @@ log = logging.getLogger(__name__)
 
 PROFILE_ID = "_default"
 BAUDRATES = (250000, 230400, 115200, 57600, 38400, 19200, 9600)
-COMMAND_WAIT = 5.0
-"""Seconds a request waits for its commands' acknowledgements before answering 204 anyway (M109...)."""
-MAX_TEMPERATURE = 400.0
+MAX_TEMPERATURE = control.MAX_TEMPERATURE
 _S = PrinterState
 
 # -- shared by /api/printer, /api/job and the push channel -------------------------------------
@@ -44,10 +43,7 @@ def _reading(reading: Reading | None, offset: float | None) -> dict[str, Any]:
     return record
 
 
-def heaters(entry: FarmPrinter) -> list[str]:
-    """The heaters OctoPrint clients address: tool0, tool1, ... and the bed when it is heated."""
-    tools = [f"tool{n}" for n in range(entry.config.extruders)]
-    return tools + ["bed"] if entry.config.bed.heated else tools
+heaters = control.heater_names
 
 
 def offsets_of(entry: FarmPrinter) -> dict[str, float]:
@@ -110,45 +106,9 @@ def _history_query(request: web.Request) -> tuple[bool, int | None]:
     return history, max(0, limit)
 
 
-# -- commands ----------------------------------------------------------------------------------
+# -- commands ---------------------------------------------------------------------------------
 
-_running: set[asyncio.Task[None]] = set()
-
-
-def _checked(printer: Printer, commands: Sequence[Any]) -> list[str]:
-    cleaned = []
-    for text in commands:
-        if not isinstance(text, str):
-            raise FarmctlError(f"a command must be text, not {text!r}")
-        if command := printer.sendable(text):
-            cleaned.append(command)
-    return cleaned
-
-
-async def send(entry: FarmPrinter, commands: Sequence[Any]) -> None:
-    """Send commands in order. Waits a few seconds for their acknowledgements; a slow one (M109,
-    G28) keeps running after the request is answered, as in OctoPrint, where commands are queued."""
-    require_operational(entry)
-    cleaned = _checked(entry.printer, commands)
-    if not cleaned:
-        return
-
-    async def run() -> None:
-        for command in cleaned:
-            await entry.printer.command(command)
-
-    task = asyncio.create_task(run(), name=f"commands for {entry.name}")
-    _running.add(task)
-    task.add_done_callback(_command_done)
-    done, _ = await asyncio.wait({task}, timeout=COMMAND_WAIT)
-    if task in done:
-        task.result()
-
-
-def _command_done(task: asyncio.Task[None]) -> None:
-    _running.discard(task)
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.warning("%s: %s", task.get_name(), getattr(exc, "message", exc))
+send = control.send
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -181,15 +141,9 @@ async def connection_post(request: web.Request) -> web.Response:
             raise FarmctlError(f"unsupported baudrate {baud!r}; known: {', '.join(map(str, BAUDRATES))}")
         if profile not in (None, "", PROFILE_ID):
             raise FarmctlError(f"unknown printer profile {profile!r}; known: {PROFILE_ID}")
-        entry.stay_offline = False
-        if entry.printer.state in (_S.OFFLINE, _S.ERROR):
-            try:
-                await entry.printer.connect()
-            except FarmctlError as exc:  # OctoPrint answers 204 too and shows the error state
-                log.warning("printer %s: %s", entry.name, exc.message)
+        await control.connect(entry)  # OctoPrint answers 204 after a failure too and shows the error state
     elif command == "disconnect":
-        entry.stay_offline = True
-        await entry.printer.disconnect()
+        await control.disconnect(entry)
     # fake_ack: the sender recovers lost acknowledgements itself; accepted and ignored.
     return no_content()
 
@@ -246,10 +200,9 @@ async def tool_post(request: web.Request) -> web.Response:
     entry = printer_of(request)
     body = await command_body(request)
     command = command_of(body, ("target", "offset", "select", "extrude", "flowrate"))
-    single = entry.config.extruders == 1
     if command == "target":
         targets = _tool_map(entry, body, "targets", 0, MAX_TEMPERATURE)
-        await send(entry, [f"M104 S{t:g}" if single else f"M104 T{n} S{t:g}" for n, t in targets.items()])
+        await control.set_targets(entry, {f"tool{n}": degrees for n, degrees in targets.items()})
     elif command == "offset":
         offsets = {f"tool{n}": degrees for n, degrees in _tool_map(entry, body, "offsets", -50, 50).items()}
         require_operational(entry)
@@ -260,8 +213,7 @@ async def tool_post(request: web.Request) -> web.Response:
     elif command == "extrude":
         amount = number(body, "amount", -1000, 1000)
         speed = number(body, "speed", 1, 10000, default=300)
-        _not_while_printing(entry, "extrude")
-        await send(entry, ["G91", f"G1 E{amount:g} F{speed:g}", "G90"])
+        await control.extrude(entry, amount, speed)
     else:
         factor = number(body, "factor", 75, 125)
         await send(entry, [f"M221 S{factor:g}"])
@@ -302,7 +254,7 @@ async def bed_post(request: web.Request) -> web.Response:
     _heated_bed(entry)
     if command == "target":
         target = number(body, "target", 0, MAX_TEMPERATURE)
-        await send(entry, [f"M140 S{target:g}"])
+        await control.set_targets(entry, {"bed": target})
     else:
         offset = number(body, "offset", -50, 50)
         require_operational(entry)
@@ -310,32 +262,19 @@ async def bed_post(request: web.Request) -> web.Response:
     return no_content()
 
 
-def _not_while_printing(entry: FarmPrinter, what: str) -> None:
-    require_operational(entry)
-    if entry.printer.state in BUSY:
-        raise FarmctlError(f"cannot {what} while the printer is {entry.printer.state.value.lower()}", 409)
-
-
 async def printhead_post(request: web.Request) -> web.Response:
     entry = printer_of(request)
     body = await command_body(request)
     command = command_of(body, ("jog", "home", "feedrate"))
     if command == "jog":
-        moves = [f"{axis.upper()}{number(body, axis, -10000, 10000):g}" for axis in ("x", "y", "z")
-                 if body.get(axis) is not None]
-        if not moves:
-            raise FarmctlError("jog needs at least one of x, y, z")
-        speed = body.get("speed")
-        feed = f" F{number(body, 'speed', 1, 100000):g}" if speed not in (None, False) else ""
-        _not_while_printing(entry, "jog")
-        move = f"G0 {' '.join(moves)}{feed}"
-        await send(entry, ["G90", move] if body.get("absolute") else ["G91", move, "G90"])
+        moves = {axis: number(body, axis, -10000, 10000) for axis in ("x", "y", "z") if body.get(axis) is not None}
+        speed = number(body, "speed", 1, 100000) if body.get("speed") not in (None, False) else None
+        await control.jog(entry, moves, speed, absolute=bool(body.get("absolute")))
     elif command == "home":
         axes = body.get("axes")
-        if not isinstance(axes, list) or not axes or any(a not in ("x", "y", "z") for a in axes):
+        if not isinstance(axes, list):
             raise FarmctlError("home needs axes, a list of \"x\", \"y\" and \"z\"")
-        _not_while_printing(entry, "home")
-        await send(entry, ["G28 " + " ".join(a.upper() for a in ("x", "y", "z") if a in axes)])
+        await control.home(entry, axes)
     else:
         factor = number(body, "factor", 50, 200)
         await send(entry, [f"M220 S{factor:g}"])

@@ -16,16 +16,20 @@ from aiohttp import web
 
 from farmctl.auth import Role
 from farmctl.errors import FarmctlError
-from farmctl.farm.farm import FarmPrinter
+from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import farm_of, printer_of, require
 from farmctl.http.octoprint_common import VERSION, base_url, command_body
 from farmctl.http.octoprint_common import state_text
 from farmctl.http.octoprint_printer import BAUDRATES, PROFILE_ID
 
 _UUID_NAMESPACE = uuid.UUID("5d0b0a43-5b0e-4f0c-9a57-2f1b6f8c7e10")
-TEMPERATURE_PROFILES = [{"name": "PLA", "extruder": 210, "bed": 60, "chamber": None},
-                        {"name": "PETG", "extruder": 240, "bed": 80, "chamber": None},
-                        {"name": "ABS", "extruder": 250, "bed": 100, "chamber": None}]
+
+
+def temperature_profiles(farm: Farm) -> list[dict[str, Any]]:
+    """OctoPrint's temperature profiles: the farm's presets, as the dashboard edits them."""
+    return [{"name": p.name, "extruder": p.tool, "bed": p.bed, "chamber": None} for p in farm.presets]
+
+
 SYSTEM_ACTIONS = {
     "shutdown": "Shutdown system",
     "reboot": "Reboot system",
@@ -88,10 +92,17 @@ def settings_record(request: web.Request, entry: FarmPrinter) -> dict[str, Any]:
         "server": {"commands": {"serverRestartCommand": None, "systemRestartCommand": None,
                                 "systemShutdownCommand": None}, "allowFraming": False},
         "system": {"actions": [], "events": None},
-        "temperature": {"profiles": TEMPERATURE_PROFILES, "cutoff": 30, "sendAutomatically": False},
-        "webcam": {"webcamEnabled": False, "timelapseEnabled": False, "streamUrl": "", "snapshotUrl": "",
-                   "flipH": False, "flipV": False, "rotate90": False},
+        "temperature": {"profiles": temperature_profiles(farm_of(request)), "cutoff": 30, "sendAutomatically": False},
+        "webcam": _webcam(entry),
     }
+
+
+def _webcam(entry: FarmPrinter) -> dict[str, Any]:
+    """OctoPrint's webcam block from the printer's ``webcam = { stream, snapshot }`` in farm.toml."""
+    camera = entry.config.webcam
+    stream, snapshot = (camera.stream, camera.snapshot) if camera is not None else ("", "")
+    return {"webcamEnabled": bool(stream or snapshot), "timelapseEnabled": False, "streamUrl": stream,
+            "snapshotUrl": snapshot, "flipH": False, "flipV": False, "rotate90": False}
 
 
 async def settings_get(request: web.Request) -> web.Response:

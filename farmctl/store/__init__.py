@@ -3,6 +3,7 @@
 from farmctl.store.appkeys import AppKeyRequestRecord
 from farmctl.store.auth import ApiKeyRecord, UserRecord
 from farmctl.store.db import Store
+from farmctl.store.farm_rows import PresetRecord
 from farmctl.store.migrations import LATEST_VERSION
 from farmctl.store.printers import PrinterStatus
 from farmctl.store.records import (
@@ -24,6 +25,6 @@ from farmctl.store.tx import Tx
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetFields", "SetRecord", "Store", "Strategy", "Tx",
-    "ApiKeyRecord", "AppKeyRequestRecord", "PrinterStatus", "UserRecord",
+    "ApiKeyRecord", "AppKeyRequestRecord", "PresetRecord", "PrinterStatus", "UserRecord",
     "DayTotals", "HistoryRow", "ReasonCount", "ResultTotals", "RunDetails", "RunFilter",
 ]

@@ -163,7 +163,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE queue_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
-    # 8: what a finished print leaves for statistics: why it failed, filament used, seconds printed.
+    # 8: what the dashboard keeps: groups set in the page, maintenance notes, temperature presets.
+    (
+        """CREATE TABLE printer_tags (
+            printer TEXT PRIMARY KEY,
+            tags TEXT NOT NULL,
+            updated REAL NOT NULL
+        )""",
+        """CREATE TABLE printer_maintenance (
+            printer TEXT PRIMARY KEY,
+            note TEXT NOT NULL,
+            since REAL NOT NULL
+        )""",
+        """CREATE TABLE temperature_presets (
+            name TEXT PRIMARY KEY CHECK (name <> ''),
+            tool REAL NOT NULL CHECK (tool >= 0 AND tool <= 400),
+            bed REAL NOT NULL CHECK (bed >= 0 AND bed <= 400),
+            rank INTEGER NOT NULL
+        )""",
+        "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('PLA', 210, 60, 0)",
+        "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('PETG', 240, 80, 1)",
+        "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('ABS', 250, 100, 2)",
+        "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('TPU', 225, 50, 3)",
+    ),
+    # 9: what a finished print leaves for statistics: why it failed, filament used, seconds printed.
     (
         """CREATE TABLE run_details (
             run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
 from farmctl.store.automation import AutomationRows
+from farmctl.store.farm_rows import FarmRows
 from farmctl.store.printers import PrinterRows
 from farmctl.store.queue_rows import JobRows, QueueRows, SetRows
 from farmctl.store.run_stats import RunStatsRows
@@ -20,7 +21,8 @@ from farmctl.store.sql import Sql
 class Tx:
     """The open transaction's view of the database: ``tx.jobs.get(7)``, ``tx.runs.open("p1")``."""
 
-    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "run_stats", "automation", "auth", "app_keys", "printers")
+    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "run_stats", "automation", "auth", "app_keys", "printers",
+                 "farm")
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -33,6 +35,7 @@ class Tx:
         self.auth = AuthRows(sql)
         self.app_keys = AppKeyRows(sql)
         self.printers = PrinterRows(sql)
+        self.farm = FarmRows(sql)
 
     @property
     def wrote(self) -> bool:

@@ -32,8 +32,8 @@ async def test_page_and_static_files_load_without_a_key(farm_client) -> None:
     page = await client.get("/")
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     text = await page.text()
-    assert "/static/dashboard.js" in text and "http://" not in text and "https://" not in text  # no CDN
-    for name in ("dashboard.js", "dashboard.css"):
+    assert "/static/js/app.js" in text and "http://" not in text and "https://" not in text  # no CDN
+    for name in ("js/app.js", "css/app.css", "vendor/preact/preact.module.js", "vendor/uplot/uPlot.esm.js"):
         assert (await client.get(f"/static/{name}")).status == 200
 
 
@@ -48,7 +48,7 @@ async def test_summary_needs_a_key_and_lists_every_printer(farm_client) -> None:
     assert [p["name"] for p in summary["printers"]] == ["p1", "p2"]
     printer = summary["printers"][0]
     assert {"state", "profile", "firmware", "temperatures", "currentZ", "job", "progress", "queue"} <= printer.keys()
-    assert set(printer["queue"]) == {"active", "status", "statusType", "path"}
+    assert set(printer["queue"]) == {"active", "status", "statusType"}
     assert printer["state"]["text"] in ("Connecting", "Operational")
     assert [q["name"] for q in summary["queues"]] == ["local", "LAN"]
     assert summary["history"] == []

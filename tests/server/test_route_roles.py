@@ -21,7 +21,7 @@ from farmctl.http.route_table import ENDPOINTS, PRINTER_PREFIX, Access, endpoint
 ROUTES_DOC = Path(__file__).parents[2] / "docs" / "routes.md"
 SAMPLE = {"printer": "p1", "name": "p1", "location": "local", "path": "a.gcode", "token": "no-such-token",
           "id": "1", "source": "core", "action": "reboot", "server": "0", "session": "s",
-          "filename": "dashboard.css"}
+          "filename": "css/app.css"}
 ROLES: list[Role | None] = [None, Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 ACCESS_REFUSALS = re.compile(r"an API key is required|this needs the \w+ role")
 

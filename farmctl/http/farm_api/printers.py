@@ -1,0 +1,198 @@
+"""The farm view and one printer's detail: ``/api/farm/printers...``.
+
+A card (:func:`card`) is what the farm view shows of a printer, built from memory only, so the
+push channel can build all of them every tick and send what changed. Actions on a printer go to
+``farmctl.farm.control``, the code the OctoPrint routes use too.
+
+- ``GET /api/farm/me``: who is calling (the page's login check).
+- ``GET /api/farm/printers``: every card (the push channel's snapshot has the same).
+- ``GET /api/farm/printers/<name>``: a card, its 30 minutes of temperatures and its terminal.
+- ``GET /api/farm/printers/<name>/terminal?since=N``: terminal lines after ``seq`` N.
+- ``POST /api/farm/printers/<name>/action``: ``{"action": "jog", ...}`` (see :data:`ACTIONS`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from farmctl.auth import Principal
+from farmctl.automation import Event as HookEvent
+from farmctl.errors import FarmctlError
+from farmctl.farm import control
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http import cp_json
+from farmctl.http.app import PRINCIPAL, farm_of
+from farmctl.http.octoprint_common import number, state_text
+from farmctl.http.octoprint_job import progress_record
+from farmctl.http.octoprint_printer import temperature_now, temperature_samples
+from farmctl.http.params import json_body
+from farmctl.queue.validate import as_int
+
+TERMINAL_LINES = 200
+TREND_POINTS = 60
+"""Points in a card's temperature trend (the last ten minutes, one in five reports)."""
+TREND_STEP = 5
+
+
+def _file(farm: Farm, entry: FarmPrinter) -> dict[str, Any]:
+    """The upload being (or last) printed. An event script runs from a temporary file: then the
+    queue's current upload, else the last one it printed (selected), with ``script`` true."""
+    progress = entry.printer.progress
+    if progress is None:
+        return {"path": None, "script": None}
+    if (path := farm.upload_name(progress.path)) is not None:
+        return {"path": path, "script": None}
+    return {"path": entry.driver.current_path or entry.selected, "script": entry.script_name}
+
+
+_AFTER_SUCCESS = frozenset({HookEvent.PRINT_SUCCESS, HookEvent.COOLDOWN, HookEvent.FINISH})
+
+
+def _progress(entry: FarmPrinter, estimate: float | None, now: float) -> dict[str, Any]:
+    """Completion to a tenth of a percent and whole seconds: the card changes no more often than it shows.
+    During the scripts after a successful print (bed clearing) the print's 100 %, not the script's."""
+    if entry.script_event in _AFTER_SUCCESS:
+        return {"completion": 100.0, "printTime": None, "printTimeLeft": None}
+    record = progress_record(entry.printer, estimate, now)
+    completion = record["completion"]
+    return {"completion": None if completion is None else round(completion, 1),
+            "printTime": record["printTime"], "printTimeLeft": record["printTimeLeft"]}
+
+
+def trend(entry: FarmPrinter) -> list[list[float | None]]:
+    """The hotend's and the bed's recent actual temperatures, oldest first: ``[[tool, bed], ...]``."""
+    history = list(entry.printer.temperature_history)[::-1][::TREND_STEP][:TREND_POINTS][::-1]
+    points = []
+    for _, report in history:
+        tool, bed = report.get("T0") or report.get("T"), report.get("B")
+        points.append([tool.actual if tool else None, bed.actual if bed else None])
+    return points
+
+
+def card(farm: Farm, entry: FarmPrinter, now: float, estimate: float | None = None,
+         attention: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A printer as the farm view shows it; each top-level key is one unit of the push channel's diffs."""
+    printer, driver = entry.printer, entry.driver
+    return {
+        "name": entry.name,
+        "displayName": entry.display_name,
+        "state": {"id": printer.state.name, "text": state_text(printer), "error": printer.error},
+        "profile": printer.profile.name,
+        "firmware": printer.firmware.get("FIRMWARE_NAME", ""),
+        "port": "simulated" if entry.config.simulated else entry.config.port,
+        "temperatures": temperature_now(entry, printer.temperatures),
+        "currentZ": printer.current_z,
+        "prompt": None if printer.prompt is None else printer.prompt.as_dict(),
+        "job": _file(farm, entry),
+        "progress": _progress(entry, estimate, now),
+        "queue": {"active": driver.active, "status": cp_json.status_text(driver.status),
+                  "statusType": cp_json.status_type(driver.status)},
+        "attention": attention,
+        "tags": list(entry.tags),
+        "maintenance": entry.maintenance,
+        "webcam": None if entry.config.webcam is None else {"stream": entry.config.webcam.stream,
+                                                            "snapshot": entry.config.webcam.snapshot},
+    }
+
+
+async def me(request: web.Request) -> web.Response:
+    principal: Principal = request[PRINCIPAL]
+    return web.json_response({"name": principal.user, "role": principal.role.value})
+
+
+async def printers(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    now = time.monotonic()
+    return web.json_response({"printers": [card(farm, entry, now) | {"trend": trend(entry)}
+                                           for entry in farm.printers.values()]})
+
+
+async def printer_detail(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    entry = farm.printer(request.match_info["name"])
+    lines = entry.printer.terminal.since(0, TERMINAL_LINES)
+    return web.json_response({
+        "printer": card(farm, entry, time.monotonic()),
+        "heaters": control.heater_names(entry),
+        "temperatureHistory": temperature_samples(entry, entry.printer.temperature_history),
+        "terminal": {"seq": lines.seq, "logs": lines.logs},
+    })
+
+
+async def terminal(request: web.Request) -> web.Response:
+    entry = farm_of(request).printer(request.match_info["name"])
+    since = as_int(request.query.get("since", "0"), "since", minimum=0)
+    lines = entry.printer.terminal.since(since, TERMINAL_LINES)
+    return web.json_response({"seq": lines.seq, "logs": lines.logs})
+
+
+# -- actions -------------------------------------------------------------------------------------
+
+Action = Callable[[Farm, FarmPrinter, dict[str, Any]], Awaitable[None]]
+
+
+def _axes(body: dict[str, Any]) -> dict[str, float]:
+    return {axis: number(body, axis, -1000, 1000) for axis in ("x", "y", "z") if body.get(axis) is not None}
+
+
+def _targets(body: dict[str, Any]) -> dict[str, float]:
+    targets = body.get("targets")
+    if not isinstance(targets, dict) or not targets:
+        raise FarmctlError('targets must be an object like {"tool0": 210, "bed": 60}')
+    return {str(heater): number(targets, heater, 0, control.MAX_TEMPERATURE) for heater in targets}
+
+
+def _commands(body: dict[str, Any]) -> list[Any]:
+    commands = body.get("commands")
+    if not isinstance(commands, list) or not commands:
+        raise FarmctlError('commands must be a list of G-code lines, e.g. ["M105"]')
+    return commands
+
+
+async def _sync(call: Callable[[FarmPrinter], None], entry: FarmPrinter) -> None:
+    call(entry)
+
+
+ACTIONS: dict[str, Action] = {
+    "pause": lambda farm, entry, body: _sync(control.pause, entry),
+    "resume": lambda farm, entry, body: _sync(control.resume, entry),
+    "cancel": lambda farm, entry, body: _sync(control.cancel, entry),
+    "jog": lambda farm, entry, body: control.jog(entry, _axes(body)),
+    "home": lambda farm, entry, body: control.home(entry, body.get("axes") or ["x", "y", "z"]),
+    "extrude": lambda farm, entry, body: control.extrude(entry, number(body, "amount", -100, 100)),
+    "targets": lambda farm, entry, body: control.set_targets(entry, _targets(body)),
+    "cooldown": lambda farm, entry, body: control.cool_down(entry),
+    "fan": lambda farm, entry, body: control.fan(entry, number(body, "percent", 0, 100)),
+    "motors_off": lambda farm, entry, body: control.motors_off(entry),
+    "emergency_stop": lambda farm, entry, body: control.emergency_stop(entry),
+    "connect": lambda farm, entry, body: control.connect(entry),
+    "disconnect": lambda farm, entry, body: control.disconnect(entry),
+    "answer": lambda farm, entry, body: _sync(lambda e: e.printer.answer_prompt(as_int(body.get("choice"), "choice",
+                                                                                      minimum=0)), entry),
+    "manage": lambda farm, entry, body: entry.driver.set_active(True),
+    "unmanage": lambda farm, entry, body: entry.driver.set_active(False),
+    "commands": lambda farm, entry, body: control.send(entry, _commands(body)),
+}
+
+
+async def action(request: web.Request) -> web.Response:
+    farm = farm_of(request)
+    entry = farm.printer(request.match_info["name"])
+    body = await json_body(request)
+    if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+        raise FarmctlError(f"send {{\"action\": ...}}, one of {', '.join(ACTIONS)}")
+    await ACTIONS[body["action"]](farm, entry, body)
+    return web.json_response({"printer": card(farm, entry, time.monotonic())})
+
+
+ROUTES = (
+    ("GET", "/api/farm/me", me),
+    ("GET", "/api/farm/printers", printers),
+    ("GET", "/api/farm/printers/{name}", printer_detail),
+    ("GET", "/api/farm/printers/{name}/terminal", terminal),
+    ("POST", "/api/farm/printers/{name}/action", action),
+)

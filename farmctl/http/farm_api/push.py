@@ -1,0 +1,230 @@
+"""The dashboard's push channel: ``/api/farm/push``, a websocket, authenticated like every call
+(the page's session cookie, or ``?apikey=`` since a browser cannot set headers on a websocket).
+
+It sends one ``snapshot`` of every card, then at most one ``diff`` per ``DIFF_INTERVAL`` with only
+the cards' top-level fields that changed (``{"printers": {"p1": {"progress": ...}}}``), sooner
+(``EAGER_DELAY``) after a state change. Changes to the queue, the history or the files come as
+``{"type": "changed", "areas": {"queue": 12}}``, so a view refetches just the page it shows. A
+client may ``{"watch": "<printer>"}`` to receive that printer's new terminal lines.
+
+:class:`FarmPushSession` is the protocol (no I/O, ``now`` passed in); :func:`serve` moves frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from farmctl.auth import Principal
+from farmctl.farm.attention import needs_attention
+from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.app import PRINCIPAL, SESSION_COOKIE, api_key_of, farm_of
+from farmctl.http.farm_api.printers import card, trend
+from farmctl.http.octoprint_job import job_file_info, job_path
+
+log = logging.getLogger(__name__)
+
+DIFF_INTERVAL = 1.0
+EAGER_DELAY = 0.1
+"""After a printer's state, prompt or queue changes, the next diff goes out this soon (coalesced)."""
+ACCESS_CHECK = 10.0
+HEARTBEAT = 25.0
+SEND_TIMEOUT = 10.0
+MAX_FRAME = 16 * 1024
+TERMINAL_BATCH = 100
+TERMINAL_INTERVAL = 0.25
+"""A watched printer's terminal lines go out this often (a person typing M105 sees the reply at once)."""
+WORK_RECHECK = 10.0
+"""Seconds between looks at whether an unmanaged printer's queue has work (a queue change looks at once)."""
+
+
+class FarmPushSession:
+    """One open page. ``snapshot``, ``tick`` and ``received`` return the messages to send."""
+
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self._sent: dict[str, dict[str, Any]] = {}
+        self._estimates: dict[str, tuple[str | None, float | None]] = {}
+        self._has_work: dict[str, bool] = {}
+        self._watching: str | None = None
+        self._terminal_seq = 0
+        self._next_terminal = 0.0
+        self.next_diff = 0.0
+
+    def _cards(self, now: float) -> dict[str, dict[str, Any]]:
+        cards = {}
+        for name, entry in self.farm.printers.items():
+            path, estimate = self._estimates.get(name, (None, None))
+            known = estimate if path == job_path(self.farm, entry) else None
+            attention = needs_attention(entry, self._has_work.get(name, False))
+            cards[name] = card(self.farm, entry, now, known, None if attention is None else attention.as_dict())
+        return cards
+
+    def snapshot(self, now: float) -> list[dict[str, Any]]:
+        self._sent = self._cards(now)
+        self.next_diff = now + DIFF_INTERVAL
+        printers = [card | {"trend": trend(self.farm.printers[name])} for name, card in self._sent.items()]
+        return [{"type": "snapshot", "printers": printers, "revisions": dict(self.farm.revisions)}]
+
+    def changed(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        """A farm change message: area notices go out at once; anything else brings the next diff forward."""
+        if message.get("type") == "changed" and message.get("areas"):
+            return [{"type": "changed", "areas": message["areas"]}]
+        self.next_diff = min(self.next_diff, now + EAGER_DELAY)
+        return []
+
+    def received(self, message: Any) -> list[dict[str, Any]]:
+        if isinstance(message, dict) and "watch" in message:
+            name = message["watch"]
+            self._watching = name if isinstance(name, str) and name in self.farm.printers else None
+            if self._watching is not None:
+                self._terminal_seq = self.farm.printers[self._watching].printer.terminal.seq
+        return []
+
+    def tick(self, now: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if now >= self.next_diff:
+            self.next_diff = now + DIFF_INTERVAL
+            cards = self._cards(now)
+            changes: dict[str, dict[str, Any]] = {}
+            for name, fresh in cards.items():
+                before = self._sent.get(name, {})
+                fields = {key: value for key, value in fresh.items() if before.get(key) != value}
+                if fields:
+                    changes[name] = fields
+            self._sent = cards
+            if changes:
+                out.append({"type": "diff", "printers": changes})
+        if self._watching is not None and now >= self._next_terminal:
+            self._next_terminal = now + TERMINAL_INTERVAL
+            lines = self.farm.printers[self._watching].printer.terminal.since(self._terminal_seq, TERMINAL_BATCH)
+            if lines.logs:
+                out.append({"type": "terminal", "printer": self._watching, "lines": lines.logs})
+            self._terminal_seq = lines.seq
+        return out
+
+    def due(self) -> float:
+        """When :meth:`tick` next has something to send."""
+        return self.next_diff if self._watching is None else min(self.next_diff, self._next_terminal)
+
+    # -- what the cards need from outside memory (looked up by the caller, between ticks) -----------
+
+    def estimates_wanted(self) -> dict[str, str]:
+        """Printers whose job's upload this session has no estimate for: name -> upload path."""
+        wanted = {}
+        for name, entry in self.farm.printers.items():
+            path = job_path(self.farm, entry)
+            if path is not None and self._estimates.get(name, (None, None))[0] != path:
+                wanted[name] = path
+        return wanted
+
+    def estimate_found(self, name: str, path: str, seconds: float | None) -> None:
+        self._estimates[name] = (path, seconds)
+
+    def unmanaged(self) -> list[FarmPrinter]:
+        return [entry for entry in self.farm.printers.values() if not entry.driver.active]
+
+    def work_found(self, name: str, has_work: bool) -> None:
+        self._has_work[name] = has_work
+
+
+async def _look_up(farm: Farm, session: FarmPushSession) -> None:
+    for name, path in session.estimates_wanted().items():
+        info = await job_file_info(farm, path)
+        analysis = info.analysis if info is not None else None
+        session.estimate_found(name, path, analysis.estimated_print_time if analysis is not None else None)
+
+
+async def _look_for_work(farm: Farm, session: FarmPushSession) -> None:
+    for entry in session.unmanaged():
+        session.work_found(entry.name, await entry.driver.has_work())
+
+
+async def _still_allowed(farm: Farm, request: web.Request) -> bool:
+    """Is the caller's key or session still good? A revoked key ends an open page too."""
+    if (key := api_key_of(request)) is not None:
+        return await farm.auth.check_key(key) is not None
+    token = request.cookies.get(SESSION_COOKIE)
+    return token is not None and farm.auth.session(token) is not None
+
+
+async def serve(request: web.Request) -> web.StreamResponse:
+    farm = farm_of(request)
+    principal: Principal = request[PRINCIPAL]
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    session = FarmPushSession(farm)
+    inbox = farm.subscribe()
+    loop = asyncio.get_running_loop()
+    receiving: asyncio.Future[Any] = asyncio.ensure_future(ws.receive())
+    getting: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(inbox.get())
+    next_access_check = loop.time() + ACCESS_CHECK
+    next_work_check = 0.0
+
+    async def send(messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await asyncio.wait_for(ws.send_str(json.dumps(message, separators=(",", ":"))), SEND_TIMEOUT)
+
+    try:
+        await _look_for_work(farm, session)
+        await _look_up(farm, session)
+        now = loop.time()
+        next_work_check = now + WORK_RECHECK
+        await send([{"type": "hello", "user": {"name": principal.user, "role": principal.role.value}}]
+                   + session.snapshot(now))
+        while not ws.closed:
+            now = loop.time()
+            timeout = max(0.0, min(session.due(), next_access_check) - now)
+            done, _ = await asyncio.wait({receiving, getting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            now = loop.time()
+            out: list[dict[str, Any]] = []
+            if getting in done:
+                messages = [getting.result()]
+                while not inbox.empty():
+                    messages.append(inbox.get_nowait())
+                for message in messages:
+                    out += session.changed(message, now)
+                    if message.get("type") == "changed" and "queue" in (message.get("areas") or {}):
+                        next_work_check = now
+                getting = asyncio.ensure_future(inbox.get())
+            if receiving in done:
+                frame = receiving.result()
+                if frame.type != WSMsgType.TEXT:
+                    break
+                with contextlib.suppress(ValueError):
+                    out += session.received(json.loads(frame.data))
+                receiving = asyncio.ensure_future(ws.receive())
+            if now >= next_work_check:
+                next_work_check = now + WORK_RECHECK
+                await _look_for_work(farm, session)
+            if now >= next_access_check:
+                next_access_check = now + ACCESS_CHECK
+                if not await _still_allowed(farm, request):
+                    await send([{"type": "logout", "reason": "the key or login of this page ended"}])
+                    break
+            await _look_up(farm, session)
+            out += session.tick(loop.time())
+            if out:
+                await send(out)
+    except asyncio.TimeoutError:
+        log.info("dashboard push client too slow; disconnected")
+    except ConnectionResetError:
+        pass
+    finally:
+        farm.unsubscribe(inbox)
+        for future in (receiving, getting):
+            future.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await future
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 1.0)
+    return ws
+
+
+ROUTES = (("GET", "/api/farm/push", serve),)
