@@ -1,5 +1,5 @@
 """The files, queue, history and settings views in Debian's chromium, driven by Playwright, against
-a farm served on 127.0.0.1 (two simulated printers, instant wire, real move times).
+a farm served on 127.0.0.1 (two simulated printers, instant wire, moves at ten times their speed).
 
 One farm and one browser for the module; the tests run in order (files, settings, queue and
 history) and each leaves what the next one needs. Screenshots go to /tmp/farmctl-screenshots/.
@@ -66,7 +66,7 @@ WATCH_PROGRESS = """(name) => {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
-    async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS) as farm:
+    async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS, time_scale=0.1) as farm:
         yield farm
 
 
@@ -94,6 +94,17 @@ async def api(served: Served, method: str, path: str, body: object = None, key: 
                                    headers={"X-Api-Key": key or served.key}) as response:
             assert response.status < 300, await response.text()
             return await response.json() if response.content_type == "application/json" else None
+
+
+async def eventually(read, expected: object, seconds: float = 10.0) -> None:
+    """Wait until ``await read()`` gives ``expected``."""
+    value = None
+    for _ in range(int(seconds / 0.1)):
+        value = await read()
+        if value == expected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"still {value!r}, not {expected!r}")
 
 
 async def accessible_and_pictured(page, name: str) -> None:
@@ -124,7 +135,7 @@ async def test_files_drag_and_drop_with_progress_thumbnail_and_actions(page, ser
     await expect(entry.locator(".facts")).to_contain_text("3 layers")
     thumbnail = entry.locator("img.thumb")
     await expect(thumbnail).to_have_attribute("alt", "Preview of a.gcode")
-    await expect.poll(lambda: thumbnail.evaluate("img => img.complete && img.naturalWidth"), timeout=5000).to_be(220)
+    await eventually(lambda: thumbnail.evaluate("img => img.complete && img.naturalWidth"), 220)
 
     # A large file: the bar is seen part-way, and the file arrives whole.
     await page.evaluate(WATCH_PROGRESS, "large.gcode")
@@ -188,7 +199,7 @@ async def test_settings_approve_an_app_key_with_a_chosen_role_and_simulate(page,
             polling.cancel()
     principal = await served.farm.auth.check_key(key)
     assert principal is not None and principal.role is Role.VIEWER
-    await expect(page.locator('#keys tr[data-key="Slicer"]')).to_contain_text("viewer")
+    await expect(page.locator('#keys tr[data-key="Slicer"]')).to_contain_text("viewer", timeout=10_000)
 
     await page.fill("#key-name", "wall display")
     await page.select_option("#key-role", "viewer")
@@ -230,7 +241,7 @@ async def test_queue_two_sets_count_two_on_two_printers_reorder_forecast_then_hi
     # Edited in place: the draft's count, then it goes back to being a draft nobody prints.
     await later.get_by_label("Count of later").fill("3")
     await later.get_by_label("Count of later").press("Enter")
-    await expect.poll(lambda: _count_of(served, "later")).to_be(3)
+    await eventually(lambda: _count_of(served, "later"), 3)
 
     forecast = page.locator(".forecast")
     await expect(forecast.locator(".lane")).to_have_count(2)
@@ -246,10 +257,10 @@ async def test_queue_two_sets_count_two_on_two_printers_reorder_forecast_then_hi
     await expect(page.locator(".runs-table tbody tr")).to_have_count(4)
     printers = {await row.get_attribute("data-printer") for row in await page.locator(".per-printer tbody tr").all()}
     assert printers == {"p1", "p2"}
-    await page.get_by_label("Result").select_option("failure")
+    await page.select_option("#filter-result", "failure")
     await expect(page.locator(".runs-table tbody tr")).to_have_count(0)
     await expect(page.locator(".reasons")).to_contain_text("No failures")
-    await page.get_by_label("Result").select_option("")
+    await page.select_option("#filter-result", "")
     csv = await page.evaluate("async () => (await fetch(document.getElementById('csv-export').href)).text()")
     assert len(csv.strip().splitlines()) == 5 and csv.startswith("run,printer,")
     await accessible_and_pictured(page, "history")

@@ -17,7 +17,7 @@ function ticks(start, end) {
 }
 
 function colour(jobId) {
-  return `hsl(${(jobId * 67) % 360} 55% 45%)`;
+  return `hsl(${(jobId * 67) % 360} 60% 30%)`;  // dark enough for white text at any hue
 }
 
 function Lanes({ forecast }) {
@@ -40,7 +40,7 @@ function Lanes({ forecast }) {
               <div class=${`copy${c.running ? " running" : ""}${c.estimated ? "" : " guess"}`} key=${n}
                 style=${{ left: at(c.start), width: width(c), background: colour(c.jobId) }}
                 title=${`${c.jobName}: ${c.path}, ${clock(c.start)} – ${clock(c.end)}`}>
-                <span>${c.jobName}</span>
+                <span>${c.jobName} · ${c.path.split("/").pop()}</span>
               </div>`)}
           </div>
         </div>`)}
@@ -63,7 +63,7 @@ export function Forecast({ ctx }) {
     <section class="forecast panel" aria-labelledby="forecast-title">
       <div class="row">
         <h2 id="forecast-title">Forecast</h2>
-        ${forecast.finish && html`<span class="finish">All done by <strong>${clock(forecast.finish)}</strong>
+        ${forecast.finish && html`<span class="finish">All done by <strong>${clock(forecast.finish)}</strong>${" "}
           (in ${duration(forecast.finish - forecast.now)})</span>`}
         <label class="changeover">Plate change takes
           <input type="number" min="0" max="240" value=${changeover} onChange=${(e) => setChangeover(Number(e.target.value) || 0)} />

@@ -1,8 +1,7 @@
 // History and statistics: filters by printer, result and date; success rate, hours printed,
-// filament used and failures by reason for the farm and per printer; prints per day as a chart;
+// filament used and failures by reason for the farm and per printer; prints per day as a bar chart;
 // the runs a page at a time; CSV export of what the filters select.
-import uPlot from "uplot";
-import { html, useEffect, useRef, useState } from "../html.js";
+import { html, useEffect, useState } from "../html.js";
 import { duration } from "../format.js";
 import { useStore } from "../store.js";
 import { ensureSession, metres, query, stylesheet, useArea, when } from "../data/page.js";
@@ -13,19 +12,15 @@ const PAGE = 50;
 const RESULTS = ["success", "failure", "cancelled", "aborted"];
 
 const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)} %`);
-const hours = (h) => (h >= 10 ? `${Math.round(h)} h` : `${h.toFixed(1)} h`);
-
-function css(name, fallback) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
-}
+const hours = (h) => (h >= 10 ? `${Math.round(h)} h` : h >= 1 ? `${h.toFixed(1)} h` : duration(h * 3600) || "0 s");
 
 function Filters({ filters, setFilters, printers }) {
   const set = (key) => (e) => setFilters({ ...filters, [key]: e.target.value });
   return html`
     <form class="filters" role="search" aria-label="Filter the history" onSubmit=${(e) => e.preventDefault()}>
-      <label>Printer <select value=${filters.printer} onChange=${set("printer")}>
+      <label>Printer <select id="filter-printer" value=${filters.printer} onChange=${set("printer")}>
         <option value="">all</option>${printers.map((p) => html`<option value=${p} key=${p}>${p}</option>`)}</select></label>
-      <label>Result <select value=${filters.result} onChange=${set("result")}>
+      <label>Result <select id="filter-result" value=${filters.result} onChange=${set("result")}>
         <option value="">all</option>${RESULTS.map((r) => html`<option value=${r} key=${r}>${r}</option>`)}</select></label>
       <label>From <input type="date" value=${filters.since} onChange=${set("since")} /></label>
       <label>To <input type="date" value=${filters.until} onChange=${set("until")} /></label>
@@ -37,34 +32,34 @@ function Figure({ label, value, id }) {
   return html`<div class="figure" id=${id}><span class="figure-value">${value}</span><span class="figure-label">${label}</span></div>`;
 }
 
+const SERIES = [["success", "Success"], ["failure", "Failure"], ["other", "Cancelled or aborted"]];
+const MAX_DAYS = 60;
+
+// Prints per day, stacked by result: plain boxes sized by count (themed by CSS, nothing to redraw).
 function DayChart({ days }) {
-  const box = useRef(null);
-  useEffect(() => {
-    if (!box.current || !days.length) return undefined;
-    const dates = [...new Set(days.map((d) => d.day))].sort();
-    const count = (day, result) => days.filter((d) => d.day === day && d.result === result).reduce((s, d) => s + d.runs, 0);
-    const x = dates.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
-    const data = [x, dates.map((d) => count(d, "success")), dates.map((d) => count(d, "failure")),
-      dates.map((d) => count(d, "cancelled") + count(d, "aborted"))];
-    const axis = css("--muted", "#666"), grid = { stroke: css("--line", "#ddd"), width: 1 };
-    const bars = uPlot.paths.bars({ size: [0.6, 40] });
-    const plot = new uPlot({
-      width: box.current.clientWidth || 600, height: 200,
-      scales: { x: { time: true, range: (u, lo, hi) => [lo - 43200, hi + 43200] }, y: { range: (u, lo, hi) => [0, Math.max(2, hi + 1)] } },
-      axes: [{ stroke: axis, grid, space: 60 }, { stroke: axis, grid, label: "prints" }],
-      series: [{},
-        { label: "Success", fill: css("--ok", "#1a7f37"), stroke: css("--ok", "#1a7f37"), paths: bars },
-        { label: "Failure", fill: css("--danger", "#b42318"), stroke: css("--danger", "#b42318"), paths: bars },
-        { label: "Cancelled", fill: css("--offline", "#6e7781"), stroke: css("--offline", "#6e7781"), paths: bars }],
-    }, data, box.current);
-    const resize = new ResizeObserver(() => plot.setSize({ width: box.current.clientWidth, height: 200 }));
-    resize.observe(box.current);
-    return () => { resize.disconnect(); plot.destroy(); };
-  }, [days]);
   if (!days.length) return null;
-  const total = days.reduce((s, d) => s + d.runs, 0);
-  return html`<div class="day-chart" ref=${box} role="img"
-    aria-label=${`Prints per day: ${total} over ${new Set(days.map((d) => d.day)).size} day(s), by result`}></div>`;
+  const byDay = new Map();
+  for (const d of days) {
+    const row = byDay.get(d.day) || { success: 0, failure: 0, other: 0 };
+    row[d.result === "success" || d.result === "failure" ? d.result : "other"] += d.runs;
+    byDay.set(d.day, row);
+  }
+  const shown = [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b)).slice(-MAX_DAYS);
+  const top = Math.max(...shown.map(([, r]) => r.success + r.failure + r.other));
+  const total = shown.reduce((sum, [, r]) => sum + r.success + r.failure + r.other, 0);
+  return html`
+    <figure class="day-chart">
+      <div class="day-bars" role="img" aria-label=${`Prints per day: ${total} over ${shown.length} day(s), by result`}>
+        ${shown.map(([day, r]) => html`<div class="day" key=${day}
+          title=${`${day}: ${r.success} succeeded, ${r.failure} failed, ${r.other} cancelled or aborted`}>
+          <div class="day-stack">${SERIES.map(([key]) => r[key] > 0 && html`<span class=${`seg ${key}`}
+            style=${{ height: `${(100 * r[key]) / top}%` }}></span>`)}</div>
+          <span class="day-label">${day.slice(5)}</span></div>`)}
+      </div>
+      <figcaption class="legend">Prints per day (most ${top}):
+        ${SERIES.map(([key, label]) => html`<span class="key" key=${key}><span class=${`swatch ${key}`}></span>${label}</span>`)}
+      </figcaption>
+    </figure>`;
 }
 
 function Statistics({ stats }) {

@@ -34,11 +34,11 @@ function SetRow({ job, item, index, save }) {
   return html`
     <tr class=${item.missing_file ? "missing" : ""}>
       <td class="set-path">${item.path}${item.missing_file && html` <strong class="warn-text">(file missing)</strong>`}</td>
-      <td><${NumberCell} label=${label("Count")} value=${item.count} min="1" onSave=${(count) => change({ count, remaining: Math.min(item.remaining, count) })} /></td>
-      <td><${NumberCell} label=${label("Remaining")} value=${item.remaining} min="0" onSave=${(remaining) => change({ remaining })} /></td>
-      <td><input class="req" value=${item.materials.map((m) => m || "").join(", ")} aria-label=${label("Materials")}
+      <td data-label="count"><${NumberCell} label=${label("Count")} value=${item.count} min="1" onSave=${(count) => change({ count, remaining: Math.min(item.remaining, count) })} /></td>
+      <td data-label="left"><${NumberCell} label=${label("Remaining")} value=${item.remaining} min="0" onSave=${(remaining) => change({ remaining })} /></td>
+      <td data-label="materials"><input class="req" value=${item.materials.map((m) => m || "").join(", ")} aria-label=${label("Materials")}
         placeholder="any" onChange=${(e) => change({ materials: e.target.value.split(",").map((m) => m.trim() || null) })} /></td>
-      <td><input class="req" value=${item.profiles.join(", ")} aria-label=${label("Profiles")} placeholder="any"
+      <td data-label="profiles"><input class="req" value=${item.profiles.join(", ")} aria-label=${label("Profiles")} placeholder="any"
         onChange=${(e) => change({ profiles: list(e.target.value) })} /></td>
       <td><button type="button" class="quiet" aria-label=${`Remove set ${item.path}`} onClick=${remove}>×</button></td>
     </tr>`;

@@ -9,6 +9,7 @@ stylesheet("settings");
 
 const ROLES = ["viewer", "operator", "admin"];
 const APP_POLL_MS = 2000;
+const ACCESS_POLL_MS = 4000;
 const EVENTS = ["continuousprint_activate", "continuousprint_start_print", "continuousprint_success",
   "continuousprint_cancel", "continuousprint_cooldown", "continuousprint_finish",
   "continuousprint_awaiting_material", "continuousprint_deactivate"];
@@ -245,7 +246,12 @@ export default function View({ ctx }) {
   const [access, setAccess] = useState(null);
   const [nudge, setNudge] = useState(0);
   useEffect(() => {
-    if (admin) ctx.api.get("/api/farm/access").then(setAccess, (err) => ctx.toast.error("Reading the keys", err));
+    if (!admin) return undefined;
+    // Read again now and then: an approved app's key appears once the app has collected it.
+    const load = () => ctx.api.get("/api/farm/access").then(setAccess, (err) => ctx.toast.error("Reading the keys", err));
+    load();
+    const timer = setInterval(load, ACCESS_POLL_MS);
+    return () => clearInterval(timer);
   }, [admin, nudge]);
   const reload = () => setNudge((n) => n + 1);
   return html`
