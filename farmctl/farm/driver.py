@@ -14,7 +14,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from farmctl.farm.driver_status import (
     MAX_START_ATTEMPTS, STOPPED, WAITING, DriverState, DriverStatus, Loadout, MaterialNeed,
 )
 from farmctl.files.paths import resolve_in
-from farmctl.printer import JobOutcome, Printer, PrinterState
+from farmctl.printer import JobOutcome, JobResult, Printer, PrinterState
 from farmctl.queue import Claim, QueueModel
 from farmctl.sd import CardState
 from farmctl.queue.counting import first_mismatch
@@ -74,7 +74,8 @@ class QueueDriver:
 
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
                  loadout: Loadout = Loadout(), on_change: Callable[[], None] | None = None,
-                 on_select: Callable[[str, bool], None] | None = None) -> None:
+                 on_select: Callable[[str, bool], None] | None = None,
+                 filament_of: Callable[[str], Awaitable[float | None]] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
@@ -96,6 +97,7 @@ class QueueDriver:
         self._wake = asyncio.Event()
         self._on_change = on_change
         self._on_select = on_select  # a set's file is about to print: OctoPrint clients see it selected
+        self._filament_of = filament_of  # a stored file's filament (mm, all tools), for statistics
         self._task: asyncio.Task[None] | None = None
         self._log = logging.LoggerAdapter(log, {"printer": name})
 
@@ -293,6 +295,7 @@ class QueueDriver:
             await self._start_failed(claim, f"could not start {claim.set.path}: {exc.message}")
             return
         self._failed_starts = 0
+        await self._note(claim.run.id, claim.set.path, result)
         if result.outcome == JobOutcome.DONE:
             await self._settle(claim.run.id, RunResult.SUCCESS)
             await self._after_success(symbols)
@@ -317,6 +320,20 @@ class QueueDriver:
         self.reason = reason
         self._set(DriverState.START_FAILED)
         await asyncio.sleep(self.start_retry_delay)
+
+    async def _note(self, run_id: int, path: str, result: JobResult) -> None:
+        """What the print leaves for statistics: the reason it ended, filament used (the file's total
+        times the share printed), seconds printed. Lost notes lose only statistics, never the count."""
+        done = result.outcome == JobOutcome.DONE
+        progress = self.printer.progress
+        share = 1.0 if done else (progress.fraction if progress is not None else 0.0)
+        try:
+            total = None if self._filament_of is None else await self._filament_of(path)
+            await self.model.statistics.note_run(run_id, reason="" if done else result.reason or result.outcome.value,
+                                                 filament_mm=None if total is None else total * share,
+                                                 print_seconds=result.seconds)
+        except (FarmctlError, OSError) as exc:
+            self._log.warning("statistics of run %d not kept: %s", run_id, exc)
 
     async def _abandon_open_run(self) -> None:
         """After an internal error: an open run not being printed is closed as aborted; its copy stays owed."""

@@ -226,7 +226,8 @@ class Farm:
                           on_print=self._print_event, on_prompt=self._prompt_changed, reactor=self.reactor)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              Loadout(config.printer_profile), on_change=self.notify,
-                             on_select=lambda path, sd: self._select(config.name, path, sd))
+                             on_select=lambda path, sd: self._select(config.name, path, sd),
+                             filament_of=self.filament_of)
         await driver.restore()
         entry = FarmPrinter(config, printer, driver, sim, tags=config.tags)
         entry.keeper = asyncio.create_task(self._keep_connected(entry), name=f"connect {config.name}")
@@ -423,6 +424,14 @@ class Farm:
         cards = [e.printer.sd for e in self.printers.values() if printer is None or e.name == printer]
         card = frozenset(s.path for s in items if s.sd and not any(c.ready and c.find(s.path) for c in cards))
         return MissingFiles(local, card)
+
+    async def filament_of(self, relative: str) -> float | None:
+        """Millimetres of filament (all tools) a stored file uses, from its analysis; None if unknown."""
+        try:
+            info = await self.uploads.info(relative)
+        except FarmctlError:
+            return None
+        return None if info.analysis is None else sum(info.analysis.filament_mm)
 
     def upload_name(self, path: Path) -> str | None:
         """A printed file's path as clients know it, relative to the uploads folder; None for a file

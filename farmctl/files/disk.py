@@ -15,6 +15,7 @@ from pathlib import Path
 
 from farmctl.errors import FarmctlError
 from farmctl.files.analysis import GcodeAnalyzer
+from farmctl.files.thumbnails import ThumbnailScanner
 
 
 PARTIAL_PREFIXES = (".upload-", ".copy-")
@@ -22,7 +23,7 @@ PARTIAL_SUFFIX = ".part"
 
 
 class PartialUpload:
-    """A hidden temp file beside the destination, with the hash and analysis fed as it grows."""
+    """A hidden temp file beside the destination, with the hash, analysis and thumbnails fed as it grows."""
 
     def __init__(self, target: Path) -> None:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=PARTIAL_PREFIXES[0], suffix=PARTIAL_SUFFIX)
@@ -30,11 +31,13 @@ class PartialUpload:
         self.file = os.fdopen(fd, "wb")
         self.sha1 = hashlib.sha1()
         self.analyzer = GcodeAnalyzer()
+        self.thumbnails = ThumbnailScanner()
 
     def write(self, block: bytes) -> None:
         self.file.write(block)
         self.sha1.update(block)
         self.analyzer.feed(block)
+        self.thumbnails.feed(block)
 
     def finish(self) -> None:
         self.file.flush()

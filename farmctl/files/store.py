@@ -29,8 +29,9 @@ from farmctl.files.analysis import Analysis, GcodeAnalyzer
 from farmctl.files.disk import (
     PartialUpload, abandon, copy_file_atomically, fsync_folder, make_folders, remove_empty, remove_partials,
 )
-from farmctl.files.meta import Entry, MetaCache
+from farmctl.files.meta import Entry, MetaCache, ThumbnailRef
 from farmctl.files.paths import has_allowed_extension, resolve_in, safe_relative_path
+from farmctl.files.thumbnails import ImageFormat, ThumbnailScanner
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class FileInfo:
     """SHA-1 of the contents (None for folders, or if the file could not be read)."""
     analysis: Analysis | None
     type: FileType
+    thumbnails: tuple[ThumbnailRef, ...] = ()
+    """The slicer's preview images, in the file's order (see :meth:`UploadFolder.thumbnail`)."""
 
 
 class UploadFolder:
@@ -155,6 +158,10 @@ class UploadFolder:
         """Where a stored G-code file is on disk (for downloads and printing); 404 if missing."""
         return await self._run(self._local_path, relative)
 
+    async def thumbnail(self, relative: str, number: int) -> tuple[Path, ImageFormat]:
+        """Where thumbnail ``number`` of a stored file is cached, and its format; 404 if it has none."""
+        return await self._run(self._thumbnail, relative, number)
+
     async def missing(self, relatives: list[str]) -> frozenset[str]:
         """Those of ``relatives`` that name no G-code file here (or no place inside the folder at all)."""
         return await self._run(self._missing, relatives)
@@ -244,9 +251,10 @@ class UploadFolder:
             raise FarmctlError(f"the folder of {rel} was deleted during the upload", 409) from exc
         fsync_folder(target.parent)
         st = target.stat()
-        entry = Entry(rel, st.st_size, st.st_mtime_ns, upload.sha1.hexdigest(), analysis)
-        self._remember(entry)
-        return FileInfo(target.name, rel, st.st_size, int(st.st_mtime), entry.hash, analysis, FileType.MACHINECODE)
+        entry = self._remember(Entry(rel, st.st_size, st.st_mtime_ns, upload.sha1.hexdigest(), analysis),
+                               upload.thumbnails)
+        return FileInfo(target.name, rel, st.st_size, int(st.st_mtime), entry.hash, analysis, FileType.MACHINECODE,
+                        entry.thumbnails)
 
     def _list(self, recursive: bool, under: str) -> list[FileInfo]:
         if under.strip("/"):
@@ -316,26 +324,30 @@ class UploadFolder:
             except OSError as exc:
                 log.warning("cannot read %s: %s", rel, exc)
                 return FileInfo(path.name, rel, st.st_size, int(st.st_mtime), None, None, FileType.MACHINECODE)
-        return FileInfo(path.name, rel, st.st_size, int(st.st_mtime), entry.hash, entry.analysis, FileType.MACHINECODE)
+        return FileInfo(path.name, rel, st.st_size, int(st.st_mtime), entry.hash, entry.analysis, FileType.MACHINECODE,
+                        entry.thumbnails)
 
     def _analyse(self, path: Path, rel: str, st: os.stat_result) -> Entry:
-        """Hash and analyse a file that arrived without an upload (copied in by hand)."""
-        sha1, analyzer = hashlib.sha1(), GcodeAnalyzer()
+        """Hash, analyse and find the thumbnails of a file that arrived without an upload (copied in by hand)."""
+        sha1, analyzer, thumbnails = hashlib.sha1(), GcodeAnalyzer(), ThumbnailScanner()
         with open(path, "rb") as source:
             while block := source.read(READ_BLOCK):
                 sha1.update(block)
                 analyzer.feed(block)
+                thumbnails.feed(block)
         entry = Entry(rel, st.st_size, st.st_mtime_ns, sha1.hexdigest(), analyzer.result())
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-            self._remember(entry)  # else it changed while we read it: analyse again next time
+            entry = self._remember(entry, thumbnails)  # else it changed while we read it: analyse again next time
         return entry
 
-    def _remember(self, entry: Entry) -> None:
+    def _remember(self, entry: Entry, thumbnails: ThumbnailScanner) -> Entry:
+        """Keep the entry and its images; if that fails the file still lists, without thumbnails."""
         try:
-            self._cache.put(entry)
+            return self._cache.put(entry, thumbnails.result())
         except OSError as exc:
             log.warning("cannot save metadata for %s: %s", entry.path, exc)
+            return entry
 
     def _info(self, relative: str) -> FileInfo:
         path, rel = self._existing(relative)
@@ -352,6 +364,13 @@ class UploadFolder:
         if not path.is_file():
             raise FarmctlError(f"no such file: {rel}", 404)
         return path
+
+    def _thumbnail(self, relative: str, number: int) -> tuple[Path, ImageFormat]:
+        info = self._info(relative)
+        if info.type != FileType.MACHINECODE or not 0 <= number < len(info.thumbnails):
+            raise FarmctlError(f"{info.path} has no thumbnail {number}", 404)
+        ref = info.thumbnails[number]
+        return self._cache.image_path(info.path, number, ref), ref.format
 
     def _missing(self, relatives: list[str]) -> frozenset[str]:
         root = self._real_root()

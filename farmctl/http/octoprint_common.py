@@ -88,16 +88,6 @@ def printing_file(entry: FarmPrinter) -> Path | None:
     return None
 
 
-def in_use(farm: Farm, relative: str) -> bool:
-    """True when some printer is printing this file, or a file inside this folder."""
-    for entry in farm.printers.values():
-        path = printing_file(entry)
-        rel = farm.upload_name(path) if path is not None else None
-        if rel is not None and (rel == relative or rel.startswith(relative.rstrip("/") + "/")):
-            return True
-    return False
-
-
 def state_text(printer: Printer) -> str:
     """OctoPrint's state text, which tells an offline printer that failed from one switched off."""
     if printer.state == PrinterState.OFFLINE and printer.error:

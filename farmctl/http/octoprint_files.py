@@ -14,12 +14,13 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import file_ops
 from farmctl.farm.farm import Farm
 from farmctl.files import FileInfo, FileType
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.multipart import chunks, forget, parts
 from farmctl.http.octoprint_common import (
-    base_url, command_body, command_of, in_use, no_content, truthy,
+    base_url, command_body, command_of, no_content, truthy,
 )
 from farmctl.http import octoprint_sd
 from farmctl.http.octoprint_job import start_selected
@@ -120,11 +121,6 @@ def _joined(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-async def _refuse_busy(farm: Farm, relative: str) -> None:
-    if in_use(farm, relative):
-        raise FarmctlError(f"{relative} is being printed", 409)
-
-
 async def upload(request: web.Request) -> web.Response:
     """POST /api/files/local: multipart ``file`` with ``path``, ``select`` and ``print``; or ``foldername``."""
     if _on_card(request):
@@ -146,7 +142,7 @@ async def upload(request: web.Request) -> web.Response:
                 if name.startswith("/"):
                     raise FarmctlError("file name must be relative, not absolute")
                 target = _joined(fields.get("path", ""), name)
-                await _refuse_busy(farm, target)
+                file_ops.refuse_busy(farm, target)
                 saved = await farm.uploads.save_stream(target, chunks(part))
             elif part.name:
                 fields[part.name] = await _field(part)
@@ -159,7 +155,7 @@ async def upload(request: web.Request) -> web.Response:
         raise FarmctlError("no file in the upload (send it in a multipart part named 'file')")
     wanted = _joined(fields.get("path", ""), saved.name)
     if wanted != saved.path:  # 'path' came after the file in the form: put the file where it belongs
-        await _refuse_busy(farm, wanted)
+        file_ops.refuse_busy(farm, wanted)
         try:
             await farm.uploads.delete(wanted)
         except FarmctlError as exc:
@@ -221,15 +217,10 @@ async def file_command(request: web.Request) -> web.Response:
         raise FarmctlError(f"{command} needs a destination")
     target = await _destination(farm, destination, info.name)
     if command == "move":
-        await _refuse_busy(farm, info.path)
-        moved = await farm.uploads.move(info.path, target)
-        for printer in farm.printers.values():
-            if printer.selected == info.path:
-                printer.selected = moved.path
-        farm.files_changed("FileRemoved", info.path)
+        moved = await file_ops.move(farm, info, target)
     else:
         moved = await farm.uploads.copy(info.path, target)
-    farm.files_changed("FileAdded", moved.path)
+        farm.files_changed("FileAdded", moved.path)
     refs = _refs(request, moved)
     response = web.json_response({"name": moved.name, "path": moved.path, "origin": "local", "refs": refs},
                                  status=201)
@@ -256,14 +247,7 @@ async def file_delete(request: web.Request) -> web.Response:
     if _on_card(request):
         return await octoprint_sd.file_delete(request)
     farm = farm_of(request)
-    info = await farm.uploads.info(request.match_info["path"])
-    await _refuse_busy(farm, info.path)
-    await farm.uploads.delete(info.path)
-    farm.files_changed("FileRemoved", info.path)
-    for printer in farm.printers.values():
-        if printer.selected is not None and (printer.selected == info.path
-                                             or printer.selected.startswith(info.path + "/")):
-            printer.selected = None
+    await file_ops.delete(farm, await farm.uploads.info(request.match_info["path"]))
     return no_content()
 
 

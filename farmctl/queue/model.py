@@ -11,8 +11,10 @@ from farmctl.queue.db import Listener, QueueDb
 from farmctl.queue.gjob import Gjobs
 from farmctl.queue.jobs import Jobs
 from farmctl.queue.nodes import NodeClock, Nodes
+from farmctl.queue.pages import Pages
 from farmctl.queue.settings import QueueSettings
 from farmctl.queue.state import QueueState
+from farmctl.queue.statistics import RunStatistics
 from farmctl.store import Store
 
 
@@ -27,12 +29,15 @@ class QueueModel:
     state: QueueState
     gjobs: Gjobs
     nodes: Nodes
+    statistics: RunStatistics
+    pages: Pages
 
     @classmethod
     def over(cls, store: Store, *, clock: Callable[[], float] = time.time,
              node: NodeClock = NodeClock("farmctl")) -> QueueModel:
         db = QueueDb(store, clock=clock, node=node.name)
-        return cls(db, Jobs(db), Counting(db), QueueSettings(db), QueueState(db), Gjobs(db), Nodes(db, node))
+        return cls(db, Jobs(db), Counting(db), QueueSettings(db), QueueState(db), Gjobs(db), Nodes(db, node),
+                   RunStatistics(db), Pages(db))
 
     @property
     def store(self) -> Store:

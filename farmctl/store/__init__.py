@@ -20,10 +20,12 @@ from farmctl.store.records import (
     Strategy,
 )
 from farmctl.store.sql import ConstraintViolation, DatabaseBusy
+from farmctl.store.run_stats import DayTotals, HistoryRow, ReasonCount, ResultTotals, RunDetails, RunFilter
 from farmctl.store.tx import Tx
 
 __all__ = [
     "ARCHIVE_QUEUE", "LOCAL_QUEUE", "LATEST_VERSION", "SET_FIELDS", "EventHook", "JobRecord", "QueueRecord",
     "RunRecord", "RunResult", "SetFields", "SetRecord", "DatabaseBusy", "Store", "Strategy", "Tx",
     "ApiKeyRecord", "AppKeyRequestRecord", "ConstraintViolation", "PresetRecord", "PrinterStatus", "UserRecord",
+    "DayTotals", "HistoryRow", "ReasonCount", "ResultTotals", "RunDetails", "RunFilter",
 ]

@@ -196,6 +196,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('ABS', 250, 100, 2)",
         "INSERT INTO temperature_presets (name, tool, bed, rank) VALUES ('TPU', 225, 50, 3)",
     ),
+    # 10: what a finished print leaves for statistics: why it failed, filament used, seconds printed.
+    (
+        """CREATE TABLE run_details (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL DEFAULT '',
+            filament_mm REAL CHECK (filament_mm IS NULL OR filament_mm >= 0),
+            print_seconds REAL CHECK (print_seconds IS NULL OR print_seconds >= 0)
+        )""",
+        "CREATE INDEX runs_start ON runs (start)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -114,6 +114,12 @@ class JobRows(Rows):
     async def in_queue(self, queue_id: int) -> list[JobRecord]:
         return await self._select("j.queue_id = ?", (queue_id,))
 
+    async def page(self, queue_id: int, limit: int, offset: int) -> list[JobRecord]:
+        """One page of a queue's jobs in queue order (a long queue is shown a page at a time)."""
+        return await self._select(
+            "j.id IN (SELECT id FROM jobs WHERE queue_id = ? ORDER BY rank, id LIMIT ? OFFSET ?)",
+            (queue_id, limit, offset))
+
     async def count_in(self, queue_id: int) -> int:
         row = await self._sql.one("SELECT COUNT(*) FROM jobs WHERE queue_id = ?", (queue_id,))
         return int(row[0]) if row else 0

@@ -14,6 +14,7 @@ from farmctl.store.farm_rows import FarmRows
 from farmctl.store.nodes import NodeRows
 from farmctl.store.printers import PrinterRows
 from farmctl.store.queue_rows import JobRows, QueueRows, SetRows
+from farmctl.store.run_stats import RunStatsRows
 from farmctl.store.runs import RunRows
 from farmctl.store.sql import Sql
 
@@ -21,8 +22,8 @@ from farmctl.store.sql import Sql
 class Tx:
     """The open transaction's view of the database: ``tx.jobs.get(7)``, ``tx.runs.open("p1")``."""
 
-    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "automation", "auth", "app_keys", "printers", "nodes",
-                 "farm")
+    __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "run_stats", "automation", "auth", "app_keys", "printers",
+                 "nodes", "farm")
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -30,6 +31,7 @@ class Tx:
         self.jobs = JobRows(sql)
         self.sets = SetRows(sql)
         self.runs = RunRows(sql)
+        self.run_stats = RunStatsRows(sql)
         self.automation = AutomationRows(sql)
         self.auth = AuthRows(sql)
         self.app_keys = AppKeyRows(sql)

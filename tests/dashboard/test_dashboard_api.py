@@ -66,7 +66,7 @@ async def test_upload_lists_the_file_and_tells_push_clients(farm_client) -> None
     assert response.status == 201, await response.text()
     assert (await response.json())["path"] == "part.gcode"
     listed = await (await client.get("/api/farm/files", headers=headers)).json()
-    assert [f["path"] for f in listed["files"]] == ["part.gcode"]
+    assert [f["path"] for f in listed["entries"]] == ["part.gcode"]
     events = []
     while not inbox.empty():
         message = inbox.get_nowait()

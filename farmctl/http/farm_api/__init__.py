@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from farmctl.http.farm_api import demo, files, fleet, printers, push, summary
+from farmctl.http.farm_api import access, demo, files, fleet, history, printers, push, queue, summary
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
@@ -31,6 +31,9 @@ ROUTES: tuple[Route, ...] = (
     *demo.ROUTES,
     *push.ROUTES,
     *files.ROUTES,
+    *queue.ROUTES,
+    *history.ROUTES,
+    *access.ROUTES,
     *summary.ROUTES,
 )
 """Every dashboard route; each area module lists its own in its ``ROUTES``."""

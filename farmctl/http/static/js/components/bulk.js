@@ -19,9 +19,9 @@ export function BulkBar({ ctx, selected, clear }) {
 
   async function loadFiles() {
     try {
-      const data = await ctx.api.get("/api/farm/files");
-      setFiles(data.files);
-      if (!file && data.files.length) setFile(data.files[0].path);
+      const data = await ctx.api.get("/api/farm/files?recursive=1");
+      setFiles(data.entries);
+      if (!file && data.entries.length) setFile(data.entries[0].path);
     } catch (err) {
       ctx.toast.error("Loading the files", err);
     }
