@@ -7,6 +7,9 @@ from pathlib import Path
 
 from farmctl.errors import FarmctlError
 
+DATABASE_NAME = "farmctl.db"
+"""The queue database's file in the data folder, unless farm.toml names a database server."""
+
 
 def make_writable(*folders: Path) -> None:
     """Make the folders and prove each can be written, before anything depends on it: a read-only

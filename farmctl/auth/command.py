@@ -175,15 +175,17 @@ def read_password(stdin: TextIO) -> str:
 
 
 def _with_auth(args: argparse.Namespace, work: Callable[[AuthService], Awaitable[T]]) -> T:
-    from farmctl.farm.config import load_config
+    database = None
+    if args.config is not None:  # farm.toml only when given: it may name a database server
+        from farmctl.farm.config import load_config
 
-    database = None if args.config is None else load_config(args.config).database
+        database = load_config(args.config).database
     return asyncio.run(_open_and_run(args.data, database, work))
 
 
 async def _open_and_run(data: Path, database: str | None, work: Callable[[AuthService], Awaitable[T]]) -> T:
     from farmctl.auth.service import AuthService  # the store only when a command needs it
-    from farmctl.farm.config import DATABASE_NAME
+    from farmctl.data_folder import DATABASE_NAME
     from farmctl.store import Store
 
     if database is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from farmctl.data_folder import DATABASE_NAME
 from farmctl.errors import FarmctlError
 from farmctl.farm.checks import NAME, name, typed, within
 from farmctl.farm.mqtt_config import MqttConfig, parse_mqtt
@@ -24,7 +25,6 @@ SIM_PORT = "sim"
 MB = 1 << 20
 DEFAULT_MAX_UPLOAD = 1024 * MB
 MAX_UPLOAD_MB_LIMIT = 1 << 20  # a terabyte: anything larger is a typo
-DATABASE_NAME = "farmctl.db"
 RESERVED_TOPIC_LEVEL = "mqtt"
 """``<base_topic>/mqtt/<node>`` is a node's last will, so no printer's topics may start there."""
 MAX_PRINTER_PROFILE = 100

@@ -66,7 +66,8 @@ async def _lane(farm: Farm, entry: FarmPrinter, durations: dict[str, float], now
                 changeover: float) -> tuple[Lane, float | None]:
     """The printer's lane, and when its current copy started (wall clock) if it prints one."""
     printer, driver = entry.printer, entry.driver
-    profile = driver.settings.profile
+    loadout = driver.loadout
+    profile, materials = loadout.profile, loadout.materials
     progress = printer.progress
     if printer.state in (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED) and progress is not None:
         elapsed = progress.elapsed(time.monotonic())
@@ -79,7 +80,7 @@ async def _lane(farm: Farm, entry: FarmPrinter, durations: dict[str, float], now
             left += changeover  # paused: someone has to resume it
         run = await farm.model.counting.open_run(entry.name)
         running = run.set_id if run is not None and relative == run.set_path else None
-        return Lane(entry.name, now + left, profile, None, running), now - elapsed
+        return Lane(entry.name, now + left, profile, materials, running), now - elapsed
     if driver.status.state in _WAITING:
-        return Lane(entry.name, now + changeover, profile), None
-    return Lane(entry.name, now, profile), None
+        return Lane(entry.name, now + changeover, profile, materials), None
+    return Lane(entry.name, now, profile, materials), None

@@ -37,7 +37,7 @@ class SqliteBackend:
         try:
             conn.row_factory = aiosqlite.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await _switch_to_wal(conn, busy_timeout)
             # FULL: a finished print's commit survives power loss, not only a process crash.
             await conn.execute("PRAGMA synchronous = FULL")
             await conn.execute("PRAGMA foreign_keys = ON")
@@ -89,3 +89,17 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY or SQLITE_LOCKED, after the busy timeout: another connection holds the lock."""
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or \
         "database is locked" in str(exc)
+
+
+async def _switch_to_wal(conn: aiosqlite.Connection, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``. SQLite does not wait out a lock for this switch as it does for
+    statements, so nodes opening a new database at once are retried here until the busy timeout."""
+    deadline = asyncio.get_running_loop().time() + busy_timeout
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.02)

@@ -26,8 +26,8 @@ NO_AUTOMATION = {"scripts": {}, "preprocessors": {}, "events": {}}
 
 @pytest.fixture
 async def farm_client(tmp_path: Path) -> AsyncIterator[tuple[Farm, TestClient, dict[str, str]]]:
-    config = FarmConfig(printers=(PrinterConfig("p1", "sim", profile="marlin2"),
-                                  PrinterConfig("p2", "sim", profile="marlin2")))
+    config = FarmConfig(printers=(PrinterConfig("p1", "sim", profile="marlin2", printer_profile="Ender 3"),
+                                  PrinterConfig("p2", "sim", profile="marlin2", printer_profile="Ender 3")))
     async with Farm.running(config, tmp_path / "data", sim=SimOptions(full_speed=True, time_scale=0.0)) as farm:
         key = await farm.auth.add_key("admin", Role.ADMIN)
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
@@ -124,7 +124,7 @@ async def test_queue_two_sets_count_two_forecast_print_history_statistics_and_cs
     assert bad.status == 400 and (await ok(await client.get("/api/farm/queue", headers=headers)))["total"] == 0
     job = await ok(await client.post("/api/farm/queue/jobs", json={
         "name": "pair", "count": 2, "draft": True,
-        "sets": [{"path": "a.gcode", "count": 1, "profiles": ["marlin2"]}, {"path": "b.gcode", "count": 1}]},
+        "sets": [{"path": "a.gcode", "count": 1, "profiles": ["Ender 3"]}, {"path": "b.gcode", "count": 1}]},
         headers=headers), 201)
     other = await ok(await client.post("/api/farm/queue/jobs", json={"name": "later", "sets": [{"path": "a.gcode"}]},
                                        headers=headers), 201)
