@@ -57,7 +57,7 @@ def host(printers: int, lines: int, serve: str) -> dict[str, float]:
 
     async def run(paths: list[str]) -> dict[str, float]:
         reactor = Reactor() if serve == "reactor" else None
-        farm = [Printer(f"p{i}", path, 250000, "marlin2", handshake_timeout=20, reactor=reactor)
+        farm = [Printer(f"p{i}", path, 250000, "marlin2", handshake_timeout=20, serving=reactor)
                 for i, path in enumerate(paths)]
         await asyncio.gather(*(p.connect() for p in farm))
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -106,6 +106,22 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
     return JobSummary(path, path.stat().st_size, commands)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A print's feed as a printer asks for it: what a link needs to build the ``JobFeed``, here or in a worker."""
+
+    summary: JobSummary
+    max_line_length: int = gcode.MAX_LINE_LENGTH
+    temperature_offsets: tuple[tuple[str, float], ...] = ()
+    prefix: tuple[str, ...] = ()
+    suffix: tuple[str, ...] = ()
+    """Commands sent before and after the file's (M28 and M29 around an upload to the SD card)."""
+
+    def feed(self, z: gcode.ZHeight) -> JobFeed:
+        return JobFeed(self.summary, self.max_line_length, dict(self.temperature_offsets), z, self.prefix,
+                       self.suffix)
+
+
 class FeedState(Enum):
     FEEDING = "feeding"
     HELD = "held"    # at an @pause or a pause request: no more lines until released

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 import serial
 
 from farmctl.errors import FarmctlError
-from farmctl.job import FeedState, JobFeed
+from farmctl import link_ops
+from farmctl.job import FeedSpec, FeedState, JobFeed, JobProgress
 from farmctl.profiles import FirmwareProfile
+from farmctl.protocol.gcode import ZHeight
 from farmctl.protocol.replies import Ok
 from farmctl.protocol.events import Acknowledged, Event, SenderStats
 from farmctl.protocol.sender import Sender
@@ -176,10 +178,18 @@ class SerialLink:
             self.sender = Sender(profile)
         return self.sender
 
-    def start_feed(self, feed: JobFeed) -> None:
+    def apply(self, *ops: link_ops.LinkOp) -> None:
+        """Apply a printer's controls together (``link_ops``); the thread then sends what became due."""
+        with self.control() as sender:
+            link_ops.apply(ops, sender, self._feed, self._clock())
+
+    def start_feed(self, spec: FeedSpec, z: ZHeight) -> JobProgress:
+        """Start feeding a print's lines; ``z`` follows them as they are acknowledged. Returns its progress."""
+        feed = spec.feed(z)
         with self.control():
             self._feed = feed
             self._settled = None
+        return feed.progress
 
     def stop_feed(self) -> None:
         """Forget the print's feed (its single exit ran); lines it queued but did not send are dropped."""
@@ -195,6 +205,12 @@ class SerialLink:
         """The feed's state if it stopped and every line sent is confirmed; None while anything is moving."""
         with self._lock:
             return self._settled_state()
+
+    @property
+    def feed_failure(self) -> str:
+        """Why the feed FAILED (the file changed under the print); "" otherwise."""
+        with self._lock:
+            return self._feed.failure if self._feed is not None else ""
 
     def _settled_state(self) -> FeedState | None:
         feed = self._feed

@@ -15,15 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from farmctl.errors import FarmctlError
-from farmctl.job import FeedState, JobFeed, JobProgress, JobSummary
+from farmctl.job import FeedSpec, FeedState, JobProgress, JobSummary
 from farmctl.job_check import check_job_aside
 from farmctl.link import FeedSettled, LinkEvent, PortGone, SerialLink
+from farmctl.link_ops import (
+    DiscardPending, Emergency, EndFeed, HoldFeed, PackWithMeatPack, PollTemperatures, ReleaseFeed, SetOffsets,
+    StartSession, Submit,
+)
 from farmctl.reactor import Reactor
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
-from farmctl.protocol.meatpack import MeatPack, firmware_unpacks
+from farmctl.protocol.meatpack import firmware_unpacks
 from farmctl.protocol.replies import (
     Capability, FatalError, FirmwareInfo, HostAction, Ok, SdEvent, SdStatus, Start, Temperatures, UnknownCommand,
 )
@@ -31,6 +36,10 @@ from farmctl.protocol.sdnames import short_name
 from farmctl.sd import SD_PROGRESS_INTERVAL, CardState, SdCard, SdCommands, sd_commands
 from farmctl.protocol.events import Acknowledged, NotResponding, SenderStats
 from farmctl.terminal import Terminal
+
+if TYPE_CHECKING:
+    from farmctl.workers import SerialWorkers
+    from farmctl.workers.remote_link import WorkerLink
 
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
@@ -114,7 +123,8 @@ class Printer:
     def __init__(self, name: str, port: str, baud: int | None = None, profile: str | None = None,
                  on_change: Callable[[Printer], None] | None = None, handshake_timeout: float = 15.0,
                  ping_pong: bool = False, on_print: Callable[[Printer, PrintEvent, str], None] | None = None,
-                 on_prompt: Callable[[Printer], None] | None = None, reactor: Reactor | None = None,
+                 on_prompt: Callable[[Printer], None] | None = None,
+                 serving: Reactor | SerialWorkers | None = None,
                  meatpack: bool = False) -> None:
         self.name = name
         self.port = port
@@ -146,12 +156,15 @@ class Printer:
         self._on_print = on_print
         self._on_prompt = on_prompt
         self._log = logging.LoggerAdapter(logging.getLogger("farmctl.printer"), {"printer": name})
-        self.reactor = reactor
-        """The reactor serving this printer's port, or None: a thread of its own does."""
-        self._link = SerialLink(port, self.baud, self.profile, self._on_events, reactor=reactor)
+        self.serving = serving
+        """What serves this printer's port: a reactor, serial worker processes, or None: a thread of its own."""
+        self._link: SerialLink | WorkerLink = (
+            SerialLink(port, self.baud, self.profile, self._on_events, reactor=serving)
+            if serving is None or isinstance(serving, Reactor)
+            else serving.link(port, self.baud, self.profile, self._on_events))
         self._ack_waiters: dict[int, asyncio.Future[None]] = {}
         self._next_tag = 0
-        self._feed: JobFeed | None = None
+        self._feed: FeedSpec | None = None  # the print streamed from this host, while it runs
         self._job_done: asyncio.Future[JobResult] | None = None
         self._check: asyncio.Future[JobSummary] | None = None  # the file being checked while STARTING
         self._check_called_off = False
@@ -201,8 +214,7 @@ class Printer:
         merged = {**self.temperature_offsets, **offsets}
         self.temperature_offsets = {heater: value for heater, value in merged.items() if value}
         if self._feed is not None:
-            with self._link.control():
-                self._feed.temperature_offsets = dict(self.temperature_offsets)
+            self._link.apply(SetOffsets(tuple(self.temperature_offsets.items())))
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -247,8 +259,7 @@ class Printer:
         if self.capabilities.get("PROMPT_SUPPORT"):
             await self.command("M876 P1", timeout=10)  # the host shows prompts (Prusa-Firmware waits for this)
         if self.meatpack and firmware_unpacks(self.firmware.get("FIRMWARE_NAME", ""), self.capabilities):
-            with self._link.control() as sender:
-                sender.pack_with(MeatPack())
+            self._link.apply(PackWithMeatPack())
             self._log.info("lines go packed (MeatPack)")
         self.sd.forget()
         if self.capabilities.get("SDCARD", True):  # Marlin 2 names SDCARD; 1.1 and Prusa do not: ask them
@@ -275,9 +286,8 @@ class Printer:
 
     def _restart_session(self) -> None:
         self._session_ready.clear()
-        with self._link.control() as sender:
-            sender.start_session(time.monotonic())
-            self._z.forget()  # a new session may follow a reset: position unknown
+        self._link.apply(StartSession())
+        self._z.forget()  # a new session may follow a reset: position unknown
 
     async def disconnect(self) -> None:
         if self._poller is not None:
@@ -309,15 +319,13 @@ class Printer:
         if self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
             raise FarmctlError(f"printer {self.name} is not operational", 409)
         if gcode.is_emergency(command) and self.capabilities.get("EMERGENCY_PARSER"):
-            with self._link.control() as sender:
-                sender.emergency(command, time.monotonic())
+            self._link.apply(Emergency(command))
             return
         self._next_tag += 1
         tag = self._next_tag
         future = asyncio.get_running_loop().create_future()
         self._ack_waiters[tag] = future
-        with self._link.control() as sender:
-            sender.submit(command, ("cmd", tag), urgent=True)
+        self._link.apply(Submit(command, ("cmd", tag), urgent=True))
         try:
             await asyncio.wait_for(asyncio.shield(future), None if gcode.is_long_running(command) else timeout)
         finally:
@@ -329,9 +337,7 @@ class Printer:
             await asyncio.sleep(TEMPERATURE_INTERVAL)
             if self.capabilities.get("AUTOREPORT_TEMP") or self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
                 continue
-            with self._link.control() as sender:
-                if not sender.has_m105_queued():
-                    sender.submit("M105", None, urgent=True)
+            self._link.apply(PollTemperatures())
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -428,11 +434,8 @@ class Printer:
         if not 0 <= choice < max(1, len(prompt.choices)):
             raise FarmctlError(f"choice {choice} is not one of the {len(prompt.choices)} offered", 400)
         self._set_prompt(None)
-        with self._link.control() as sender:
-            if self.capabilities.get("EMERGENCY_PARSER"):
-                sender.emergency(f"M876 S{choice}", time.monotonic())
-            else:
-                sender.submit(f"M876 S{choice}", None, urgent=True)
+        answer = f"M876 S{choice}"
+        self._link.apply(Emergency(answer) if self.capabilities.get("EMERGENCY_PARSER") else Submit(answer, urgent=True))
 
     def _fail(self, reason: str) -> None:
         if self._job_done is not None and not self._job_done.done():
@@ -485,13 +488,12 @@ class Printer:
         if self.state != PrinterState.STARTING:  # disconnected or failed during the check
             raise FarmctlError(f"the print of {path.name} did not start: the printer {self.name} is "
                                f"{self.state.value.lower()}", 409)
-        feed = JobFeed(summary, max_length, self.temperature_offsets, self._z)
-        self._feed, self.progress = feed, feed.progress
+        self._feed = FeedSpec(summary, max_length, tuple(self.temperature_offsets.items()))
         done = self._job_done = asyncio.get_running_loop().create_future()
+        self.progress = self._link.start_feed(self._feed, self._z)
         self._set_state(PrinterState.PRINTING)
         self._log.info("print of %s started", path.name)
         self._emit(PrintEvent.STARTED)
-        self._link.start_feed(feed)
         return done
 
     def _settle(self) -> None:
@@ -507,10 +509,9 @@ class Printer:
         elif self.state in (PrinterState.PRINTING, PrinterState.TRANSFERRING) and settled is FeedState.ENDED:
             self._finish(JobOutcome.DONE, "every line acknowledged")
         elif settled is FeedState.FAILED and self._feed is not None:
-            reason = self._feed.failure
-            with self._link.control() as sender:  # the printer is fine: stop heating, as a cancel does
-                for command in COOLDOWN_COMMANDS:
-                    sender.submit(command, None, urgent=True)  # urgent: the feed's end drops what is pending
+            reason = self._link.feed_failure
+            # the printer is fine: stop heating, as a cancel does (urgent: the feed's end drops what is pending)
+            self._link.apply(*(Submit(command, urgent=True) for command in COOLDOWN_COMMANDS))
             self._finish(JobOutcome.FAILED, reason)
             self._set_state(PrinterState.OPERATIONAL)
 
@@ -546,8 +547,7 @@ class Printer:
     async def _poll_sd(self) -> None:
         while self._sd_printing is not None:
             await asyncio.sleep(SD_PROGRESS_INTERVAL)
-            with self._link.control() as sender:
-                sender.submit("M27", None, urgent=True)
+            self._link.apply(Submit("M27", urgent=True))
 
     def _on_sd(self, event: SdStatus | UnknownCommand) -> None:
         self.sd.heard(event)
@@ -577,11 +577,11 @@ class Printer:
         target = short_name(name, {f.name for f in self.sd.files if (f.long_name or f.name) != name})
         max_length = self.profile.max_line_length
         summary = await check_job_aside(path, max_length)
-        feed = JobFeed(summary, max_length, {}, gcode.ZHeight(), prefix=(f"M28 {target}",), suffix=("M29",))
-        self._feed, self._transferring = feed, True
+        self._feed = FeedSpec(summary, max_length, prefix=(f"M28 {target}",), suffix=("M29",))
+        self._transferring = True
         self._job_done = done = asyncio.get_running_loop().create_future()
+        self._link.start_feed(self._feed, gcode.ZHeight())
         self._set_state(PrinterState.TRANSFERRING)
-        self._link.start_feed(feed)
         try:
             result = await done
         finally:
@@ -607,14 +607,11 @@ class Printer:
         if self.state != PrinterState.PRINTING:
             return  # pausing or paused already
         if self._sd_printing is not None:
-            with self._link.control() as sender:
-                sender.submit("M25", None, urgent=True)
+            self._link.apply(Submit("M25", urgent=True))
             self._set_state(PrinterState.PAUSED)
             self._emit(PrintEvent.PAUSED)
             return
-        assert self._feed is not None
-        with self._link.control():
-            self._feed.hold()
+        self._link.apply(HoldFeed())
         self._set_state(PrinterState.PAUSING)
 
     def resume(self) -> None:
@@ -622,13 +619,11 @@ class Printer:
         409 with no print."""
         self._require_job()
         if self.state == PrinterState.PAUSED and self._sd_printing is not None:
-            with self._link.control() as sender:
-                sender.submit("M24", None, urgent=True)
+            self._link.apply(Submit("M24", urgent=True))
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
         elif self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
-            with self._link.control():
-                self._feed.release()
+            self._link.apply(ReleaseFeed())
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
 
@@ -652,20 +647,13 @@ class Printer:
             return
         self._require_job()
         if self._sd_printing is not None:  # the firmware prints: tell it to stop, as its profile says
-            with self._link.control() as sender:
-                for command in (*self._sd_commands.cancel, *COOLDOWN_COMMANDS):
-                    sender.submit(command, None, urgent=True)
+            self._link.apply(*(Submit(command, urgent=True) for command in (*self._sd_commands.cancel,
+                                                                             *COOLDOWN_COMMANDS)))
             self._set_state(PrinterState.CANCELLING)
             self._finish(JobOutcome.CANCELLED, "cancelled")
             return
-        assert self._feed is not None
-        with self._link.control() as sender:
-            self._feed.end()
-            sender.discard_pending()
-            if self.capabilities.get("EMERGENCY_PARSER"):
-                sender.emergency("M410", time.monotonic())
-            for command in COOLDOWN_COMMANDS:
-                sender.submit(command, None)
+        stop_moves = (Emergency("M410"),) if self.capabilities.get("EMERGENCY_PARSER") else ()
+        self._link.apply(EndFeed(), DiscardPending(), *stop_moves, *(Submit(command) for command in COOLDOWN_COMMANDS))
         self._set_state(PrinterState.CANCELLING)
 
     async def cancel_paused(self, timeout: float) -> JobResult:
@@ -701,8 +689,7 @@ class Printer:
                 self._sd_poller.cancel()
                 self._sd_poller = None
             elif self._sd_commands.autoreport and self.state not in (PrinterState.OFFLINE, PrinterState.ERROR):
-                with self._link.control() as sender:
-                    sender.submit("M27 S0", None, urgent=True)
+                self._link.apply(Submit("M27 S0", urgent=True))
         self._job_done.set_result(result)
         self._log.info("print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
                        progress.path.name if progress else "?", outcome.value, reason,

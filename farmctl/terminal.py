@@ -54,10 +54,22 @@ class Terminal:
         self._chunks.append((self._seq + 1, sent, data))
         self._seq += 1
 
+    def chunks_since(self, seq: int) -> list[tuple[int, bool, bytes]]:
+        """The chunks recorded after ``seq``, as kept: what a serial worker ships to the main process."""
+        return self._between(seq, self._seq)
+
+    def _between(self, seq: int, newest: int) -> list[tuple[int, bool, bytes]]:
+        return [chunk for chunk in list(self._chunks) if seq < chunk[0] <= newest] if seq < newest else []
+
+    def add_chunks(self, chunks: tuple[tuple[int, bool, bytes], ...]) -> None:
+        """Record chunks another terminal recorded (a serial worker's), in their order."""
+        for _, sent, data in chunks:
+            self._add(sent, data)
+
     def since(self, seq: int, limit: int = 200) -> TerminalLines:
         """Lines recorded after ``seq`` (the last ``limit`` of them if there are more)."""
         newest = self._seq
-        chunks = [chunk for chunk in list(self._chunks) if seq < chunk[0] <= newest] if seq < newest else []
+        chunks = self._between(seq, newest)
         logs: list[str] = []
         messages: list[str] = []
         for _, sent, data in chunks:

@@ -81,6 +81,9 @@ def default_node_name() -> str:
     return cleaned or "farmctl"
 
 
+MAX_SERIAL_WORKERS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class FarmConfig:
     printers: tuple[PrinterConfig, ...]
@@ -93,6 +96,9 @@ class FarmConfig:
     """The broker telemetry goes to; None: no MQTT at all (aiomqtt is not even imported)."""
     node_timeout: float = 30.0
     """Seconds without a heartbeat after which the other nodes settle a node's open runs (shared database)."""
+    serial_workers: int | None = None
+    """Processes that serve the printers' ports (0: one reactor thread in the main process); None: chosen
+    from the printers and the cores (``farmctl.workers.default_count``)."""
     database: str | None = field(default=None, repr=False)  # its URL may hold a password
     """A ``postgresql://`` URL that several nodes share; None: SQLite, ``farmctl.db`` in the data folder."""
 
@@ -279,6 +285,8 @@ _FARM_WIDE = {
     "node_timeout": ("node_timeout", lambda v: float(within(typed(v, (int, float), "node_timeout"), 1 <= v <= 3600,
                                                            f"node_timeout must be 1 to 3600 seconds, not {v}"))),
     "mqtt": ("mqtt", parse_mqtt),
+    "serial_workers": ("serial_workers", lambda v: within(typed(v, int, "serial_workers"), 0 <= v <= MAX_SERIAL_WORKERS,
+                                                         f"serial_workers must be 0 to {MAX_SERIAL_WORKERS}, not {v}")),
 }
 
 

@@ -32,6 +32,7 @@ from farmctl.queue.validate import as_loaded_materials
 from farmctl.reactor import Reactor
 from farmctl.sim import SdCard, SimulatedPrinter
 from farmctl.store import PresetRecord, SetRecord, Store
+from farmctl.workers import SerialWorkers, default_count
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,10 @@ class Farm:
         """How often each area (queue, history, files) changed since start: a page refetches what it shows."""
         self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
-        self.reactor = Reactor()
-        """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
+        workers = default_count(len(config.printers)) if config.serial_workers is None else config.serial_workers
+        self.serving: Reactor | SerialWorkers = SerialWorkers(workers) if workers else Reactor()
+        """Serves every printer's port: one reactor thread (bench/designs.py: less CPU per line than a thread
+        each), or ``serial_workers`` processes, each a reactor for its share, so serial work uses several cores."""
         self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
@@ -223,7 +226,7 @@ class Farm:
                                    time_scale=self.sim_options.time_scale, sd=SdCard()).start()
             port = sim.path
         printer = Printer(config.name, port, config.baud, config.profile, on_change=self._state_changed,
-                          on_print=self._print_event, on_prompt=self._prompt_changed, reactor=self.reactor)
+                          on_print=self._print_event, on_prompt=self._prompt_changed, serving=self.serving)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              Loadout(config.printer_profile), on_change=self.notify,
                              on_select=lambda path, sd: self._select(config.name, path, sd),
@@ -256,7 +259,10 @@ class Farm:
                 entry.sim.stop()
         if self._prints:  # a disconnect ends every print, so these finish at once
             await asyncio.wait(self._prints, timeout=5.0)
-        self.reactor.close()
+        if isinstance(self.serving, SerialWorkers):
+            await self.serving.close()
+        else:
+            self.serving.close()
         await self.store.close()
 
     # -- lookups ---------------------------------------------------------------------------------

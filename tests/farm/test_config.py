@@ -151,3 +151,13 @@ def test_node_timeout_is_seconds_within_reason(tmp_path):
     assert load_config(write(tmp_path, GOOD)).node_timeout == 30.0
     with pytest.raises(FarmctlError, match="farm.toml:1: node_timeout must be 1 to 3600 seconds"):
         load_config(write(tmp_path, "node_timeout = 0.5\n" + GOOD))
+
+
+def test_serial_workers_is_a_count_of_processes_or_chosen_from_the_cores(tmp_path):
+    assert load_config(write(tmp_path, "serial_workers = 3\n" + GOOD)).serial_workers == 3
+    assert load_config(write(tmp_path, "serial_workers = 0\n" + GOOD)).serial_workers == 0
+    assert load_config(write(tmp_path, GOOD)).serial_workers is None
+    for bad, says in (("-1", "serial_workers must be 0 to 64, not -1"), ("2.5", "serial_workers must be int"),
+                      ("true", "serial_workers must be int, not a boolean")):
+        with pytest.raises(FarmctlError, match=f"farm.toml:1: {says}"):
+            load_config(write(tmp_path, f"serial_workers = {bad}\n" + GOOD))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from farmctl.printer import Printer
-from farmctl.reactor import Reactor
+from servings import SERVINGS, close_serving, serving_for
 
 
 def write_job_file(path: Path, moves: int, seed: int = 0, header: str = "G28\n") -> list[str]:
@@ -28,10 +28,10 @@ def job_file(tmp_path):
     return tmp_path / "job.gcode"
 
 
-@pytest.fixture(params=["thread per port", "reactor"])
-def serving(request) -> Reactor | None:
-    """How the printers' ports are served: each by a thread of its own, or all by one reactor (closed by ``connect``)."""
-    return Reactor() if request.param == "reactor" else None
+@pytest.fixture(params=SERVINGS)
+def serving(request):
+    """How the printers' ports are served (closed by ``connect``)."""
+    return serving_for(request.param)
 
 
 @pytest.fixture
@@ -47,5 +47,4 @@ async def connect():
     yield connect
     for printer in printers:
         await printer.disconnect()
-    for reactor in {id(p.reactor): p.reactor for p in printers if p.reactor is not None}.values():
-        reactor.close()
+    await close_serving([p.serving for p in printers])

@@ -58,7 +58,7 @@ async def test_autoreport_is_used_when_advertised_else_m105_polling(connect):
 async def test_firmware_reset_mid_print_stops_the_job_and_nothing_more_runs(connect, serving, job_file, write_job):
     write_job(job_file, 400)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path, reactor=serving)
+        printer = await connect(sim.path, serving=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: len(job_commands(sim)) > 50)
         sim.reset()
@@ -75,7 +75,7 @@ async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, servin
     expected = write_job(job_file, 400)
     link = tmp_path / "printer-link"
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, link=link) as sim:
-        printer = await connect(str(link), reactor=serving)
+        printer = await connect(str(link), serving=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: len(job_commands(sim)) > 20)
         sim.unplug()
@@ -89,10 +89,10 @@ async def test_unplug_gives_a_clear_error_and_reconnecting_works(connect, servin
         assert job_commands(sim)[-len(expected):] == expected
 
 
-async def test_at_pause_holds_the_stream_until_resumed(connect, job_file):
+async def test_at_pause_holds_the_stream_until_resumed(connect, serving, job_file):
     job_file.write_text("G28\nG1 X1 F3000\n@pause\nG1 X2\nG1 X3\n")
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path)
+        printer = await connect(sim.path, serving=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: printer.state == PrinterState.PAUSED)
         await asyncio.sleep(0.2)
@@ -122,10 +122,10 @@ async def test_host_actions_from_the_printer_are_obeyed(connect, job_file, actio
         assert result.outcome == JobOutcome.CANCELLED
 
 
-async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, job_file, write_job):
+async def test_cancel_stops_the_stream_and_turns_heaters_off(connect, serving, job_file, write_job):
     write_job(job_file, 3000, header="M104 S200\nM140 S60\nG28\n")
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path)
+        printer = await connect(sim.path, serving=serving)
         job = asyncio.create_task(printer.print_file(job_file))
         await eventually(lambda: len(job_commands(sim)) > 20)
         printer.cancel()
@@ -187,10 +187,10 @@ async def test_a_bad_line_is_refused_before_anything_is_sent(connect, job_file):
         assert printer.state == PrinterState.OPERATIONAL
 
 
-async def test_temperature_offsets_shift_the_files_targets_and_current_z_follows(connect, job_file):
+async def test_temperature_offsets_shift_the_files_targets_and_current_z_follows(connect, serving, job_file):
     job_file.write_text("M140 S60\nM104 S200\nG28\nG1 Z0.2 F600\nG1 X5 Y5\nG1 Z0.4\nG1 X6 Y6\nM104 S0\n")
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path)
+        printer = await connect(sim.path, serving=serving)
         printer.set_temperature_offsets({"tool0": 5, "bed": -10})
         result = await printer.print_file(job_file)
         assert result.outcome == JobOutcome.DONE
@@ -205,9 +205,9 @@ async def test_temperature_offsets_shift_the_files_targets_and_current_z_follows
         assert printer.current_z == 10.4
 
 
-async def test_the_terminal_shows_what_crossed_the_wire(connect):
+async def test_the_terminal_shows_what_crossed_the_wire(connect, serving):
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
-        printer = await connect(sim.path)
+        printer = await connect(sim.path, serving=serving)
         start = printer.terminal.seq
         await printer.command("M117 hello")
         await eventually(lambda: "Recv: ok" in printer.terminal.since(start).logs)
@@ -233,7 +233,7 @@ async def test_a_hung_printer_holds_up_neither_another_printer_nor_the_event_loo
     expected_a, expected_b = write_job(job_a, 1500, seed=1), write_job(job_b, 400, seed=2)
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_a, \
             SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim_b:
-        hung, healthy = await connect(sim_a.path, reactor=serving), await connect(sim_b.path, reactor=serving)
+        hung, healthy = await connect(sim_a.path, serving=serving), await connect(sim_b.path, serving=serving)
         print_a = asyncio.create_task(hung.print_file(job_a))
         await eventually(lambda: len(job_commands(sim_a)) > 50)
         sim_a.freeze()

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from farmctl.printer import JobOutcome, Printer
-from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
+from servings import SERVINGS, close_serving, serving_for
 
 
 PTY_EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 12
@@ -67,7 +67,7 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     assert not stray, f"a flushed line's tail ran: {stray}"
 
 
-@pytest.mark.parametrize("serving", ["thread per port", "reactor"])
+@pytest.mark.parametrize("serving", SERVINGS)
 @settings(max_examples=PTY_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
@@ -106,8 +106,8 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
 
 
 async def _print(sim: SimulatedPrinter, job, noise, serving: str):
-    reactor = Reactor() if serving == "reactor" else None
-    printer = Printer("prop", sim.path, handshake_timeout=5, reactor=reactor)
+    served = serving_for(serving)
+    printer = Printer("prop", sim.path, handshake_timeout=5, serving=served)
     await printer.connect()
     set_noise(sim, *noise)
     try:
@@ -117,5 +117,4 @@ async def _print(sim: SimulatedPrinter, job, noise, serving: str):
         return result, count
     finally:
         await printer.disconnect()
-        if reactor is not None:
-            reactor.close()
+        await close_serving([served])
