@@ -16,6 +16,11 @@ intervals, server CPU per acknowledged line and peak RSS, each against the goal 
     python bench/farm_load.py                       # 16 printers, 4,000 lines each
     python bench/farm_load.py --printers 4 --lines 1000
     python bench/farm_load.py --baseline-tree DIR   # first the server from another checkout, same load
+    python bench/farm_load.py --serial-workers 0 --serial-workers 2   # in-process reactor, then 2 workers
+
+With serial workers (farm.toml's ``serial_workers``) the server's CPU and peak RSS are those of its
+main process and its workers together (the RSS a sum of each process's peak: an upper bound), and
+the main process's share is reported too.
 """
 
 from __future__ import annotations
@@ -88,15 +93,21 @@ class Server:
         self.process.kill()
         raise SystemExit(f"farmctl serve did not start: {self.process.communicate()[1].strip()}")
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    def workers(self) -> list[int]:
+        """The serial workers: the server's child processes (none with the in-process reactor)."""
+        pid = self.process.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds of the main process and of its serial workers, so far."""
+        return _cpu(self.process.pid), sum(_cpu(pid) for pid in self.workers())
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """The main process's peak RSS plus each worker's."""
+        return sum(_peak_rss(pid) for pid in (self.process.pid, *self.workers()))
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -107,14 +118,33 @@ class Server:
             self.process.communicate()
 
 
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # gone meanwhile
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def _peak_rss(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def write_config(path: Path, sims: list[SimulatorProcess], baud: int) -> None:
-    tables = [f'[[printers]]\nname = "p{i:02d}"\nport = "{sim.path}"\nbaud = {baud}\nprofile = "marlin2"\n'
+def write_config(path: Path, sims: list[SimulatorProcess], baud: int, workers: int | None) -> None:
+    farm_wide = [] if workers is None else [f"serial_workers = {workers}\n"]
+    tables = farm_wide + [f'[[printers]]\nname = "p{i:02d}"\nport = "{sim.path}"\nbaud = {baud}\nprofile = "marlin2"\n'
               for i, sim in enumerate(sims)]
     path.write_text("\n".join(tables))
 
@@ -201,6 +231,8 @@ class Window:
     idle_s: float
     print_cpu_s: float
     print_s: float
+    print_main_cpu_s: float  # the main process's share of print_cpu_s
+    workers: int
     rss_mb: float
     client_cpu_s: float  # this process, over the printing
 
@@ -227,6 +259,7 @@ async def drive(server: Server, names: list[str], job: Path, args: argparse.Name
         cpu0, t0 = server.cpu_seconds(), time.monotonic()
         await asyncio.sleep(args.idle_seconds)
         cpu1, t1, client0 = server.cpu_seconds(), time.monotonic(), time.process_time()
+        workers = len(server.workers())
         for kind in seen.latencies:  # the idle phase only measured the CPU baseline
             seen.latencies[kind].clear()
         seen.printing = True
@@ -243,7 +276,8 @@ async def drive(server: Server, names: list[str], job: Path, args: argparse.Name
         rss = server.peak_rss_mb()
         stop.set()
         await asyncio.gather(*clients, return_exceptions=True)
-    return Window(cpu1 - cpu0, t1 - t0, cpu2 - cpu1, t2 - t1, rss, time.process_time() - client0)
+    return Window(sum(cpu1) - sum(cpu0), t1 - t0, sum(cpu2) - sum(cpu1), t2 - t1, cpu2[0] - cpu1[0], workers, rss,
+                  time.process_time() - client0)
 
 
 # -- the ledger and the report --------------------------------------------------------------------
@@ -322,6 +356,10 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
           f"p99 {percentile(seen.push_gaps, 0.99):.3f} s (0.5 s asked)")
     print(f"server CPU: {idle_rate * 100:.1f} % of a core with the clients and idle printers; "
           f"{window.print_cpu_s / window.print_s * 100:.1f} % while printing ({window.print_s:.1f} s)")
+    main_per_line = window.print_main_cpu_s / lines * 1000
+    if window.workers:
+        print(f"of which the main process: {window.print_main_cpu_s / window.print_s * 100:.1f} % of a core, "
+              f"{main_per_line:.3f} ms per line; {window.workers} serial workers the rest")
     print(f"server CPU per acknowledged line: {per_line:.3f} ms (goal <= {GOALS['cpu_ms_per_line']:g} ms: "
           f"{verdict(per_line, GOALS['cpu_ms_per_line'])}); beyond the idle clients' share: {marginal:.3f} ms")
     print(f"server peak RSS: {window.rss_mb:.1f} MB (goal < {GOALS['rss_mb']:g} MB: {verdict(window.rss_mb, GOALS['rss_mb'])})")
@@ -331,10 +369,11 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
     if seen.failures:
         print(f"client failures: {len(seen.failures)}, e.g. {seen.failures[:3]}")
     return {"API p50 ms": percentile(every, 0.5) * 1000, "API p99 ms": p99, "CPU ms/line": per_line,
-            "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved}
+            "main CPU ms/line": main_per_line, "cores while printing": window.print_cpu_s / window.print_s,
+            "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved, "ledgers exact": float(exact)}
 
 
-def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
+def run(tree: Path, args: argparse.Namespace, workers: int | None = None) -> dict[str, float]:
     """One whole run against the server from ``tree``: simulators, server, load, report."""
     min_mm, max_mm, time_scale = JOBS[args.job]
     names = [f"p{i:02d}" for i in range(args.printers)]
@@ -348,7 +387,7 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
         with contextlib.ExitStack() as stack:
             for sim in sims:
                 stack.enter_context(sim)
-            write_config(workdir / "farm.toml", sims, args.baud)
+            write_config(workdir / "farm.toml", sims, args.baud, workers)
             server = Server(workdir / "farm.toml", workdir / "data", free_port(), tree)
             seen = Observed()
             try:
@@ -372,7 +411,17 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--baseline-tree", type=Path, metavar="DIR",
                         help="first run the server from this farmctl source tree (e.g. `git archive main`), same load")
+    parser.add_argument("--serial-workers", type=int, action="append", metavar="N",
+                        help="repeatable: run this tree's server with farm.toml's serial_workers = N, each in turn "
+                             "under the same load (0: the in-process reactor); the first is the baseline")
     args = parser.parse_args()
+    if args.serial_workers:
+        results = {}
+        for workers in args.serial_workers:
+            print(f"\n== serial_workers = {workers}")
+            results[workers] = run(ROOT, args, workers)
+        compare(results)
+        return
     if args.baseline_tree is None:
         run(ROOT, args)
         return
@@ -384,6 +433,21 @@ def main() -> None:
     for name, value in after.items():
         print(f"  {name:20} {before[name]:8.3f} -> {value:8.3f}  ({value / before[name]:.2f} x)" if before[name] else
               f"  {name:20} {before[name]:8.3f} -> {value:8.3f}")
+
+
+def compare(results: dict[int, dict[str, float]]) -> None:
+    """The designs side by side, each figure also as a ratio to the first design's."""
+    designs = list(results)
+    first = results[designs[0]]
+    print("\nside by side, same load, same run (x: against serial_workers = %d)" % designs[0])
+    print(f"{'':22}" + "".join(f"{f'workers = {n}':>22}" for n in designs))
+    for name in first:
+        cells = []
+        for n in designs:
+            value = results[n][name]
+            ratio = f" ({value / first[name]:.2f} x)" if first[name] and n != designs[0] else ""
+            cells.append(f"{value:.3f}{ratio}")
+        print(f"{name:22}" + "".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":
