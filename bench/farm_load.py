@@ -109,6 +109,10 @@ class Server:
         """The main process's peak RSS plus each worker's."""
         return sum(_peak_rss(pid) for pid in (self.process.pid, *self.workers()))
 
+    def pss_mb(self) -> float:
+        """The memory of the main process and its workers together now, shared pages split between them."""
+        return sum(_status_kb(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in (self.process.pid, *self.workers())) / 1024
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         try:
@@ -127,10 +131,14 @@ def _cpu(pid: int) -> float:
 
 
 def _peak_rss(pid: int) -> float:
+    return _status_kb(f"/proc/{pid}/status", "VmHWM:") / 1024
+
+
+def _status_kb(path: str, key: str) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
     except OSError:
         pass
     return 0.0
@@ -232,7 +240,9 @@ class Window:
     print_cpu_s: float
     print_s: float
     print_main_cpu_s: float  # the main process's share of print_cpu_s
+    idle_main_cpu_s: float
     workers: int
+    pss_mb: float
     rss_mb: float
     client_cpu_s: float  # this process, over the printing
 
@@ -273,11 +283,11 @@ async def drive(server: Server, names: list[str], job: Path, args: argparse.Name
                 raise SystemExit(f"prints not done after {args.timeout:.0f} s: "
                                  f"{sorted(set(names) - set(seen.done_at))}")
         cpu2, t2 = server.cpu_seconds(), max(seen.done_at.values())
-        rss = server.peak_rss_mb()
+        rss, pss = server.peak_rss_mb(), server.pss_mb()
         stop.set()
         await asyncio.gather(*clients, return_exceptions=True)
-    return Window(sum(cpu1) - sum(cpu0), t1 - t0, sum(cpu2) - sum(cpu1), t2 - t1, cpu2[0] - cpu1[0], workers, rss,
-                  time.process_time() - client0)
+    return Window(sum(cpu1) - sum(cpu0), t1 - t0, sum(cpu2) - sum(cpu1), t2 - t1, cpu2[0] - cpu1[0],
+                  cpu1[0] - cpu0[0], workers, pss, rss, time.process_time() - client0)
 
 
 # -- the ledger and the report --------------------------------------------------------------------
@@ -357,19 +367,24 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
     print(f"server CPU: {idle_rate * 100:.1f} % of a core with the clients and idle printers; "
           f"{window.print_cpu_s / window.print_s * 100:.1f} % while printing ({window.print_s:.1f} s)")
     main_per_line = window.print_main_cpu_s / lines * 1000
+    main_marginal = (window.print_main_cpu_s - window.idle_main_cpu_s / window.idle_s * window.print_s) / lines * 1000
     if window.workers:
         print(f"of which the main process: {window.print_main_cpu_s / window.print_s * 100:.1f} % of a core, "
-              f"{main_per_line:.3f} ms per line; {window.workers} serial workers the rest")
+              f"{main_per_line:.3f} ms per line, {main_marginal:.3f} ms beyond the idle clients' share; "
+              f"{window.workers} serial workers the rest")
     print(f"server CPU per acknowledged line: {per_line:.3f} ms (goal <= {GOALS['cpu_ms_per_line']:g} ms: "
           f"{verdict(per_line, GOALS['cpu_ms_per_line'])}); beyond the idle clients' share: {marginal:.3f} ms")
-    print(f"server peak RSS: {window.rss_mb:.1f} MB (goal < {GOALS['rss_mb']:g} MB: {verdict(window.rss_mb, GOALS['rss_mb'])})")
+    print(f"server peak RSS: {window.rss_mb:.1f} MB (goal < {GOALS['rss_mb']:g} MB: {verdict(window.rss_mb, GOALS['rss_mb'])})"
+          + (f", the sum of {window.workers + 1} processes' peaks; their PSS together at the end: {window.pss_mb:.1f} MB"
+             if window.workers else ""))
     simulators = sum(sim.cpu_seconds for sim in reports)
     print(f"the rest of the machine: simulators {simulators:.1f} CPU s in all, clients {window.client_cpu_s:.1f} CPU s "
           f"while printing; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if seen.failures:
         print(f"client failures: {len(seen.failures)}, e.g. {seen.failures[:3]}")
     return {"API p50 ms": percentile(every, 0.5) * 1000, "API p99 ms": p99, "CPU ms/line": per_line,
-            "main CPU ms/line": main_per_line, "cores while printing": window.print_cpu_s / window.print_s,
+            "main CPU ms/line": main_per_line, "main marginal ms/line": main_marginal,
+            "PSS at end MB": window.pss_mb, "cores while printing": window.print_cpu_s / window.print_s,
             "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved, "ledgers exact": float(exact)}
 
 

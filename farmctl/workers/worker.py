@@ -6,7 +6,8 @@ and HTTP stay in the main process. Commands arrive on the channel (``messages``)
 once; a link's events go back as they are delivered, each with the state it leaves, and its
 telemetry (progress, counters, terminal) at most every ``TELEMETRY_INTERVAL`` otherwise.
 
-When the main process goes away (the channel's end), every port is closed and the worker exits.
+When the main process goes away (the channel's end, also after a kill -9 of it), every port is
+closed and the worker exits.
 
     python -m farmctl.workers.worker FD     (FD: the worker's end of the socket pair)
 """
@@ -142,7 +143,11 @@ async def _main(fd: int) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process; it closes the channel
+    # Ctrl-C, or a service manager's SIGTERM to the whole group, is for the main process: it ends its
+    # prints and closes the channel, which ends this worker; were the worker to die first, the farm would
+    # see a dead worker and fail its prints for that reason instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"serial worker {sys.argv[2] if len(sys.argv) > 2 else ''}: "
                         "%(levelname)s %(name)s: %(message)s")
     asyncio.run(_main(int(sys.argv[1])))
