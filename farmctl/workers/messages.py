@@ -120,7 +120,16 @@ class Update:
     events: tuple[LinkEvent, ...] = ()
 
 
-Report = Opened | Closed | Update
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A log record of the worker's, for the farm's log file (``text`` formatted, with any traceback)."""
+
+    level: int
+    logger: str
+    text: str
+
+
+Report = Opened | Closed | Update | Logged
 
 
 # -- framing -----------------------------------------------------------------------------------------

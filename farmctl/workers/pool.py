@@ -89,6 +89,9 @@ class WorkerProcess:
 
     async def _read(self, reader: asyncio.StreamReader, process: asyncio.subprocess.Process) -> None:
         while (report := await m.read(reader)) is not None:
+            if isinstance(report, m.Logged):
+                logging.getLogger(report.logger).log(report.level, "serial worker %d: %s", self.slot, report.text)
+                continue
             link = self.links.get(report.link)  # type: ignore[union-attr]
             if link is None:
                 continue

@@ -9,7 +9,7 @@ telemetry (progress, counters, terminal) at most every ``TELEMETRY_INTERVAL`` ot
 When the main process goes away (the channel's end, also after a kill -9 of it), every port is
 closed and the worker exits.
 
-    python -m farmctl.workers.worker FD     (FD: the worker's end of the socket pair)
+    python -m farmctl.workers.worker FD SLOT     (FD: the worker's end of the socket pair)
 """
 
 from __future__ import annotations
@@ -136,9 +136,28 @@ class Worker:
                     self._report(link, ())
 
 
+class _ToMainProcess(logging.Handler):
+    """The worker's log records go to the main process, which writes them to the farm's log."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        super().__init__(logging.INFO)
+        self._loop = asyncio.get_running_loop()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = m.Logged(record.levelno, record.name, self.format(record))
+        try:
+            self._loop.call_soon_threadsafe(m.write, self._writer, message)  # the reactor thread logs too
+        except RuntimeError:
+            pass  # the loop has ended: the worker is exiting
+
+
 async def _main(fd: int) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock)
+    root = logging.getLogger()
+    root.handlers[:] = [_ToMainProcess(writer)]
+    root.setLevel(logging.INFO)
     await Worker(reader, writer).run()
 
 
@@ -148,8 +167,7 @@ def main() -> None:
     # see a dead worker and fail its prints for that reason instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format=f"serial worker {sys.argv[2] if len(sys.argv) > 2 else ''}: "
-                        "%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING)  # until the channel is up
     asyncio.run(_main(int(sys.argv[1])))
 
 

@@ -4,6 +4,7 @@ nothing; a new worker takes its place and the printers print again, exactly."""
 import asyncio
 import os
 import signal
+import socket
 
 from farmctl.printer import JobOutcome, Printer, PrinterState
 from farmctl.sim import SimulatedPrinter
@@ -56,3 +57,43 @@ async def test_a_worker_killed_mid_print_fails_its_prints_with_the_reason_and_a_
                 await printer.disconnect()
             await workers.close()
     assert not workers.pids
+
+
+async def test_the_channel_carries_updates_whole_and_in_order_and_a_cut_stream_ends_it():
+    from farmctl.job import FeedState
+    from farmctl.protocol.events import Acknowledged, SenderStats
+    from farmctl.protocol.replies import Reading, Temperatures
+    from farmctl.workers import messages as m
+
+    ours, theirs = socket.socketpair()
+    reader, _our_writer = await asyncio.open_connection(sock=ours)  # kept: a dropped writer closes its socket
+    _their_reader, writer = await asyncio.open_connection(sock=theirs)
+    telemetry = m.Telemetry(SenderStats(lines_sent=7), True, ((3, True, b"N1 G28*18\n"),), (1, 40, 0), (0.2, False))
+    sent = [m.Update(4, seq, FeedState.HELD if seq == 2 else None, "", telemetry,
+                     (Acknowledged("G28", 1, ("cmd", seq)), Temperatures((Reading("T0", 20.5, 0.0),), 3.0)))
+            for seq in range(1, 4)]
+    for update in sent:
+        m.write(writer, update)
+    await writer.drain()
+    writer.transport.write(b"\0\0\1\0partial")  # a message cut off by the worker's death
+    writer.close()
+    assert [await m.read(reader) for _ in sent] == sent
+    assert await m.read(reader) is None
+
+
+async def test_a_workers_log_records_reach_the_farms_log(tmp_path, caplog):
+    workers = SerialWorkers(1)
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0, link=tmp_path / "printer-link") as sim:
+        printer = Printer("logged", str(tmp_path / "printer-link"), handshake_timeout=5, serving=workers)
+        try:
+            await printer.connect()
+            with caplog.at_level("INFO"):
+                sim.unplug()
+                await eventually(lambda: printer.state == PrinterState.ERROR)
+                await eventually(lambda: any(r.name == "farmctl.link" for r in caplog.records))
+        finally:
+            await printer.disconnect()
+            await workers.close()
+    record = next(r for r in caplog.records if r.name == "farmctl.link")
+    assert record.levelname == "WARNING"
+    assert record.getMessage().startswith(f"serial worker 0: {tmp_path / 'printer-link'}: ")
