@@ -194,6 +194,8 @@ class Farm:
             entry.materials = tuple(loaded.get(tool) for tool in range(config.extruders))
             entry.profile_override = profiles.get(config.name)
             entry.driver.set_loadout(entry.loadout)
+        if isinstance(self.serving, SerialWorkers):
+            await self.serving.start()  # before HTTP answers: their start-up is not a client's wait
         await fleet.restore(self)
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
         if self.config.database is not None:  # a shared queue: say this node lives, watch the others

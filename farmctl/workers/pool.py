@@ -48,6 +48,7 @@ class WorkerProcess:
         self._closing = False
         self._started_at = 0.0
         self._pause = 0.0
+        self._restarting: asyncio.Task[None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -116,7 +117,7 @@ class WorkerProcess:
         self._pause = min(MAX_RESTART_PAUSE, max(1.0, self._pause * 2)) if young else 0.0
         for link in list(self.links.values()):
             link.worker_died(reason)
-        asyncio.ensure_future(self._restart())
+        self._restarting = asyncio.create_task(self._restart(), name=f"restart serial worker {self.slot}")
 
     async def _restart(self) -> None:
         try:
@@ -127,6 +128,9 @@ class WorkerProcess:
     async def stop(self) -> None:
         """Close the channel (the worker closes its ports and exits), then make sure it did."""
         self._closing = True
+        if self._restarting is not None:
+            self._restarting.cancel()
+            await asyncio.gather(self._restarting, return_exceptions=True)
         process, writer, self._writer = self._process, self._writer, None
         if writer is not None:
             writer.close()
@@ -157,6 +161,10 @@ class SerialWorkers:
         link = WorkerLink(worker, self._links, port, baud, profile, on_events)
         worker.links[self._links] = link
         return link
+
+    async def start(self) -> None:
+        """Start every worker that has printers to serve (else each starts when its first printer connects)."""
+        await asyncio.gather(*(worker.running() for worker in self.processes if worker.links))
 
     @property
     def pids(self) -> list[int]:
