@@ -127,7 +127,7 @@ def measure(design: str, printers: int, lines: int, workers: int, compiled: Path
     cpu, acked = sum(r["cpu"] for r in results), sum(r["lines"] for r in results)
     wall = max(r["wall"] for r in results)
     return {"cpu_ms": cpu / acked * 1000, "lines_s": acked / wall, "cores": cpu / wall,
-            "processes": len(results) + (workers if design == "serial-workers" else 0)}
+            "processes": len(results) + (min(workers, printers) if design == "serial-workers" else 0)}
 
 
 def main() -> None:
