@@ -50,9 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOptions) -> int:
+    import dataclasses
+
     from aiohttp import web
 
     from farmctl.farm import demo
+    from farmctl.farm.node_config import default_node_url
     from farmctl.farm.farm import Farm
     from farmctl.http.announce import Announced, announce
     from farmctl.http.app import build_main_app, build_printer_app
@@ -61,6 +64,8 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if config.node_url is None:
+        config = dataclasses.replace(config, node_url=default_node_url(host, port))
     async with Farm.running(config, data, sim=sim) as farm:
         if config.source is None and await demo.seed(farm):
             print(f"farmctl: demo farm: {demo.SAMPLE_PART} and a draft job are ready; press Start in the farm view",

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from farmctl.auth import AuthService
+from farmctl.auth.peers import PeerAuth
 from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm import fleet
 from farmctl.farm.driver import Loadout, QueueDriver
+from farmctl.farm.peer_client import PeerClient
 from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import UploadFolder
 from farmctl.data_folder import make_writable
@@ -149,6 +151,11 @@ class Farm:
         self.reactor = Reactor()
         """Serves every printer's port from one thread (bench/designs.py: less CPU per line than a thread each)."""
         self._heartbeat: asyncio.Task[None] | None = None
+        self.clock = time.time
+        self.peer_auth = PeerAuth(config.node)
+        """Signs this node's calls to the others and checks theirs (the secret is in the store)."""
+        self.peers = PeerClient(self.peer_auth, clock=self.clock)
+        """Signed calls to the other nodes (``farm.model.nodes.live()`` lists them with their URLs)."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -168,7 +175,9 @@ class Farm:
             self.store = await Store.open(where)
         except sqlite3.Error as exc:
             raise FarmctlError(f"cannot open the queue database {where}: {exc}", 500) from exc
-        self.model = QueueModel.over(self.store, node=NodeClock(self.config.node, self.config.node_timeout))
+        self.model = QueueModel.over(self.store, node=NodeClock(self.config.node, self.config.node_timeout,
+                                                                 self.config.node_url))
+        await self.peer_auth.load(self.store, self.clock())
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
@@ -257,6 +266,7 @@ class Farm:
         if self._prints:  # a disconnect ends every print, so these finish at once
             await asyncio.wait(self._prints, timeout=5.0)
         self.reactor.close()
+        await self.peers.close()
         await self.store.close()
 
     # -- lookups ---------------------------------------------------------------------------------

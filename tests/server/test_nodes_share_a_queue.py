@@ -33,6 +33,8 @@ def test_three_nodes_print_thirty_copies_once_each_and_survive_a_kill_9(
     try:
         with ThreadPoolExecutor(3) as pool:  # the nodes start side by side, as a farm's Pis boot
             list(pool.map(ServerProcess.start, nodes))
+        advertised = asyncio.run(query(url, "SELECT name, url FROM nodes ORDER BY name"))
+        assert advertised == [(f"n{n}", node.url) for n, node in enumerate(nodes)], "each says where it is reached"
         for node in nodes:
             node.uploads.mkdir(parents=True, exist_ok=True)
             # every node has the file (no shared uploads yet)
