@@ -10,9 +10,10 @@ The interface, all async, one ``PeerClient`` per farm (``farm.peers``):
 ``await peers.get_json(node_url, path, role=Role.VIEWER) -> Any``
     ``request`` for reads that must succeed: a non-2xx status raises :class:`PeerUnavailable`
     with the receiver's ``{"error": ...}`` text.
-``await peers.download(node_url, path, sink, max_bytes) -> int``
-    Stream a body (an upload) into ``await sink(chunk)``; the bytes received. Raises
-    :class:`PeerUnavailable` for any failure, including a body over ``max_bytes``.
+``peers.stream(node_url, path, max_bytes) -> AsyncIterator[bytes]``
+    A body (an upload) as it arrives, for ``async for``; raises :class:`PeerUnavailable` for any
+    failure, a refusal (non-200) or a body over ``max_bytes`` included. ``aclose()`` it when
+    stopping early.
 
 ``role`` is the role the call acts with: a node forwarding a user's action passes that user's role
 (and ``user`` their name), so the receiver checks the call as strictly as the user's own; a node's
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +107,7 @@ class PeerClient:
             raise PeerUnavailable(f"node at {node_url} refused GET {path}: {reply.error}")
         return reply.data
 
-    async def download(self, node_url: str, path: str, sink: Callable[[bytes], Awaitable[None]],
-                       max_bytes: int) -> int:
+    async def stream(self, node_url: str, path: str, max_bytes: int) -> AsyncIterator[bytes]:
         url, headers = self._signed(node_url, "GET", path, b"", Role.VIEWER, None)
         received = 0
         try:
@@ -119,10 +119,9 @@ class PeerClient:
                     received += len(chunk)
                     if received > max_bytes:
                         raise PeerUnavailable(f"node at {node_url} sent more than {max_bytes} bytes for {path}")
-                    await sink(chunk)
+                    yield chunk
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnavailable(f"node at {node_url} did not send {path}: {_why(exc)}") from None
-        return received
 
     def _signed(self, node_url: str, method: str, path: str, body: bytes, role: Role,
                 user: str | None) -> tuple[URL, dict[str, str]]:
