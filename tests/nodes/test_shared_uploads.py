@@ -147,3 +147,27 @@ async def test_with_a_shared_folder_b_prints_while_a_is_away_and_nothing_leaves_
         await until(lambda: driver.state is DriverState.FAILED_TO_START, 15, "B to refuse the escaping file")
         assert "link.gcode points outside" in driver.status.reason, driver.status.reason
         assert not (b.farm.uploads_dir / "link.gcode").exists()
+
+
+async def test_moves_copies_and_deletes_keep_the_records_of_what_each_node_holds(
+        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+    url = postgres_database.fresh_install()
+    async with nodes(tmp_path, url, ("a", "b")) as (a, b), aiohttp.ClientSession() as http:
+        async def records() -> list[tuple]:
+            return await query(url, "SELECT path, node FROM upload_hashes ORDER BY path, node")
+
+        async def post(node: Node, path: str, body: dict) -> None:
+            async with http.post(f"{node.url}{path}", json=body, headers={"X-Api-Key": node.key}) as response:
+                assert response.status in (200, 201), await response.text()
+
+        await upload(http, a, "one.gcode", PART)
+        await upload(http, b, "two.gcode", PART + b"M117 TWO\n")
+        await post(a, "/api/farm/files/move", {"path": "one.gcode", "folder": "kept"})
+        await post(a, "/api/files/local/kept/one.gcode", {"command": "copy", "destination": "spare.gcode"})
+        assert await records() == [("kept/one.gcode", "a"), ("spare.gcode", "a"), ("two.gcode", "b")]
+        await post(a, "/api/farm/files/delete", {"path": "kept"})
+        assert await records() == [("spare.gcode", "a"), ("two.gcode", "b")], "the folder's files are forgotten"
+        await b.farm.shared_uploads.ensure("spare.gcode")  # what b's driver does before printing it
+        assert (b.farm.uploads_dir / "spare.gcode").read_bytes() == PART
+        await post(b, "/api/farm/files/delete", {"path": "spare.gcode"})
+        assert await records() == [("spare.gcode", "a"), ("two.gcode", "b")], "b's copy went; a still holds it"
