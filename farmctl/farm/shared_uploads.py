@@ -101,16 +101,17 @@ class SharedUploads:
 
     # -- before a print ----------------------------------------------------------------------
 
-    async def ensure(self, relative: str) -> None:
-        """Make this node's uploads hold the recorded contents of ``relative``, or raise FileUnavailable."""
+    async def ensure(self, relative: str, on_fetch: Callable[[], None] | None = None) -> None:
+        """Make this node's uploads hold the recorded contents of ``relative``, or raise FileUnavailable;
+        ``on_fetch()`` is called when it must be fetched (the printer's status says so meanwhile)."""
         try:
             path = safe_relative_path(relative).as_posix()
         except FarmctlError:
             return  # the driver refuses the name itself
         async with self._fetching.setdefault(path, asyncio.Lock()):  # two printers here fetch a file once
-            await self._ensure(path)
+            await self._ensure(path, on_fetch)
 
-    async def _ensure(self, path: str) -> None:
+    async def _ensure(self, path: str, on_fetch: Callable[[], None] | None) -> None:
         async with self._store.transaction(write=False) as tx:
             record = await tx.upload_hashes.get(path)
         if record is None:
@@ -124,6 +125,8 @@ class SharedUploads:
                 log.warning("%s changed here since it was recorded: recording its new contents", path)
                 await self._record(path, *have)
             return  # missing here, where it should be: the driver says so
+        if on_fetch is not None:
+            on_fetch()
         failures = []
         if self._shared is not None:
             try:

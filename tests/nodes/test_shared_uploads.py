@@ -7,6 +7,7 @@ Two nodes in one process on one PostgreSQL (see node_harness), simulated printer
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -66,7 +67,8 @@ async def start_b(b: Node) -> None:
 
 
 async def test_a_set_uploaded_on_a_prints_on_b_after_b_fetches_and_verifies_it(
-        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+        tmp_path: Path, postgres_database: PostgresDatabase, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     url = postgres_database.fresh_install()
     async with nodes(tmp_path, url, ("a", "b")) as (a, b), aiohttp.ClientSession() as http:
         await upload(http, a, "part.gcode", PART)
@@ -85,6 +87,9 @@ async def test_a_set_uploaded_on_a_prints_on_b_after_b_fetches_and_verifies_it(
             return runs == [("b", "b-p1", "success")] * 2
         await until(two_successes, 20, "two copies printed on b-p1")
         assert len(printed_marks(b)) == 2, "B's simulator ran the file twice"
+        states = [r.getMessage() for r in caplog.records if r.getMessage().startswith("queue: ")]
+        assert states.index("queue: fetching file") < states.index("queue: starting"), "fetched, then started"
+        assert states.count("queue: fetching file") == 1, "the second copy prints the file B now holds"
         assert printed_marks(a) == [], "A's printer printed nothing"
         assert (b.farm.uploads_dir / "part.gcode").read_bytes() == PART, "B keeps the verified copy"
         assert visible_files(b.farm.uploads_dir) == ["part.gcode"], "no temp file left"
