@@ -19,6 +19,7 @@ from farmctl.data_folder import DATABASE_NAME
 from farmctl.errors import FarmctlError
 from farmctl.farm.checks import NAME, name, typed, within
 from farmctl.farm.mqtt_config import MqttConfig, parse_mqtt
+from farmctl.farm.node_config import node_url, shared_uploads
 from farmctl.profiles import load_profiles
 
 SIM_PORT = "sim"
@@ -99,6 +100,12 @@ class FarmConfig:
     serial_workers: int | None = None
     """Processes that serve the printers' ports (0: one reactor thread in the main process); None: chosen
     from the printers and the cores (``farmctl.workers.default_count``)."""
+    node_url: str | None = None
+    """Where the other nodes reach this one (no trailing slash); None: ``serve`` derives it from the
+    host name and port it listens on (:func:`farmctl.farm.node_config.default_node_url`)."""
+    shared_uploads: Path | None = None
+    """A folder every node can read (a network share): a node lacking a set's file looks there
+    before asking the node that has it."""
     database: str | None = field(default=None, repr=False)  # its URL may hold a password
     """A ``postgresql://`` URL that several nodes share; None: SQLite, ``farmctl.db`` in the data folder."""
 
@@ -284,6 +291,8 @@ _FARM_WIDE = {
     "node": ("node", lambda v: name(v, "node")),
     "node_timeout": ("node_timeout", lambda v: float(within(typed(v, (int, float), "node_timeout"), 1 <= v <= 3600,
                                                            f"node_timeout must be 1 to 3600 seconds, not {v}"))),
+    "node_url": ("node_url", node_url),
+    "shared_uploads": ("shared_uploads", shared_uploads),
     "mqtt": ("mqtt", parse_mqtt),
     "serial_workers": ("serial_workers", lambda v: within(typed(v, int, "serial_workers"), 0 <= v <= MAX_SERIAL_WORKERS,
                                                          f"serial_workers must be 0 to {MAX_SERIAL_WORKERS}, not {v}")),

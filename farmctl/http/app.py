@@ -2,8 +2,9 @@
 printer's OctoPrint paths) and one port per printer that looks like a complete OctoPrint.
 
 Two middlewares do what every route needs: turn a FarmctlError into ``{"error": ...}`` with its
-status, and find who is calling (API key, Bearer, ``apikey`` parameter or session cookie) and
-check it against the route's row in :mod:`farmctl.http.route_table`. A request that carries the
+status, and find who is calling (API key, Bearer, ``apikey`` parameter, session cookie, or a call
+signed by another node of the farm, :mod:`farmctl.auth.peers`) and check it against the route's
+row in :mod:`farmctl.http.route_table`. A request that carries the
 session cookie and changes something must come from farmctl's own page (``Origin``/``Referer``)
 and send JSON, so another web page on the LAN cannot act with a logged-in browser's cookie.
 """
@@ -19,8 +20,10 @@ from aiohttp import web
 from yarl import URL
 
 from farmctl.auth import Principal, Role, Throttled
+from farmctl.auth.peers import is_signed
 from farmctl.errors import FarmctlError
 from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.http.params import READ_BODY
 from farmctl.http.route_table import Body, Endpoint, endpoint_for
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ PRINCIPAL = web.RequestKey("principal", object)  # Principal | None: who is call
 SESSION_COOKIE = "farmctl_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SLASHES = re.compile(r"/{2,}")
+PEER_MAX_BODY = 1 << 20
+"""Bytes a signed call from another node may carry (actions and settings; uploads never go this way)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -107,6 +112,7 @@ def _csrf_refusal(request: web.Request, endpoint: Endpoint) -> web.Response | No
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is calling, and whether the route's row lets them. The innermost middleware, so
     ``handler`` is the route's own and a request rerouted by :func:`_merged_slashes` can replace it."""
+    signed_target = request.raw_path  # as the caller signed it, before any rerouting
     if request.match_info.http_exception is not None:
         rerouted = await _merged_slashes(request)
         if rerouted is None:
@@ -120,7 +126,13 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     key = api_key_of(request)
     cookie = None if key else request.cookies.get(SESSION_COOKIE)
     principal: Principal | None = None
-    if key:
+    if is_signed(request.headers):
+        principal = await _peer_principal(request, signed_target)
+        if principal is None:
+            return error_response("the call is signed as from another farmctl node, but the signature is not valid "
+                                  "(another farm's secret, clocks more than a minute apart, or a replay)", 403)
+        cookie = None
+    elif key:
         principal = await farm.auth.check_key(key)
         if principal is None:
             return error_response("invalid API key", 403)
@@ -136,6 +148,23 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if (refusal := _csrf_refusal(request, endpoint)) is not None:
             return refusal
     return await handler(request)
+
+
+async def _peer_principal(request: web.Request, target: str) -> Principal | None:
+    """Who a signed call from another node acts as; None if its signature does not verify."""
+    if request.body_exists and request.content_length is None:  # chunked: no bound to check up front
+        raise FarmctlError("a call from another node must send Content-Length with its body", 411)
+    if (request.content_length or 0) > PEER_MAX_BODY:
+        raise FarmctlError(f"a call from another node may carry at most {PEER_MAX_BODY} bytes", 413)
+    body = await request.read() if request.body_exists else b""  # kept: form handlers read it again
+    request[READ_BODY] = body  # the stream is spent: handlers that stream the body read this first
+    farm = request.app[FARM]
+    call = farm.peer_auth.verify(request.method, target, request.headers, body, farm.clock())
+    if call is None:
+        log.warning("%s %s: a call signed as from node %r did not verify; refused", request.method, request.path,
+                    request.headers.get("X-Farmctl-Node", "")[:40])
+        return None
+    return call.principal
 
 
 def require(request: web.Request, role: Role) -> Principal:

@@ -44,6 +44,8 @@ def parse_json_text(text: str, name: str) -> Any:
 
 
 MAX_BODY_BYTES = 16 << 20
+READ_BODY = web.RequestKey("read_body", bytes)
+"""A body the middleware already read off the wire (to check a peer's signature over it)."""
 """A JSON or form body's largest size (uploads stream and have their own limit): a larger one is a
 413 before it is read, so a stray gigabyte cannot fill the Pi's memory."""
 
@@ -89,7 +91,7 @@ async def payload(request: web.Request) -> dict[str, Any]:
 
 async def json_body(request: web.Request) -> Any:
     _check_size(request)
-    raw = bytearray()
+    raw = bytearray(request.get(READ_BODY, b""))
     while chunk := await request.content.read(1 << 16):
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:

@@ -28,10 +28,25 @@ BEATS_PER_TIMEOUT = 5
 class NodeClock:
     name: str
     dead_after: float = DEAD_AFTER
+    url: str | None = None
+    """Where the other nodes reach this one, written with every beat."""
 
     @property
     def beat_every(self) -> float:
         return self.dead_after / BEATS_PER_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A node as the shared store knows it."""
+
+    name: str
+    url: str | None
+    started: float
+    beat: float
+    alive: bool
+    """It beat within ``dead_after`` (by this node's clock)."""
+    this_node: bool
 
 
 class Nodes:
@@ -48,11 +63,23 @@ class Nodes:
         """This node lives; the open runs of nodes that stopped beating are settled; returns those."""
         return await self._settle(starting=False)
 
+    async def listing(self) -> list[NodeStatus]:
+        """Every node that ever beat, by name: where it is reached and whether it still beats."""
+        async with self._db.read() as tx:
+            records = await tx.nodes.all()
+        since = self._db.clock() - self.node.dead_after
+        return [NodeStatus(r.name, r.url, r.started, r.beat, r.beat >= since, r.name == self.node.name)
+                for r in records]
+
+    async def live(self) -> list[NodeStatus]:
+        """The other nodes that still beat (those another node can call)."""
+        return [n for n in await self.listing() if n.alive and not n.this_node]
+
     async def _settle(self, starting: bool) -> list[RunRecord]:
         # Not QueueDb.write(): a beat is no queue change, and must not wake every driver and client.
         async with self._db.store.transaction() as tx:
             now = self._db.clock()
-            await tx.nodes.beat(self.node.name, now, started=starting)
+            await tx.nodes.beat(self.node.name, now, url=self.node.url, started=starting)
             live = set(await tx.nodes.alive_since(now - self.node.dead_after)) - {self.node.name}
             if not starting:  # a restart settles this node's own runs too: they died with it
                 live.add(self.node.name)

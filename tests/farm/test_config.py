@@ -161,3 +161,42 @@ def test_serial_workers_is_a_count_of_processes_or_chosen_from_the_cores(tmp_pat
                       ("true", "serial_workers must be int, not a boolean")):
         with pytest.raises(FarmctlError, match=f"farm.toml:1: {says}"):
             load_config(write(tmp_path, f"serial_workers = {bad}\n" + GOOD))
+
+
+def test_node_url_and_shared_uploads_load_and_default_to_none(tmp_path):
+    config = load_config(write(tmp_path, 'node_url = "http://pi-2.local:5000/"\nshared_uploads = "/mnt/farm"\n' + GOOD))
+    assert config.node_url == "http://pi-2.local:5000" and config.shared_uploads == Path("/mnt/farm")
+    plain = load_config(write(tmp_path, GOOD))
+    assert plain.node_url is None and plain.shared_uploads is None
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ('node_url = "pi-2.local:5000"', "node_url must be an http(s):// URL"),
+    ('node_url = "ftp://pi-2/"', "node_url must be an http(s):// URL"),
+    ('node_url = "http://farm:secret@pi-2:5000"', "node_url must not hold a user or password"),
+    ('node_url = "http://pi-2:5000/?x=1"', "node_url must not have a query"),
+    ('node_url = "http://pi-2:99999"', "is not a valid URL"),
+    ("node_url = 5000", "node_url must be str"),
+    ('shared_uploads = "farm/uploads"', "shared_uploads must be an absolute folder path"),
+])
+def test_a_bad_node_url_or_shared_folder_names_the_key_and_line(tmp_path, line, words):
+    with pytest.raises(FarmctlError) as caught:
+        load_config(write(tmp_path, "node_timeout = 5\n" + line + "\n" + GOOD))
+    assert caught.value.message.startswith(f"{tmp_path / 'farm.toml'}:2: ") and words in caught.value.message
+
+
+def test_without_node_url_a_node_advertises_where_it_listens():
+    from farmctl.farm.node_config import default_node_url
+
+    assert default_node_url("127.0.0.1", 5000) == "http://127.0.0.1:5000"
+    assert default_node_url("::1", 5000) == "http://[::1]:5000"
+    wildcard = default_node_url("0.0.0.0", 5001)
+    assert wildcard.startswith("http://") and wildcard.endswith(":5001") and "0.0.0.0" not in wildcard
+
+
+def test_a_loopback_node_url_comes_with_a_warning_another_does_not():
+    from farmctl.farm.node_config import advertised_note
+
+    assert "only nodes on this machine reach it" in advertised_note("http://127.0.0.1:5000")
+    assert "only nodes on this machine reach it" in advertised_note("http://localhost:5000")
+    assert advertised_note("http://pi-2.local:5000") == ""

@@ -73,3 +73,26 @@ async def test_a_restarting_node_settles_its_own_runs_and_leaves_the_living_ones
     assert (await b.counting.open_run("b-1")).id == on_b.run.id, "b still prints"
     async with a.store.transaction(write=False) as tx:
         assert "interrupted by a restart" in (await tx.printers.status("a-1")).reason
+
+
+async def test_each_node_advertises_its_url_and_the_listing_marks_who_still_beats(database: Database) -> None:
+    wall = Wall()
+    stores = [await Store.open(database) for _ in range(2)]
+    try:
+        a = QueueModel.over(stores[0], clock=wall, node=NodeClock("a", 10.0, "http://pi-a.local:5000"))
+        b = QueueModel.over(stores[1], clock=wall, node=NodeClock("b", 10.0, "http://10.0.0.7:5000"))
+        await a.nodes.start()
+        await b.nodes.start()
+        assert [(n.name, n.url, n.alive, n.this_node) for n in await a.nodes.listing()] == [
+            ("a", "http://pi-a.local:5000", True, True), ("b", "http://10.0.0.7:5000", True, False)]
+        assert [n.name for n in await a.nodes.live()] == ["b"], "the others, not this node"
+        wall.now += 11.0  # b falls silent; a beats on
+        await a.nodes.beat()
+        assert [(n.name, n.alive) for n in await a.nodes.listing()] == [("a", True), ("b", False)]
+        assert await a.nodes.live() == []
+        moved = QueueModel.over(stores[1], clock=wall, node=NodeClock("b", 10.0, "http://10.0.0.8:5000"))
+        await moved.nodes.start()  # b comes back at another address
+        assert [(n.name, n.url) for n in await a.nodes.live()] == [("b", "http://10.0.0.8:5000")]
+    finally:
+        for store in stores:
+            await store.close()
