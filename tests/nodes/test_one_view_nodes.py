@@ -1,0 +1,89 @@
+"""One view, two nodes in one process (each a whole Farm with its HTTP app, one PostgreSQL store):
+node a's dashboard API lists b's printers marked with their node, its push channel carries their
+changes, and an action or a bulk action for b's printer is done by b and answered through a."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+from databases import PostgresDatabase
+from node_harness import nodes
+
+from farmctl.auth import Role
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _json(http: aiohttp.ClientSession, method: str, url: str, key: str, body: dict | None = None):
+    async with http.request(method, url, json=body, headers={"X-Api-Key": key}) as response:
+        return response.status, await response.json()
+
+
+async def test_a_lists_b_s_printers_and_forwards_their_actions(tmp_path: Path,
+                                                               postgres_database: PostgresDatabase) -> None:
+    url = postgres_database.fresh_install()
+    async with nodes(tmp_path, url, ("a", "b")) as (a, b), aiohttp.ClientSession() as http:
+        status, listed = await _json(http, "GET", f"{a.url}/api/farm/printers", a.key)
+        assert status == 200
+        cards = {card["name"]: card for card in listed["printers"]}
+        assert list(cards) == ["a-p1", "b-p1"]
+        assert cards["a-p1"]["node"] == {"name": "a", "state": "up", "local": True}
+        assert cards["b-p1"]["node"]["name"] == "b" and cards["b-p1"]["node"]["state"] == "up"
+        assert cards["b-p1"]["state"]["id"] == "OPERATIONAL" and cards["b-p1"]["profile"] == "marlin2"
+        status, own = await _json(http, "GET", f"{a.url}/api/farm/printers?scope=node", a.key)
+        assert [card["name"] for card in own["printers"]] == ["a-p1"]
+
+        async with http.ws_connect(f"{a.url}/api/farm/push?apikey={a.key}") as ws:
+            snapshot = await _until_message(ws, "snapshot")
+            assert [card["name"] for card in snapshot["printers"]] == ["a-p1", "b-p1"]
+            status, answer = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", a.key,
+                                         {"action": "targets", "targets": {"tool0": 45}})
+            assert status == 200, answer
+            assert answer["printer"]["name"] == "b-p1" and answer["printer"]["node"]["name"] == "b"
+
+            assert await _first_true(lambda: _target_is(http, b, "b-p1", 45), 50, 0.1), "b's printer took it"
+
+            async def target_pushed() -> bool:  # b's change reaches a's page over b's channel and a's
+                diff = await _until_message(ws, "diff")
+                tool = ((diff["printers"].get("b-p1") or {}).get("temperatures") or {}).get("tool0") or {}
+                return tool.get("target") == 45
+            assert await _first_true(target_pushed, 8), "a's page hears of b's new target"
+
+        status, answer = await _json(http, "POST", f"{a.url}/api/farm/bulk", a.key,
+                                     {"action": "preheat", "preset": "PLA", "printers": ["b-p1", "a-p1"]})
+        assert status == 200 and answer["results"] == [{"printer": "b-p1", "error": None},
+                                                       {"printer": "a-p1", "error": None}]
+        assert await _first_true(lambda: _target_is(http, b, "b-p1", 210), 50, 0.1), "PLA's 210 °C on b's printer"
+        assert await _first_true(lambda: _target_is(http, a, "a-p1", 210), 50, 0.1), "and on a's own"
+
+        status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", a.key,
+                                      {"action": "pause"})
+        assert (status, refused) == (409, {"error": "printer b-p1: no print job is running"}), "b's refusal, as b said it"
+        viewer = await a.farm.auth.add_key("wall-screen", Role.VIEWER)
+        status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", viewer,
+                                      {"action": "cooldown"})
+        assert status == 403, "a viewer may not act on another node's printer either"
+
+
+async def _target_is(http: aiohttp.ClientSession, node, printer: str, target: float) -> bool:
+    """The printer's hotend target as its own node's OctoPrint API reports it (with its next temperature report)."""
+    status, seen = await _json(http, "GET", f"{node.url}/printers/{printer}/api/printer", node.key)
+    return status == 200 and (seen["temperature"].get("tool0") or {}).get("target") == target
+
+
+async def _until_message(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict:
+    while True:
+        message = await ws.receive_json(timeout=10)
+        if message.get("type") == kind:
+            return message
+
+
+async def _first_true(check, tries: int, pause: float = 0.0) -> bool:
+    for _ in range(tries):
+        if await check():
+            return True
+        await asyncio.sleep(pause)
+    return False
