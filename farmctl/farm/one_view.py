@@ -174,7 +174,9 @@ class OneView:
         card = dict(seen) if seen is not None else {
             "name": printer, "displayName": node.listed[printer], "job": {"path": None, "script": None},
             "progress": {"completion": None, "printTime": None, "printTimeLeft": None},
-            "queue": None, "temperatures": {}, "tags": [], "materials": [], "maintenance": None}
+            "queue": {"active": False, "status": "", "statusType": ""}, "temperatures": {}, "currentZ": None,
+            "profile": "", "firmware": "", "port": "", "prompt": None, "tags": [], "materials": [],
+            "maintenance": None, "webcam": None}
         card["node"] = node.describe()
         if node.state is not NodeState.UP:
             last = (seen or {}).get("state") or {}

@@ -66,15 +66,19 @@ def two_nodes(tmp_path: Path, postgres_database: PostgresDatabase) -> Iterator[T
             node.kill()
 
 
-def test_a_shows_b_s_printers_forwards_their_actions_and_marks_them_gone_after_b_is_killed(
-        two_nodes: TwoNodes) -> None:
+async def test_a_shows_and_drives_b_s_printers_and_marks_them_gone_after_b_is_killed(two_nodes: TwoNodes) -> None:
+    """One scenario, checked through a's API and a's page side by side (two processes start once)."""
+    from playwright.async_api import expect
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     nodes = two_nodes
 
     def b_reported() -> dict[str, dict] | None:
         cards = nodes.cards_on_a()
         return cards if all(cards.get(p, {}).get("state", {}).get("id") == "OPERATIONAL" for p in ("b-1", "b-2")) \
             else None
-    cards = wait_until(b_reported, 15, "node a to list b's printers as b reports them", every=0.2)
+    cards = await asyncio.to_thread(wait_until, b_reported, 15, "node a to list b's printers as b reports them", 0.2)
     assert list(cards) == ["a-1", "b-1", "b-2"]
     assert cards["a-1"]["node"] == {"name": "a", "state": "up", "local": True}
     assert {cards[p]["node"]["name"] for p in ("b-1", "b-2")} == {"b"}
@@ -83,21 +87,60 @@ def test_a_shows_b_s_printers_forwards_their_actions_and_marks_them_gone_after_b
     answer = nodes.post(nodes.a, "/api/farm/printers/b-1/action", {"action": "targets", "targets": {"tool0": 55}})
     assert answer.status_code == 200, answer.text
     assert answer.json()["printer"]["node"]["name"] == "b"
-    wait_until(lambda: nodes.target_on_b("b-1") == 55, 10, "b's printer to take the target sent through a")
+    await asyncio.to_thread(wait_until, lambda: nodes.target_on_b("b-1") == 55, 10,
+                            "b's printer to take the target sent through a's API")
     assert nodes.target_on_b("b-2") == 0, "only the printer named"
 
-    nodes.b.kill()
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        await log_in(page, Served(None, nodes.a.url, nodes.key, nodes.a.port))  # type: ignore[arg-type]
+        await expect(page.locator('.card[data-node="b"]')).to_have_count(2)
+        await expect(page.locator('.card[data-printer="b-1"] .badge.state')).to_have_text("Operational")
+        await expect(page.locator('.card[data-printer="b-1"] .badge.node')).to_have_text("b")
+        await expect(page.locator('.card[data-printer="a-1"] .badge.node')).to_have_text("a")
+        await expect(page.locator("#nodes")).to_contain_text("a (this node, 1 printer) · b: up (2 printers)")
 
-    def b_gone() -> dict[str, dict] | None:
-        cards = nodes.cards_on_a()
-        return cards if cards["b-1"]["state"]["id"] == "NODE_GONE" else None
-    cards = wait_until(b_gone, 10, "node a to mark b's printers gone", every=0.2)
+        await page.check('.card[data-printer="b-2"] input.select')
+        await page.check('.card[data-printer="a-1"] input.select')
+        await page.select_option("#bulk-preset", "PLA")
+        await page.click("#bulk-preheat")
+        await asyncio.to_thread(wait_until, lambda: nodes.target_on_b("b-2") == 210, 10,
+                                "b's printer to preheat from a's page")
+        await expect(page.locator('.card[data-printer="b-2"] .tool')).to_contain_text("/ 210 °C", timeout=10000)
+        await expect(page.locator('.card[data-printer="a-1"] .tool')).to_contain_text("/ 210 °C", timeout=10000)
+        await screenshot(page, "one-view-two-nodes")
+        assert await serious_violations(page) == []
+
+        await page.click('.card[data-printer="b-1"] .name a')  # b's printer's own page, on a
+        await expect(page.locator("#printer-name")).to_have_text("b-1")
+        await expect(page.locator(".detail-head .hint")).to_contain_text("on node b")
+        await page.fill("#terminal-input", "M117 through a")
+        await page.press("#terminal-input", "Enter")
+        await expect(page.locator(".terminal-lines")).to_contain_text(re.compile(r"Send: N\d+ M117 through a\*"),
+                                                                      timeout=5000)
+        await screenshot(page, "one-view-remote-printer", full_page=True)
+        await page.click("text=← Farm")
+
+        nodes.b.kill()
+        await expect(page.locator('.card[data-printer="b-1"] .badge.state')).to_have_text("Node went away",
+                                                                                        timeout=10000)
+        for printer in ("b-1", "b-2"):
+            card = page.locator(f'.card[data-printer="{printer}"]')
+            await expect(card).to_have_class(re.compile(r"\baway\b"))
+            await expect(card.locator(".reason")).to_have_text("Node b stopped beating")
+            await expect(card.locator("button.manage")).to_be_disabled()
+        await expect(page.locator('#attention .attention-item[data-node="b"]')).to_contain_text(
+            "its 2 printers are out of reach")
+        await expect(page.locator('.card[data-printer="a-1"] .badge.state')).to_have_text("Operational")
+        await screenshot(page, "one-view-node-gone")
+        assert await serious_violations(page) == []
+
+    cards = nodes.cards_on_a()
     for printer in ("b-1", "b-2"):
-        assert cards[printer]["state"]["text"] == "Node went away"
+        assert cards[printer]["state"]["id"] == "NODE_GONE" and cards[printer]["state"]["text"] == "Node went away"
         assert cards[printer]["node"]["state"] == "gone" and "node b stopped beating" in cards[printer]["state"]["error"]
         assert cards[printer]["state"]["lastSeen"] == "Operational"
     assert cards["a-1"]["state"]["id"] == "OPERATIONAL", "a's own printer is untouched"
-
     refused = nodes.post(nodes.a, "/api/farm/printers/b-1/action", {"action": "cooldown"})
     assert refused.status_code == 409
     assert refused.json()["error"] == ("b-1 is on node b, which went away (it stopped beating): start that node "
@@ -106,42 +149,3 @@ def test_a_shows_b_s_printers_forwards_their_actions_and_marks_them_gone_after_b
     assert bulk.status_code == 200
     results = {r["printer"]: r["error"] for r in bulk.json()["results"]}
     assert results["a-1"] is None and "node b, which went away" in results["b-2"]
-
-
-async def test_the_page_on_a_shows_and_drives_b_s_printers_then_shows_b_gone(two_nodes: TwoNodes) -> None:
-    from playwright.async_api import expect
-
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    nodes = two_nodes
-    async with chromium() as browser:
-        page = await browser.new_page(viewport={"width": 1280, "height": 720})
-        await log_in(page, Served(None, nodes.a.url, nodes.key, nodes.a.port))  # type: ignore[arg-type]
-        remote = page.locator('.card[data-node="b"]')
-        await expect(remote).to_have_count(2, timeout=15000)
-        await expect(page.locator('.card[data-printer="b-1"] .badge.state')).to_have_text("Operational",
-                                                                                        timeout=15000)
-        await expect(page.locator('.card[data-printer="b-1"] .badge.node')).to_have_text("b")
-        await expect(page.locator('.card[data-printer="a-1"] .badge.node')).to_have_text("a")
-        await expect(page.locator("#nodes")).to_contain_text("a (this node, 1 printer)")
-
-        await page.check('.card[data-printer="b-2"] input.select')
-        await page.check('.card[data-printer="a-1"] input.select')
-        await page.select_option("#bulk-preset", "PLA")
-        await page.click("#bulk-preheat")
-        await asyncio.to_thread(wait_until, lambda: nodes.target_on_b("b-2") == 210, 10,
-                                "b's printer to preheat from a's page")
-        await expect(page.locator('.card[data-printer="b-2"] .tool')).to_contain_text("/ 210", timeout=10000)
-        shot = await screenshot(page, "one-view-two-nodes")
-        assert shot.stat().st_size > 10_000
-        assert await serious_violations(page) == []
-
-        nodes.b.kill()
-        await expect(page.locator('.card[data-printer="b-1"] .badge.state')).to_have_text("Node went away",
-                                                                                        timeout=10000)
-        await expect(page.locator('.card[data-printer="b-1"]')).to_have_class(re.compile(r"\baway\b"))
-        await expect(page.locator('.card[data-printer="b-1"] button.manage')).to_be_disabled()
-        await expect(page.locator('#attention .attention-item[data-node="b"]')).to_contain_text("Node b")
-        await expect(page.locator('.card[data-printer="a-1"] .badge.state')).to_have_text("Operational")
-        await screenshot(page, "one-view-node-gone")
-        assert await serious_violations(page) == []
