@@ -59,6 +59,12 @@ async def test_a_lists_b_s_printers_and_forwards_their_actions(tmp_path: Path,
         assert await _first_true(lambda: _target_is(http, b, "b-p1", 210), 50, 0.1), "PLA's 210 °C on b's printer"
         assert await _first_true(lambda: _target_is(http, a, "a-p1", 210), 50, 0.1), "and on a's own"
 
+        status, detail = await _json(http, "GET", f"{a.url}/api/farm/printers/b-p1", a.key)
+        assert status == 200 and detail["printer"]["node"]["name"] == "b" and detail["heaters"] == ["tool0", "bed"]
+        async with http.get(f"{a.url}/api/farm/printers/b-p1/terminal?since=0&apikey={a.key}") as response:
+            lines = await response.json()
+        assert response.status == 200 and any("M104" in line for line in lines["logs"]), "b's wire, read through a"
+
         status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", a.key,
                                       {"action": "pause"})
         assert (status, refused) == (409, {"error": "printer b-p1: no print job is running"}), "b's refusal, as b said it"

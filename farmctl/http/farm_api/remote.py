@@ -52,7 +52,10 @@ def forwarded(handler: Handler) -> Handler:
         if not is_remote(farm, request, name):
             return await handler(request)
         body = None if request.method in ("GET", "HEAD") else await json_body(request)
-        status, data = await forward(farm, request, name, request.method, request.rel_url.raw_path_qs, body)
+        query = request.rel_url.query.copy()
+        query.popall("apikey", None)  # the caller's key stays here: the call is signed as this node's
+        target = request.rel_url.with_query(query)
+        status, data = await forward(farm, request, name, request.method, target.raw_path_qs, body)
         return web.json_response(data, status=status)
 
     return handle
