@@ -75,7 +75,8 @@ class QueueDriver:
     def __init__(self, name: str, printer: Printer, model: QueueModel, store: Store, uploads: Path,
                  loadout: Loadout = Loadout(), on_change: Callable[[], None] | None = None,
                  on_select: Callable[[str, bool], None] | None = None,
-                 filament_of: Callable[[str], Awaitable[float | None]] | None = None) -> None:
+                 filament_of: Callable[[str], Awaitable[float | None]] | None = None,
+                 ensure_file: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
@@ -98,6 +99,7 @@ class QueueDriver:
         self._on_change = on_change
         self._on_select = on_select  # a set's file is about to print: OctoPrint clients see it selected
         self._filament_of = filament_of  # a stored file's filament (mm, all tools), for statistics
+        self._ensure_file = ensure_file  # fetches a set's file another node holds, checked by hash
         self._task: asyncio.Task[None] | None = None
         self._log = logging.LoggerAdapter(log, {"printer": name})
 
@@ -243,6 +245,11 @@ class QueueDriver:
             path = await asyncio.to_thread(resolve_in, self.uploads, claim.set.path, require_extension=False)
         except FarmctlError as exc:
             raise Refused(f"{claim.set.path} is not printable: {exc.message}; the copy is still owed") from None
+        if self._ensure_file is not None:
+            try:
+                await self._ensure_file(claim.set.path)
+            except FarmctlError as exc:
+                raise StartFailed(exc.message) from None
         if not path.is_file():
             raise StartFailed(f"{claim.set.path} is missing; the copy is still owed")
         return path

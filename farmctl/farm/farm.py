@@ -26,8 +26,9 @@ from farmctl.farm.driver import Loadout, QueueDriver
 from farmctl.farm.one_view import OneView
 from farmctl.farm.peer_client import PeerClient
 from farmctl.farm.peer_watch import PeerWatch
+from farmctl.farm.shared_uploads import SharedUploads
 from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
-from farmctl.files import UploadFolder
+from farmctl.files import FileInfo, UploadFolder
 from farmctl.data_folder import make_writable
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobResult, Printer, PrinterState, PrintEvent
@@ -187,6 +188,10 @@ class Farm:
         self.model.listen(self._queue_changed)
         self.auth = AuthService(self.store)
         self.uploads = UploadFolder(self.uploads_dir, self.max_upload)
+        self.shared_uploads = SharedUploads(
+            self.store, self.uploads, self.uploads_dir, self.config.node, self.peers, self.model.nodes,
+            shared=self.config.shared_uploads, max_bytes=self.max_upload, clock=self.clock,
+            on_fetched=lambda path: self.files_changed("FileAdded", path))
         for name in await self.uploads.remove_abandoned():
             log.warning("removed %s, left by an upload that a restart cut off", name)
         for run in await self.model.nodes.start():
@@ -243,6 +248,7 @@ class Farm:
                           on_print=self._print_event, on_prompt=self._prompt_changed, reactor=self.reactor)
         driver = QueueDriver(config.name, printer, self.model, self.store, self.uploads_dir,
                              Loadout(config.printer_profile), on_change=self.notify,
+                             ensure_file=self.shared_uploads.ensure,
                              on_select=lambda path, sd: self._select(config.name, path, sd),
                              filament_of=self.filament_of)
         await driver.restore()
@@ -440,6 +446,8 @@ class Farm:
         uploads folder; an SD file not on ``printer``'s card (or, for the farm, on no printer's card)."""
         items = list(sets)
         local = await self.uploads.missing(sorted({s.path for s in items if not s.sd}))
+        if local:  # a file another node holds is fetched when its set prints
+            local -= await self.shared_uploads.recorded(sorted(local))
         cards = [e.printer.sd for e in self.printers.values() if printer is None or e.name == printer]
         card = frozenset(s.path for s in items if s.sd and not any(c.ready and c.find(s.path) for c in cards))
         return MissingFiles(local, card)
@@ -459,6 +467,30 @@ class Farm:
             if path.is_relative_to(root):
                 return path.relative_to(root).as_posix()
         return None
+
+    async def file_stored(self, info: FileInfo) -> None:
+        """A file or folder arrived in the uploads (an upload, copy, move or export): the other nodes
+        learn its hash (a failure to record loses only that, never the file), and clients hear of it."""
+        try:
+            await self.shared_uploads.stored(info)
+        except Exception:  # the file is saved: a store that is away must not turn that into an error
+            log.exception("the hash of %s was not recorded; other nodes cannot fetch it", info.path)
+        self.files_changed("FileAdded", info.path)
+
+    async def files_written(self, paths: Iterable[str]) -> None:
+        """Files farmctl itself wrote into the uploads (a .gjob export; absolute paths), as uploads."""
+        for path in paths:
+            name = self.upload_name(Path(path))
+            if name is not None:
+                await self.file_stored(await self.uploads.info(name))
+
+    async def file_removed(self, path: str) -> None:
+        """A file or folder left the uploads: this node no longer offers it; clients hear of it."""
+        try:
+            await self.shared_uploads.removed(path)
+        except Exception:
+            log.exception("the record of %s was not removed", path)
+        self.files_changed("FileRemoved", path)
 
     def files_changed(self, kind: str, path: str) -> None:
         """An upload appeared (``FileAdded``) or went (``FileRemoved``): every printer's clients hear it."""

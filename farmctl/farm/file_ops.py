@@ -45,8 +45,8 @@ async def move(farm: Farm, info: FileInfo, target: str) -> FileInfo:
             entry.selected = moved.path
         elif entry.selected is not None and entry.selected.startswith(inside):
             entry.selected = moved.path + "/" + entry.selected[len(inside):]
-    farm.files_changed("FileRemoved", info.path)
-    farm.files_changed("FileAdded", moved.path)
+    await farm.file_removed(info.path)
+    await farm.file_stored(moved)
     return moved
 
 
@@ -54,7 +54,7 @@ async def delete(farm: Farm, info: FileInfo) -> None:
     """Delete a file or a folder with everything in it; selections of them are cleared."""
     refuse_busy(farm, info.path)
     await farm.uploads.delete(info.path)
-    farm.files_changed("FileRemoved", info.path)
+    await farm.file_removed(info.path)
     for entry in farm.printers.values():
         if entry.selected is not None and (entry.selected == info.path or entry.selected.startswith(info.path + "/")):
             entry.selected = None

@@ -13,9 +13,10 @@ The interface, all async, one ``PeerClient`` per farm (``farm.peers``):
 ``async with peers.websocket(node_url, path) as ws:``
     A websocket to another node (its push channel), signed like a GET of ``path``; ``async for
     frame in ws`` ends when it closes. Failing to open it raises :class:`PeerUnavailable`.
-``await peers.download(node_url, path, sink, max_bytes) -> int``
-    Stream a body (an upload) into ``await sink(chunk)``; the bytes received. Raises
-    :class:`PeerUnavailable` for any failure, including a body over ``max_bytes``.
+``peers.stream(node_url, path, max_bytes) -> AsyncIterator[bytes]``
+    A body (an upload) as it arrives, for ``async for``; raises :class:`PeerUnavailable` for any
+    failure, a refusal (non-200) or a body over ``max_bytes`` included. ``aclose()`` it when
+    stopping early.
 
 ``role`` is the role the call acts with: a node forwarding a user's action passes that user's role
 (and ``user`` their name), so the receiver checks the call as strictly as the user's own; a node's
@@ -28,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import json as jsonlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,7 @@ class PeerClient:
         finally:
             await ws.close()
 
-    async def download(self, node_url: str, path: str, sink: Callable[[bytes], Awaitable[None]],
-                       max_bytes: int) -> int:
+    async def stream(self, node_url: str, path: str, max_bytes: int) -> AsyncIterator[bytes]:
         url, headers = self._signed(node_url, "GET", path, b"", Role.VIEWER, None)
         received = 0
         try:
@@ -141,10 +141,9 @@ class PeerClient:
                     received += len(chunk)
                     if received > max_bytes:
                         raise PeerUnavailable(f"node at {node_url} sent more than {max_bytes} bytes for {path}")
-                    await sink(chunk)
+                    yield chunk
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnavailable(f"node at {node_url} did not send {path}: {_why(exc)}") from None
-        return received
 
     def _signed(self, node_url: str, method: str, path: str, body: bytes, role: Role,
                 user: str | None) -> tuple[URL, dict[str, str]]:

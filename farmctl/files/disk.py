@@ -30,12 +30,15 @@ class PartialUpload:
         self.path = Path(name)
         self.file = os.fdopen(fd, "wb")
         self.sha1 = hashlib.sha1()
+        self.sha256 = hashlib.sha256()
+        """What nodes sharing the store check a copy by (SHA-1 is OctoPrint's ``hash``)."""
         self.analyzer = GcodeAnalyzer()
         self.thumbnails = ThumbnailScanner()
 
     def write(self, block: bytes) -> None:
         self.file.write(block)
         self.sha1.update(block)
+        self.sha256.update(block)
         self.analyzer.feed(block)
         self.thumbnails.feed(block)
 

@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 from collections.abc import AsyncIterable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -66,6 +66,16 @@ class FileInfo:
     type: FileType
     thumbnails: tuple[ThumbnailRef, ...] = ()
     """The slicer's preview images, in the file's order (see :meth:`UploadFolder.thumbnail`)."""
+    sha256: str | None = field(default=None, compare=False)
+    """SHA-256 of the contents, for a file just saved through :meth:`UploadFolder.save_stream`."""
+
+
+class ContentMismatch(FarmctlError):
+    """A file arrived whole but is not the one expected (its SHA-256 differs): it was not stored."""
+
+    def __init__(self, rel: str, expected: str, got: str) -> None:
+        super().__init__(f"{rel} does not match its recorded SHA-256 (expected {expected[:12]}…, "
+                         f"received {got[:12]}…)", 422)
 
 
 class UploadFolder:
@@ -86,12 +96,14 @@ class UploadFolder:
         self._generation = 0
         """Counts the changes made through this folder: a look-up that overlapped one is not kept."""
 
-    async def save_stream(self, relative: str, chunks: AsyncIterable[bytes]) -> FileInfo:
+    async def save_stream(self, relative: str, chunks: AsyncIterable[bytes], *,
+                          expect_sha256: str | None = None) -> FileInfo:
         """Store an upload under ``relative`` (folders are created), replacing any older file.
 
         Raises ``FarmctlError`` 400 for a bad name, 409 when the name is a folder, 413 once the
-        stream passes ``max_bytes``. On any failure or cancellation the temp file and the folders
-        made for this upload are removed, and an older file of the same name is left as it was.
+        stream passes ``max_bytes``, :class:`ContentMismatch` when ``expect_sha256`` is given and the
+        contents differ. On any failure or cancellation the temp file and the folders made for this
+        upload are removed, and an older file of the same name is left as it was.
         """
         starting = asyncio.ensure_future(self._run(self._start_upload, relative))
         try:
@@ -112,7 +124,7 @@ class UploadFolder:
                     await self._run(upload.write, block)
             if pending:
                 await self._run(upload.write, bytes(pending))
-            return await self._change(self._commit, upload, target, rel)
+            return await self._change(self._commit, upload, target, rel, expect_sha256)
         except BaseException as exc:
             # Shielded: even if this task is cancelled again, the worker still removes the temp file.
             await asyncio.shield(self._run(self._abandon, upload, made))
@@ -240,8 +252,11 @@ class UploadFolder:
         with self._folders:
             abandon(upload, made)
 
-    def _commit(self, upload: PartialUpload, target: Path, rel: str) -> FileInfo:
+    def _commit(self, upload: PartialUpload, target: Path, rel: str, expect_sha256: str | None) -> FileInfo:
         upload.finish()
+        sha256 = upload.sha256.hexdigest()
+        if expect_sha256 is not None and sha256 != expect_sha256:
+            raise ContentMismatch(rel, expect_sha256, sha256)
         analysis = upload.analyzer.result()
         try:
             os.replace(upload.path, target)
@@ -254,7 +269,7 @@ class UploadFolder:
         entry = self._remember(Entry(rel, st.st_size, st.st_mtime_ns, upload.sha1.hexdigest(), analysis),
                                upload.thumbnails)
         return FileInfo(target.name, rel, st.st_size, int(st.st_mtime), entry.hash, analysis, FileType.MACHINECODE,
-                        entry.thumbnails)
+                        entry.thumbnails, sha256)
 
     def _list(self, recursive: bool, under: str) -> list[FileInfo]:
         if under.strip("/"):

@@ -151,9 +151,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 async def _peer_principal(request: web.Request, target: str) -> Principal | None:
     """Who a signed call from another node acts as; None if its signature does not verify."""
+    if request.body_exists and request.content_length is None:  # chunked: no bound to check up front
+        raise FarmctlError("a call from another node must send Content-Length with its body", 411)
     if (request.content_length or 0) > PEER_MAX_BODY:
         raise FarmctlError(f"a call from another node may carry at most {PEER_MAX_BODY} bytes", 413)
-    body = await request.read() if request.body_exists else b""
+    body = await request.read() if request.body_exists else b""  # kept: form handlers read it again
     request[READ_BODY] = body  # the stream is spent: handlers that stream the body read this first
     farm = request.app[FARM]
     call = farm.peer_auth.verify(request.method, target, request.headers, body, farm.clock())

@@ -159,6 +159,7 @@ async def job_export(request: web.Request) -> web.Response:
     farm = farm_of(request)
     data = await payload(request)
     result = await farm.model.gjobs.export_jobs(id_list(data, "job_ids"), farm.uploads_dir, farm.uploads_dir)
+    await farm.files_written(result.paths)
     return web.json_response(cp_json.export_json(result))
 
 

@@ -162,7 +162,7 @@ async def upload(request: web.Request) -> web.Response:
             if exc.status != 404:
                 raise
         saved = await farm.uploads.move(saved.path, wanted)
-    farm.files_changed("FileAdded", saved.path)
+    await farm.file_stored(saved)
     want_print = truthy(fields.get("print", "false"))
     want_select = truthy(fields.get("select", "false")) or want_print
     ready = entry.printer.state == PrinterState.OPERATIONAL
@@ -220,7 +220,7 @@ async def file_command(request: web.Request) -> web.Response:
         moved = await file_ops.move(farm, info, target)
     else:
         moved = await farm.uploads.copy(info.path, target)
-        farm.files_changed("FileAdded", moved.path)
+        await farm.file_stored(moved)
     refs = _refs(request, moved)
     response = web.json_response({"name": moved.name, "path": moved.path, "origin": "local", "refs": refs},
                                  status=201)

@@ -17,13 +17,14 @@ from farmctl.store.queue_rows import JobRows, QueueRows, SetRows
 from farmctl.store.run_stats import RunStatsRows
 from farmctl.store.runs import RunRows
 from farmctl.store.sql import Sql
+from farmctl.store.upload_rows import UploadHashRows
 
 
 class Tx:
     """The open transaction's view of the database: ``tx.jobs.get(7)``, ``tx.runs.open("p1")``."""
 
     __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "run_stats", "automation", "auth", "app_keys", "printers",
-                 "nodes", "farm")
+                 "nodes", "farm", "upload_hashes")
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -38,6 +39,7 @@ class Tx:
         self.printers = PrinterRows(sql)
         self.nodes = NodeRows(sql)
         self.farm = FarmRows(sql)
+        self.upload_hashes = UploadHashRows(sql)
 
     @property
     def wrote(self) -> bool:

@@ -33,6 +33,7 @@ async def test_upload_is_hashed_analysed_and_listed(folder: UploadFolder, tmp_pa
     assert (info.name, info.path, info.size, info.type) == ("square.gcode", "parts/square.gcode", len(SQUARE),
                                                             FileType.MACHINECODE)
     assert info.hash == __import__("hashlib").sha1(SQUARE).hexdigest()
+    assert info.sha256 == __import__("hashlib").sha256(SQUARE).hexdigest()
     assert info.analysis.estimated_print_time == 4.0
     assert (tmp_path / "uploads/parts/square.gcode").read_bytes() == SQUARE
     assert await folder.info("parts/square.gcode") == info
@@ -104,6 +105,24 @@ async def test_replace_is_atomic_and_failure_keeps_the_old_file(folder: UploadFo
         await folder.save_stream("a.gcode", broken())
     assert target.read_bytes() == b"G1 X2 ; new and complete\n"
     assert sorted(os.listdir(tmp_path / "uploads")) == [META_DIR, "a.gcode"]  # no temp file left
+
+
+async def test_contents_that_differ_from_the_expected_hash_are_never_stored(folder: UploadFolder, tmp_path: Path):
+    import hashlib
+
+    from farmctl.files.store import ContentMismatch
+
+    await folder.save_stream("part.gcode", stream(b"G28\n"))
+    with pytest.raises(ContentMismatch, match="part.gcode does not match its recorded SHA-256"):
+        await folder.save_stream("part.gcode", stream(SQUARE), expect_sha256=hashlib.sha256(b"other").hexdigest())
+    with pytest.raises(ContentMismatch):
+        await folder.save_stream("new/part.gcode", stream(SQUARE), expect_sha256="0" * 64)
+    assert (tmp_path / "uploads/part.gcode").read_bytes() == b"G28\n", "the older file stays"
+    assert all_files(tmp_path / "uploads") - {p for p in all_files(tmp_path / "uploads") if p.startswith(".farmctl-meta")} \
+        == {"part.gcode"}, "no temp file and no folder made for it"
+    good = await folder.save_stream("part.gcode", stream(SQUARE), expect_sha256=hashlib.sha256(SQUARE).hexdigest())
+    assert good.sha256 == hashlib.sha256(SQUARE).hexdigest()
+    assert (tmp_path / "uploads/part.gcode").read_bytes() == SQUARE
 
 
 async def test_cancelled_upload_removes_its_temp(folder: UploadFolder, tmp_path: Path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ class Node:
     url: str
     key: str
     """An admin key (the store is shared, so it opens every node)."""
+    runner: web.AppRunner
+
+    async def go_offline(self) -> None:
+        """Its HTTP port closes (the node still beats): a node the others cannot reach."""
+        await self.runner.cleanup()
 
     @property
     def name(self) -> str:
@@ -58,10 +64,10 @@ async def nodes(root: Path, database: str, names: tuple[str, ...], **config: Any
                 Farm.running(farm_config, root / name, sim=SimOptions(full_speed=True, time_scale=0.0)))
             runner = web.AppRunner(build_main_app(farm), access_log=None)
             await runner.setup()
-            stack.push_async_callback(runner.cleanup)
+            stack.push_async_callback(runner.cleanup)  # a second cleanup does nothing
             await web.TCPSite(runner, "127.0.0.1", port).start()
             key = started[0].key if started else await farm.auth.add_key("test-admin", Role.ADMIN)
-            started.append(Node(farm, url, key))
+            started.append(Node(farm, url, key, runner))
         for node in started:
             for entry in node.farm.printers.values():
                 await until(lambda e=entry: e.printer.state is PrinterState.OPERATIONAL, 15, f"{entry.name} ready")
@@ -69,10 +75,15 @@ async def nodes(root: Path, database: str, names: tuple[str, ...], **config: Any
 
 
 async def until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll ``predicate`` (plain or async) until it returns something truthy; fail naming ``what``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not (value := predicate()):
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(every)
-    return value

@@ -64,6 +64,16 @@ async def test_a_forged_altered_or_replayed_call_is_refused(tmp_path: Path, post
             with_key = a.farm.peer_auth.sign("GET", "/api/farm/summary", b"", time.time() - 120)
             assert (await get({**with_key, "X-Api-Key": a.key}))[0] == 403, "a stale signature is not saved by a key"
 
+            async def chunks():
+                yield b'{"script": "G28"}'
+            signed = a.farm.peer_auth.sign("POST", SIMULATE, b'{"script": "G28"}', time.time(), Role.OPERATOR)
+            async with http.post(f"{b.url}{SIMULATE}", data=chunks(), headers=signed) as response:
+                assert response.status == 411, "a body of no stated length is not read into memory"
+            big = b"x" * ((1 << 20) + 1)
+            signed = a.farm.peer_auth.sign("POST", SIMULATE, big, time.time(), Role.OPERATOR)
+            async with http.post(f"{b.url}{SIMULATE}", data=big, headers=signed) as response:
+                assert response.status == 413
+
 
 async def test_a_node_that_does_not_answer_is_a_clear_error(tmp_path: Path, postgres_database: PostgresDatabase) -> None:
     url = postgres_database.fresh_install()

@@ -37,7 +37,7 @@ def test_three_nodes_print_thirty_copies_once_each_and_survive_a_kill_9(
         assert advertised == [(f"n{n}", node.url) for n, node in enumerate(nodes)], "each says where it is reached"
         for node in nodes:
             node.uploads.mkdir(parents=True, exist_ok=True)
-            # every node has the file (no shared uploads yet)
+            # copied in by hand, so no node records it: each prints its own (the victim's dwells longer)
             (node.uploads / "part.gcode").write_text(VICTIMS_PART if node is nodes[0] else PART)
         key = farmctl("keys", "add", "ci", "--role", "admin", "--config", str(nodes[0].config_path),
                       "--data", str(nodes[0].data)).strip().splitlines()[-1]

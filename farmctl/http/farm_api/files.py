@@ -81,7 +81,7 @@ async def upload(request: web.Request) -> web.Response:
         raise
     if saved is None:
         raise FarmctlError("no file in the upload (send it in a multipart part named 'file')")
-    farm.files_changed("FileAdded", saved.path)
+    await farm.file_stored(saved)
     return web.json_response(file_record(saved), status=201)
 
 

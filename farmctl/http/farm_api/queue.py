@@ -95,8 +95,7 @@ async def reset(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     farm = farm_of(request)
     result = await farm.model.gjobs.export_jobs(_ids(await command_body(request)), farm.uploads_dir, farm.uploads_dir)
-    for path in result.paths:
-        farm.files_changed("FileAdded", path)
+    await farm.files_written(result.paths)
     return web.json_response(cp_json.export_json(result))
 
 
