@@ -35,6 +35,8 @@ async def test_a_lists_b_s_printers_and_forwards_their_actions(tmp_path: Path,
         assert cards["b-p1"]["state"]["id"] == "OPERATIONAL" and cards["b-p1"]["profile"] == "marlin2"
         status, own = await _json(http, "GET", f"{a.url}/api/farm/printers?scope=node", a.key)
         assert [card["name"] for card in own["printers"]] == ["a-p1"]
+        status, summary = await _json(http, "GET", f"{a.url}/api/farm/summary", a.key)
+        assert [(card["name"], card["node"]["name"]) for card in summary["printers"]] == [("a-p1", "a"), ("b-p1", "b")]
 
         async with http.ws_connect(f"{a.url}/api/farm/push?apikey={a.key}") as ws:
             snapshot = await _until_message(ws, "snapshot")

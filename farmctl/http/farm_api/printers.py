@@ -119,10 +119,11 @@ def whole_farm(request: web.Request) -> bool:
     return scope == "farm" and not is_signed(request.headers)
 
 
-async def remote_cards(farm: Farm) -> list[dict[str, Any]]:
-    """The other nodes' cards with their trends, once their channels have said something (or a moment passed)."""
+async def remote_cards(farm: Farm, trends: bool = True) -> list[dict[str, Any]]:
+    """The other nodes' cards (with their trends), once their channels have said something (or a moment passed)."""
     await farm.peer_watch.fresh()
-    return [card | {"trend": farm.one_view.trend(name)} for name, card in farm.one_view.cards().items()]
+    return [card | {"trend": farm.one_view.trend(name)} if trends else card
+            for name, card in farm.one_view.cards().items()]
 
 
 async def me(request: web.Request) -> web.Response:

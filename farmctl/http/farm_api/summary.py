@@ -24,7 +24,7 @@ async def summary(request: web.Request) -> web.Response:
     return web.json_response({
         "user": {"name": principal.user, "role": principal.role.value},
         "printers": [card(farm, entry, now) for entry in farm.printers.values()]
-        + (await remote_cards(farm) if whole_farm(request) else []),
+        + (await remote_cards(farm, trends=False) if whole_farm(request) else []),
         "queues": await queues(farm),
         "history": [{**cp_json.run_json(run), "printer": run.printer} for run in history],
     })
