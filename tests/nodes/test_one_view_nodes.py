@@ -61,6 +61,17 @@ async def test_a_lists_b_s_printers_and_forwards_their_actions(tmp_path: Path,
         assert await _first_true(lambda: _target_is(http, b, "b-p1", 210), 50, 0.1), "PLA's 210 °C on b's printer"
         assert await _first_true(lambda: _target_is(http, a, "a-p1", 210), 50, 0.1), "and on a's own"
 
+        part = b"G90\nM117 from a\nG1 X10 Y10 F3000\n"
+        form = aiohttp.FormData()
+        form.add_field("file", part, filename="part.gcode", content_type="application/octet-stream")
+        async with http.post(f"{a.url}/api/farm/files", data=form, headers={"X-Api-Key": a.key}) as response:
+            assert response.status == 201, await response.text()
+        status, printed = await _json(http, "POST", f"{a.url}/api/farm/files/print", a.key,
+                                      {"path": "part.gcode", "printers": ["b-p1"]})
+        assert (status, printed) == (200, {"started": ["b-p1"], "refused": []}), printed
+        assert (b.farm.uploads_dir / "part.gcode").read_bytes() == part, "b fetched a's upload to print it"
+        assert b.farm.printers["b-p1"].selected == "part.gcode"
+
         status, detail = await _json(http, "GET", f"{a.url}/api/farm/printers/b-p1", a.key)
         assert status == 200 and detail["printer"]["node"]["name"] == "b" and detail["heaters"] == ["tool0", "bed"]
         async with http.get(f"{a.url}/api/farm/printers/b-p1/terminal?since=0&apikey={a.key}") as response:
