@@ -134,6 +134,12 @@ class OneView:
             if node.state is not NodeState.UNREACHABLE or node.error != error:
                 self._set(node, NodeState.UNREACHABLE, now, error)
 
+    def unfollowed(self, name: str, now: float) -> None:
+        """Its channel was closed here (no one looks any more): its cards are no longer live."""
+        node = self.nodes.get(name)
+        if node is not None and node.state in (NodeState.UP, NodeState.UNREACHABLE):
+            self._set(node, NodeState.CONNECTING, now, None)
+
     @staticmethod
     def _set(node: RemoteNode, state: NodeState, since: float, error: str | None) -> None:
         node.state, node.since, node.error = state, since, error
@@ -147,13 +153,14 @@ class OneView:
         return now < self.wanted_until
 
     def to_watch(self) -> dict[str, str]:
-        """The nodes whose channel should be open: name -> URL (they beat and said where they are)."""
+        """The nodes whose channel should be open: name -> URL (they beat, said where they are and drive printers)."""
         return {node.name: node.url for node in self.nodes.values()
-                if node.state is not NodeState.GONE and node.url is not None}
+                if node.state is not NodeState.GONE and node.url is not None and node.listed}
 
     def settled(self) -> bool:
         """Every node that can be reached has been heard from, or has failed (an API call may answer now)."""
-        return all(node.state is not NodeState.CONNECTING or node.url is None for node in self.nodes.values())
+        watched = self.to_watch()
+        return all(node.state is not NodeState.CONNECTING or node.name not in watched for node in self.nodes.values())
 
     # -- what the page and the API read -------------------------------------------------------------------
 

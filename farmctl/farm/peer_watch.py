@@ -115,6 +115,7 @@ class PeerWatch:
             if wanted.get(name) != url or task.done():
                 task.cancel()
                 del self._channels[name]
+                self.view.unfollowed(name, self._clock())  # its cards age from now: the next look waits for fresh ones
         for name, url in wanted.items():
             if name not in self._channels:
                 self._channels[name] = (url, asyncio.create_task(self._channel(name, url), name=f"node {name}"))
@@ -135,6 +136,8 @@ class PeerWatch:
                 why = exc.message
             except ValueError:
                 why = "it sent a message that is not JSON"
+            except (aiohttp.ClientError, OSError) as exc:  # the connection broke mid-channel
+                why = f"its channel broke ({type(exc).__name__})"
             self.view.lost(name, why, self._clock())
             log.info("node %s: %s; retrying in %.0f s", name, why, delay)
             await asyncio.sleep(delay)

@@ -36,6 +36,11 @@ def test_a_peer_s_printers_come_from_the_store_first_then_its_channel() -> None:
     assert view.cards()["b-1"]["progress"] == {"completion": 42.0}
     assert view.cards()["b-1"]["state"]["id"] == "PRINTING", "a diff changes only the fields it names"
 
+    view.unfollowed("b", 170.0)  # no page looked for a while: its channel closed
+    assert view.cards()["b-1"]["state"] == {"id": "NODE_CONNECTING", "text": "Connecting to node",
+                                            "error": "waiting for node b's first report", "lastSeen": "Printing"}
+    assert not view.settled(), "the next look waits for a fresh snapshot"
+
 
 def test_a_node_that_stops_beating_is_gone_and_its_actions_are_refused_at_once() -> None:
     view = OneView("a")
