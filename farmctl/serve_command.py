@@ -54,7 +54,7 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
     from aiohttp import web
 
     from farmctl.farm import demo
-    from farmctl.farm.node_config import default_node_url
+    from farmctl.farm.node_config import advertised_note, default_node_url
     from farmctl.farm.farm import Farm
     from farmctl.http.announce import Announced, announce
     from farmctl.http.app import build_main_app, build_printer_app
@@ -84,6 +84,9 @@ async def serve(config: FarmConfig, data: Path, host: str, port: int, sim: SimOp
                     raise FarmctlError(f"cannot listen on {host}:{app_port}: {exc.strerror}") from None
             names = ", ".join(farm.printers)
             print(f"farmctl: serving {len(farm.printers)} printer(s) ({names}) on http://{host}:{port}/", flush=True)
+            if config.database is not None:
+                print(f"farmctl: node {config.node} tells the other nodes it is at {config.node_url}"
+                      f"{advertised_note(config.node_url)}", flush=True)
             announcer = await announce([Announced(p.name, p.api_port, "/") if p.api_port else
                                   Announced(p.name, port, f"/printers/{p.name}/") for p in config.printers], host)
             if announcer is not None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ HEADERS = (NODE, ROLE, USER, TIME, NONCE, SIGNATURE)
 MAX_NONCES = 100_000
 """Nonces remembered within the window; a flood beyond this forgets the oldest (they expire anyway)."""
 _EMPTY_BODY = hashlib.sha256(b"").hexdigest()
+_TIME = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
+_NONCE = re.compile(r"[0-9a-f]{32}")
+"""Strict forms for the signed fields (whole matches), so no two calls join into the same signed text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +100,18 @@ class PeerAuth:
         if self._secret is None:
             return None
         node, role_text, user = headers.get(NODE, ""), headers.get(ROLE, ""), headers.get(USER)
+        signed_text, nonce = headers.get(TIME, ""), headers.get(NONCE, "")
+        if not (_TIME.fullmatch(signed_text) and _NONCE.fullmatch(nonce) and NAME.fullmatch(node)):
+            return None
         try:
-            signed_at = float(headers.get(TIME, ""))
             role = Role(role_text)
         except ValueError:
             return None
-        nonce = headers.get(NONCE, "")
-        if not NAME.match(node) or not 16 <= len(nonce) <= 64 or abs(now - signed_at) > WINDOW:
+        if abs(now - float(signed_text)) > WINDOW:
             return None
         if user is not None and (not user or len(user) > 200 or not user.isprintable()):
             return None
-        fields = {NODE: node, ROLE: role_text, TIME: headers[TIME], NONCE: nonce}
+        fields = {NODE: node, ROLE: role_text, TIME: signed_text, NONCE: nonce}
         if user is not None:
             fields[USER] = user
         expected = self._mac(method, target, fields, hashlib.sha256(body).hexdigest() if body else _EMPTY_BODY)

@@ -76,7 +76,7 @@ class QueueDriver:
                  loadout: Loadout = Loadout(), on_change: Callable[[], None] | None = None,
                  on_select: Callable[[str, bool], None] | None = None,
                  filament_of: Callable[[str], Awaitable[float | None]] | None = None,
-                 ensure_file: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 ensure_file: Callable[[str, Callable[[], None]], Awaitable[None]] | None = None) -> None:
         self.name = name
         self.printer = printer
         self.model = model
@@ -247,7 +247,7 @@ class QueueDriver:
             raise Refused(f"{claim.set.path} is not printable: {exc.message}; the copy is still owed") from None
         if self._ensure_file is not None:
             try:
-                await self._ensure_file(claim.set.path)
+                await self._ensure_file(claim.set.path, lambda: self._set(DriverState.FETCHING))
             except FarmctlError as exc:
                 raise StartFailed(exc.message) from None
         if not path.is_file():

@@ -15,6 +15,7 @@ class DriverState(Enum):
     WAITING_FOR_PRINTER = "waiting for printer"
     IDLE = "idle"
     AWAITING_MATERIAL = "awaiting material"
+    FETCHING = "fetching file"  # the claimed set's file comes from another node or the shared folder
     STARTING = "starting"  # the print-start event's scripts run
     START_FAILED = "start failed"  # a start failed; another attempt follows
     FAILED_TO_START = "failed to start"  # inactive: every attempt failed

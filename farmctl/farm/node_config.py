@@ -49,6 +49,16 @@ def shared_uploads(value: Any) -> Path:
     return Path(text)
 
 
+def advertised_note(url: str | None) -> str:
+    """What an operator should know about the URL a node advertises: a loopback one reaches only
+    nodes on this machine."""
+    host = urlsplit(url or "").hostname or ""
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        return (" (a loopback address: only nodes on this machine reach it; serve with --host 0.0.0.0 "
+                "or set node_url in farm.toml)")
+    return ""
+
+
 def default_node_url(host: str, port: int) -> str:
     """The URL to advertise when farm.toml names none: the address ``serve`` listens on, or this
     machine's host name when it listens on every address."""

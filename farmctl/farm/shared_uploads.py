@@ -1,20 +1,21 @@
-"""Uploads shared by the nodes of one store: each upload's SHA-256 is recorded with the node that
-holds it, and a node that claims a set whose file it lacks fetches it before printing.
+"""Uploads shared by the nodes of one store: each upload's SHA-256 is recorded with the nodes that
+hold it, and a node that claims a set whose file it lacks fetches it before printing.
 
 At upload (and copy, move, a .gjob export) a node records the file's SHA-256, size and its own
 name in ``upload_hashes``; with ``shared_uploads`` in farm.toml it also puts a copy in that folder.
 Before a set prints, :meth:`SharedUploads.ensure` makes sure the uploads folder holds the recorded
 contents: a file that is here with the recorded hash prints as it is; otherwise it is fetched from
-the shared folder, else from the node that holds it (a signed download, :mod:`farm.peer_client`),
+the shared folder, else from a node that holds it (a signed download, :mod:`farm.peer_client`),
 through :meth:`UploadFolder.save_stream` with the hash expected, so the file appears under its
-name only whole and verified (temp file, hash, rename) and never outside the uploads folder. A
-file that cannot be had raises :class:`FileUnavailable` naming every source and why it failed;
-the driver gives the copy back (still owed) and shows that reason.
+name only whole and verified (temp file, hash, rename) and never outside the uploads folder. The
+node then holds it too, so the next node can fetch it here while the uploader is away. A file
+that cannot be had raises :class:`FileUnavailable` naming every source and why it failed; the
+driver gives the copy back (still owed) and shows that reason.
 
-A file that is here but differs from another node's record is stale (a newer upload elsewhere)
-and is replaced, never printed. A file this node holds by its own record but changed by hand is
-taken as the truth and recorded anew. A set whose file no node recorded prints from this node's
-folder as before (files copied in by hand).
+A file here that differs from the recorded version is never printed: it is stale (a newer
+upload elsewhere) or damaged, and is fetched again. Only when this node holds the one copy the
+farm knows is a hand-changed file taken as the new version (one Pi, an operator editing a file).
+A set whose file no node recorded prints from this node's folder as before (copied in by hand).
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ class SharedUploads:
         async with self._store.transaction() as tx:
             await tx.upload_hashes.record(UploadHash(path, sha256, size, self._node, self._clock()))
 
+    async def _add_holder(self, version: UploadHash) -> None:
+        """This node holds a verified copy of ``version``: another node may fetch it from here too."""
+        held = UploadHash(version.path, version.sha256, version.size, self._node, self._clock())
+        async with self._store.transaction() as tx:
+            await tx.upload_hashes.add_holder(held)
+
     async def recorded(self, paths: list[str]) -> set[str]:
         """Those of ``paths`` some node recorded (a node lacking one can fetch it)."""
         async with self._store.transaction(write=False) as tx:
@@ -101,47 +108,63 @@ class SharedUploads:
 
     # -- before a print ----------------------------------------------------------------------
 
-    async def ensure(self, relative: str) -> None:
-        """Make this node's uploads hold the recorded contents of ``relative``, or raise FileUnavailable."""
+    async def ensure(self, relative: str, on_fetch: Callable[[], None] | None = None) -> None:
+        """Make this node's uploads hold the recorded contents of ``relative``, or raise FileUnavailable;
+        ``on_fetch()`` is called when it must be fetched (the printer's status says so meanwhile)."""
         try:
             path = safe_relative_path(relative).as_posix()
         except FarmctlError:
             return  # the driver refuses the name itself
         async with self._fetching.setdefault(path, asyncio.Lock()):  # two printers here fetch a file once
-            await self._ensure(path)
+            await self._ensure(path, on_fetch)
 
-    async def _ensure(self, path: str) -> None:
+    async def _ensure(self, path: str, on_fetch: Callable[[], None] | None) -> None:
         async with self._store.transaction(write=False) as tx:
-            record = await tx.upload_hashes.get(path)
-        if record is None:
+            holders = await tx.upload_hashes.holders(path)
+        if not holders:
             return
+        version = holders[0]
         local = await asyncio.to_thread(resolve_in, self._uploads_dir, path)
         have = await asyncio.to_thread(self._digests.sha256, local)
-        if have is not None and have[0] == record.sha256:
+        others = [h for h in holders if h.node != self._node]
+        if have is not None and have[0] == version.sha256:
+            if len(others) == len(holders):  # a matching copy here that the store did not know of
+                await self._add_holder(version)
             return
-        if record.node == self._node:
-            if have is not None:  # changed by hand here, where the farm's copy lives: it is the truth
+        if len(others) < len(holders):  # this node was a holder, but its file is gone or differs
+            if have is not None and not others:  # the only copy, changed by hand: it is the truth now
                 log.warning("%s changed here since it was recorded: recording its new contents", path)
                 await self._record(path, *have)
-            return  # missing here, where it should be: the driver says so
+                return
+            if have is not None:
+                log.warning("%s here differs from its recorded SHA-256 (changed by hand or damaged): "
+                            "fetching the recorded version", path)
+            async with self._store.transaction() as tx:
+                await tx.upload_hashes.forget(path, self._node)
+            if not others and self._shared is None:
+                return  # missing here, where the only copy was: the driver says so
+        if on_fetch is not None:
+            on_fetch()
         failures = []
         if self._shared is not None:
             try:
-                await self._fetch(path, record, self._read_shared(path), f"the shared folder {self._shared}")
+                await self._fetch(path, version, self._read_shared(path), f"the shared folder {self._shared}")
                 return
             except FarmctlError as exc:
                 failures.append(exc.message)
-        url = await self._url_of(record.node)
-        if url is None:
-            failures.append(f"node {record.node}, which holds it, is not running")
-        else:
+        reachable = {n.name: n.url for n in await self._nodes.live() if n.url}
+        for holder in others:
+            url = reachable.get(holder.node)
+            if url is None:
+                failures.append(f"node {holder.node}, which holds it, is not running")
+                continue
             try:
                 chunks = self._peers.stream(url, DOWNLOAD_PATH + quote(path), self._max_bytes)
-                await self._fetch(path, record, chunks, f"node {record.node}")
+                await self._fetch(path, version, chunks, f"node {holder.node}")
                 return
             except FarmctlError as exc:
                 failures.append(exc.message)
-        stale = " (the copy here is outdated)" if have is not None else ""
+        stale = " (the copy here is outdated or damaged)" if have is not None else ""
         raise FileUnavailable(f"{path} is not here{stale} and could not be fetched: {'; '.join(failures)}; "
                               "the copy is still owed")
 
@@ -154,6 +177,7 @@ class SharedUploads:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
         log.info("%s fetched from %s and verified (SHA-256 %s…)", path, source, record.sha256[:12])
+        await self._add_holder(record)
         self._on_fetched(path)
 
     async def _read_shared(self, path: str) -> AsyncIterator[bytes]:
@@ -172,8 +196,3 @@ class SharedUploads:
         finally:
             await asyncio.to_thread(handle.close)
 
-    async def _url_of(self, node: str) -> str | None:
-        for status in await self._nodes.live():
-            if status.name == node and status.url:
-                return status.url
-        return None

@@ -2,8 +2,9 @@
 printer's OctoPrint paths) and one port per printer that looks like a complete OctoPrint.
 
 Two middlewares do what every route needs: turn a FarmctlError into ``{"error": ...}`` with its
-status, and find who is calling (API key, Bearer, ``apikey`` parameter or session cookie) and
-check it against the route's row in :mod:`farmctl.http.route_table`. A request that carries the
+status, and find who is calling (API key, Bearer, ``apikey`` parameter, session cookie, or a call
+signed by another node of the farm, :mod:`farmctl.auth.peers`) and check it against the route's
+row in :mod:`farmctl.http.route_table`. A request that carries the
 session cookie and changes something must come from farmctl's own page (``Origin``/``Referer``)
 and send JSON, so another web page on the LAN cannot act with a logged-in browser's cookie.
 """

@@ -23,6 +23,7 @@ STATUS: dict[DriverState, tuple[str, str]] = {
     DriverState.WAITING_FOR_PRINTER: ("Waiting for printer to be ready", NORMAL),
     DriverState.IDLE: ("Idle (awaiting printable Job)", NORMAL),
     DriverState.AWAITING_MATERIAL: ("Awaiting material", NEEDS_ACTION),
+    DriverState.FETCHING: ("Fetching the file from another node", NORMAL),  # farmctl's own: nodes share uploads
     DriverState.STARTING: ("Running pre-print script", NORMAL),
     DriverState.START_FAILED: ("Start attempt failed", ERROR),
     DriverState.FAILED_TO_START: ("Failed to start; too many attempts", ERROR),

@@ -207,7 +207,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_start ON runs (start)",
     ),
     # 11: where the other nodes reach each node, the secret nodes sign their calls to each other
-    # with (it never leaves the database), and each upload's SHA-256 and the node that holds it,
+    # with (it never leaves the database), and each upload's SHA-256 and the nodes that hold it,
     # so a node that claims a set whose file it lacks can fetch it and check it before printing.
     (
         "ALTER TABLE nodes ADD COLUMN url TEXT",
@@ -217,11 +217,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created REAL NOT NULL
         )""",
         """CREATE TABLE upload_hashes (
-            path TEXT PRIMARY KEY CHECK (path <> ''),
+            path TEXT NOT NULL CHECK (path <> ''),
+            node TEXT NOT NULL CHECK (node <> ''),
             sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
             size INTEGER NOT NULL CHECK (size >= 0),
-            node TEXT NOT NULL,
-            updated REAL NOT NULL
+            updated REAL NOT NULL,
+            PRIMARY KEY (path, node)
         )""",
     ),
     # 12: which node drives which printer, so every node's page lists every printer of the farm,

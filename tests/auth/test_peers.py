@@ -3,6 +3,7 @@ replayed, reused late or made without the secret."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,20 @@ async def test_a_replayed_or_stale_call_is_refused(pair) -> None:
     early = a.sign("GET", "/api/farm/printers", b"", NOW + WINDOW + 1)
     assert b.verify("GET", "/api/farm/printers", early, b"", NOW) is None
     assert b.verify("GET", "/api/farm/printers", {**late, NONCE: "short"}, b"", NOW) is None
+
+
+async def test_signed_fields_have_one_spelling_each(pair) -> None:
+    """A time, nonce or node in another form is refused even when signed with the farm's secret:
+    with a trailing newline, two different calls could join into the same signed text."""
+    a, b = pair
+    for field, odd in ((TIME, f"{NOW:.3f}\n"), (TIME, f" {NOW:.3f}"), (TIME, "1.7e9"), (NONCE, "AB" * 16),
+                       (NONCE, "ab" * 16 + "\n"), ("X-Farmctl-Node", "a\n")):
+        headers = {**a.sign("GET", "/x", b"", NOW), field: odd}
+        headers[SIGNATURE] = a._mac("GET", "/x", headers, hashlib.sha256(b"").hexdigest())  # noqa: SLF001
+        assert b.verify("GET", "/x", headers, b"", NOW) is None, (field, odd)
+    fine = {**a.sign("GET", "/x", b"", NOW), NONCE: "ab" * 16}
+    fine[SIGNATURE] = a._mac("GET", "/x", fine, hashlib.sha256(b"").hexdigest())  # noqa: SLF001
+    assert b.verify("GET", "/x", fine, b"", NOW) is not None, "the same way of signing, in the strict forms"
 
 
 async def test_another_farms_secret_signs_nothing_here(pair, tmp_path: Path) -> None:

@@ -182,3 +182,11 @@ def test_without_node_url_a_node_advertises_where_it_listens():
     assert default_node_url("::1", 5000) == "http://[::1]:5000"
     wildcard = default_node_url("0.0.0.0", 5001)
     assert wildcard.startswith("http://") and wildcard.endswith(":5001") and "0.0.0.0" not in wildcard
+
+
+def test_a_loopback_node_url_comes_with_a_warning_another_does_not():
+    from farmctl.farm.node_config import advertised_note
+
+    assert "only nodes on this machine reach it" in advertised_note("http://127.0.0.1:5000")
+    assert "only nodes on this machine reach it" in advertised_note("http://localhost:5000")
+    assert advertised_note("http://pi-2.local:5000") == ""

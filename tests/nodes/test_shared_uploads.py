@@ -7,6 +7,7 @@ Two nodes in one process on one PostgreSQL (see node_harness), simulated printer
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from databases import PostgresDatabase, query
 from node_harness import Node, nodes, until
 
+from farmctl.errors import FarmctlError
 from farmctl.farm.attention import AttentionKind, needs_attention
 from farmctl.farm.driver_status import DriverState
 
@@ -66,7 +68,8 @@ async def start_b(b: Node) -> None:
 
 
 async def test_a_set_uploaded_on_a_prints_on_b_after_b_fetches_and_verifies_it(
-        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+        tmp_path: Path, postgres_database: PostgresDatabase, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     url = postgres_database.fresh_install()
     async with nodes(tmp_path, url, ("a", "b")) as (a, b), aiohttp.ClientSession() as http:
         await upload(http, a, "part.gcode", PART)
@@ -85,9 +88,14 @@ async def test_a_set_uploaded_on_a_prints_on_b_after_b_fetches_and_verifies_it(
             return runs == [("b", "b-p1", "success")] * 2
         await until(two_successes, 20, "two copies printed on b-p1")
         assert len(printed_marks(b)) == 2, "B's simulator ran the file twice"
+        states = [r.getMessage() for r in caplog.records if r.getMessage().startswith("queue: ")]
+        assert states.index("queue: fetching file") < states.index("queue: starting"), "fetched, then started"
+        assert states.count("queue: fetching file") == 1, "the second copy prints the file B now holds"
         assert printed_marks(a) == [], "A's printer printed nothing"
         assert (b.farm.uploads_dir / "part.gcode").read_bytes() == PART, "B keeps the verified copy"
         assert visible_files(b.farm.uploads_dir) == ["part.gcode"], "no temp file left"
+        assert await query(url, "SELECT path, node FROM upload_hashes ORDER BY node") == [
+            ("part.gcode", "a"), ("part.gcode", "b")], "B holds a verified copy now, for the next node"
         assert await query(url, "SELECT remaining FROM jobs WHERE id = ?", job) == [(0,)]
 
 
@@ -147,3 +155,66 @@ async def test_with_a_shared_folder_b_prints_while_a_is_away_and_nothing_leaves_
         await until(lambda: driver.state is DriverState.FAILED_TO_START, 15, "B to refuse the escaping file")
         assert "link.gcode points outside" in driver.status.reason, driver.status.reason
         assert not (b.farm.uploads_dir / "link.gcode").exists()
+
+
+async def test_moves_copies_and_deletes_keep_the_records_of_what_each_node_holds(
+        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+    url = postgres_database.fresh_install()
+    async with nodes(tmp_path, url, ("a", "b")) as (a, b), aiohttp.ClientSession() as http:
+        async def records() -> list[tuple]:
+            return await query(url, "SELECT path, node FROM upload_hashes ORDER BY path, node")
+
+        async def post(node: Node, path: str, body: dict) -> None:
+            async with http.post(f"{node.url}{path}", json=body, headers={"X-Api-Key": node.key}) as response:
+                assert response.status in (200, 201), await response.text()
+
+        await upload(http, a, "one.gcode", PART)
+        await upload(http, b, "two.gcode", PART + b"M117 TWO\n")
+        await post(a, "/api/farm/files/move", {"path": "one.gcode", "folder": "kept"})
+        await post(a, "/api/files/local/kept/one.gcode", {"command": "copy", "destination": "spare.gcode"})
+        assert await records() == [("kept/one.gcode", "a"), ("spare.gcode", "a"), ("two.gcode", "b")]
+        await post(a, "/api/farm/files/delete", {"path": "kept"})
+        assert await records() == [("spare.gcode", "a"), ("two.gcode", "b")], "the folder's files are forgotten"
+        await b.farm.shared_uploads.ensure("spare.gcode")  # what b's driver does before printing it
+        assert (b.farm.uploads_dir / "spare.gcode").read_bytes() == PART
+        await post(b, "/api/farm/files/delete", {"path": "spare.gcode"})
+        assert await records() == [("spare.gcode", "a"), ("two.gcode", "b")], "b's copy went; a still holds it"
+
+
+async def test_a_copy_a_node_verified_serves_the_next_node_while_the_uploader_is_away(
+        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+    url = postgres_database.fresh_install()
+    async with nodes(tmp_path, url, ("a", "b", "c")) as (a, b, c), aiohttp.ClientSession() as http:
+        await upload(http, a, "part.gcode", PART)
+        await b.farm.shared_uploads.ensure("part.gcode")  # B fetched it for a print of its own
+        await a.go_offline()
+        (b.farm.uploads_dir / "part.gcode").write_bytes(PART.replace(b"X20", b"X99"))  # then damaged at B
+        with pytest.raises(FarmctlError) as refused:
+            await c.farm.shared_uploads.ensure("part.gcode")  # B's copy does not match: C refuses it
+        assert f"from node a: node at {a.url} did not send" in refused.value.message
+        assert "from node b: part.gcode does not match its recorded SHA-256" in refused.value.message
+        assert visible_files(c.farm.uploads_dir) == []
+        (b.farm.uploads_dir / "part.gcode").write_bytes(PART)
+
+        job = await queue_copies(http, c, "part.gcode", 1)
+        driver = c.farm.printers["c-p1"].driver
+        driver.start_retry_delay = 0.05
+        await driver.set_active(True)
+
+        async def printed() -> bool:
+            return await query(url, "SELECT node, result FROM runs WHERE job_id = ?", job) == [("c", "success")]
+        await until(printed, 20, "the copy printed on c-p1")
+        assert printed_marks(c) == ["M117 PART-FROM-A"]
+        assert (c.farm.uploads_dir / "part.gcode").read_bytes() == PART
+
+
+async def test_the_only_copy_changed_by_hand_is_taken_as_the_new_version(
+        tmp_path: Path, postgres_database: PostgresDatabase) -> None:
+    url = postgres_database.fresh_install()
+    async with nodes(tmp_path, url, ("a",)) as (a,), aiohttp.ClientSession() as http:
+        await upload(http, a, "part.gcode", PART)
+        edited = PART + b"M117 EDITED\n"
+        (a.farm.uploads_dir / "part.gcode").write_bytes(edited)  # an operator on the one Pi edits it
+        await a.farm.shared_uploads.ensure("part.gcode")
+        assert await query(url, "SELECT node, sha256 FROM upload_hashes") == [("a", hashlib.sha256(edited).hexdigest())]
+        assert (a.farm.uploads_dir / "part.gcode").read_bytes() == edited

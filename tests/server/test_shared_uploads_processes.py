@@ -49,8 +49,9 @@ def test_a_file_uploaded_to_one_process_is_printed_by_the_other(
             return asyncio.run(query(url, "SELECT node, result FROM runs")) == [("b", "success")]
         wait_until(printed, 30, "node b to print the copy")
         assert (b.uploads / NAME).read_bytes() == PART, "b keeps the copy it fetched"
-        assert asyncio.run(query(url, "SELECT path, sha256, node FROM upload_hashes")) == [
-            (NAME, hashlib.sha256(PART).hexdigest(), "a")]
+        assert asyncio.run(query(url, "SELECT path, sha256, node FROM upload_hashes ORDER BY node")) == [
+            (NAME, hashlib.sha256(PART).hexdigest(), "a"), (NAME, hashlib.sha256(PART).hexdigest(), "b")], \
+            "b holds a verified copy too"
         secret = asyncio.run(query(url, "SELECT secret FROM farm_secrets"))[0][0]
     finally:
         for node in nodes:
