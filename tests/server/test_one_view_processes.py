@@ -149,3 +149,10 @@ async def test_a_shows_and_drives_b_s_printers_and_marks_them_gone_after_b_is_ki
     assert bulk.status_code == 200
     results = {r["printer"]: r["error"] for r in bulk.json()["results"]}
     assert results["a-1"] is None and "node b, which went away" in results["b-2"]
+
+    nodes.a.stop()  # a restarts while b is still away: b's printers come from the store alone
+    nodes.a.start()
+    cards = nodes.cards_on_a()
+    assert list(cards) == ["a-1", "b-1", "b-2"]
+    assert cards["b-1"]["state"]["id"] == "NODE_GONE" and cards["b-1"]["state"]["lastSeen"] is None
+    assert cards["b-1"]["displayName"] == "b-1" and cards["b-1"]["node"]["state"] == "gone"
