@@ -5,6 +5,7 @@ changes, and an action or a bulk action for b's printer is done by b and answere
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -81,6 +82,22 @@ async def test_a_lists_b_s_printers_and_forwards_their_actions(tmp_path: Path,
         status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", a.key,
                                       {"action": "pause"})
         assert (status, refused) == (409, {"error": "printer b-p1: no print job is running"}), "b's refusal, as b said it"
+
+        async with a.farm.store.transaction() as tx:  # node c ran an hour ago, before a started, then went away
+            await tx.nodes.beat("c", time.time() - 3600, url="http://127.0.0.1:9", started=True)
+            await tx.nodes.set_printers("c", [("c-1", "Right MK4")], time.time() - 3600)
+
+        async def c_listed() -> bool:
+            status, listed = await _json(http, "GET", f"{a.url}/api/farm/printers", a.key)
+            return any(card["name"] == "c-1" for card in listed["printers"])
+        assert await _first_true(c_listed, 40, 0.1), "a lists c's printer from the store alone"
+        status, listed = await _json(http, "GET", f"{a.url}/api/farm/printers", a.key)
+        gone = next(card for card in listed["printers"] if card["name"] == "c-1")
+        assert gone["displayName"] == "Right MK4" and gone["node"]["state"] == "gone"
+        assert gone["state"]["id"] == "NODE_GONE" and gone["state"]["lastSeen"] is None
+        status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/c-1/action", a.key, {"action": "home"})
+        assert status == 409 and "node c, which went away" in refused["error"]
+
         viewer = await a.farm.auth.add_key("wall-screen", Role.VIEWER)
         status, refused = await _json(http, "POST", f"{a.url}/api/farm/printers/b-p1/action", viewer,
                                       {"action": "cooldown"})

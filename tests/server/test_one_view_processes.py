@@ -87,13 +87,14 @@ async def test_a_shows_and_drives_b_s_printers_and_marks_them_gone_after_b_is_ki
     answer = nodes.post(nodes.a, "/api/farm/printers/b-1/action", {"action": "targets", "targets": {"tool0": 55}})
     assert answer.status_code == 200, answer.text
     assert answer.json()["printer"]["node"]["name"] == "b"
-    await asyncio.to_thread(wait_until, lambda: nodes.target_on_b("b-1") == 55, 10,
-                            "b's printer to take the target sent through a's API")
-    assert nodes.target_on_b("b-2") == 0, "only the printer named"
 
     async with chromium() as browser:
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
         await log_in(page, Served(None, nodes.a.url, nodes.key, nodes.a.port))  # type: ignore[arg-type]
+        # (the target shows in b's /api/printer with its printer's next temperature report: by now, mostly)
+        await asyncio.to_thread(wait_until, lambda: nodes.target_on_b("b-1") == 55, 10,
+                                "b's printer to take the target sent through a's API")
+        assert nodes.target_on_b("b-2") == 0, "only the printer named"
         await expect(page.locator('.card[data-node="b"]')).to_have_count(2)
         await expect(page.locator('.card[data-printer="b-1"] .badge.state')).to_have_text("Operational")
         await expect(page.locator('.card[data-printer="b-1"] .badge.node')).to_have_text("b")
@@ -108,8 +109,7 @@ async def test_a_shows_and_drives_b_s_printers_and_marks_them_gone_after_b_is_ki
                                 "b's printer to preheat from a's page")
         await expect(page.locator('.card[data-printer="b-2"] .tool')).to_contain_text("/ 210 °C", timeout=10000)
         await expect(page.locator('.card[data-printer="a-1"] .tool')).to_contain_text("/ 210 °C", timeout=10000)
-        await screenshot(page, "one-view-two-nodes")
-        assert await serious_violations(page) == []
+        await screenshot(page, "one-view-two-nodes")  # (axe runs once, below, on both kinds of card)
 
         await page.click('.card[data-printer="b-1"] .name a')  # b's printer's own page, on a
         await expect(page.locator("#printer-name")).to_have_text("b-1")
@@ -150,9 +150,3 @@ async def test_a_shows_and_drives_b_s_printers_and_marks_them_gone_after_b_is_ki
     results = {r["printer"]: r["error"] for r in bulk.json()["results"]}
     assert results["a-1"] is None and "node b, which went away" in results["b-2"]
 
-    nodes.a.stop()  # a restarts while b is still away: b's printers come from the store alone
-    nodes.a.start()
-    cards = nodes.cards_on_a()
-    assert list(cards) == ["a-1", "b-1", "b-2"]
-    assert cards["b-1"]["state"]["id"] == "NODE_GONE" and cards["b-1"]["state"]["lastSeen"] is None
-    assert cards["b-1"]["displayName"] == "b-1" and cards["b-1"]["node"]["state"] == "gone"
