@@ -58,12 +58,17 @@ def _step(farm: Farm, action: str, options: dict[str, Any]) -> Step:
     return steps[action]
 
 
-async def run(farm: Farm, names: Sequence[Any], action: str, options: dict[str, Any]) -> list[BulkResult]:
-    """Do ``action`` on every printer named, all at once; each one's refusal is its own result."""
+def check(farm: Farm, names: Any, action: str, options: dict[str, Any]) -> Step:
+    """The action's step for these printers, or a refusal before any printer (here or on another node) is touched."""
     if not isinstance(names, (list, tuple)) or not names or len(names) > MAX_PRINTERS:
         raise FarmctlError("printers must be a list of printer names (select at least one)")
+    return _step(farm, action, options)
+
+
+async def run(farm: Farm, names: Sequence[Any], action: str, options: dict[str, Any]) -> list[BulkResult]:
+    """Do ``action`` on every printer named, all at once; each one's refusal is its own result."""
+    step = check(farm, names, action, options)
     entries = [farm.printer(name) if isinstance(name, str) else farm.printer(str(name)) for name in dict.fromkeys(names)]
-    step = _step(farm, action, options)
 
     async def one(entry: FarmPrinter) -> BulkResult:
         try:

@@ -106,6 +106,7 @@ async def print_upload(farm: Farm, entry: FarmPrinter, relative: str) -> None:
     entry.printer.check_ready()
     if entry.maintenance is not None:
         raise FarmctlError(f"{entry.name} is in maintenance ({entry.maintenance}); end it first", 409)
+    await farm.shared_uploads.ensure(relative)  # a file another node holds is fetched, checked by hash
     path = await farm.uploads.local_path(relative)
     entry.selected = relative
     await farm.start_print(entry, path)

@@ -23,7 +23,9 @@ from farmctl.automation import Event as HookEvent
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm import fleet
 from farmctl.farm.driver import Loadout, QueueDriver
+from farmctl.farm.one_view import OneView
 from farmctl.farm.peer_client import PeerClient
+from farmctl.farm.peer_watch import PeerWatch
 from farmctl.farm.shared_uploads import SharedUploads
 from farmctl.farm.config import valid_printer_profile, MAX_PRINTER_PROFILE
 from farmctl.files import FileInfo, UploadFolder
@@ -159,6 +161,10 @@ class Farm:
         self.peer_auth = PeerAuth(config.node)
         """Signs this node's calls to the others and checks theirs (the secret is in the store)."""
         self.peers = PeerClient(self.peer_auth, clock=self.clock)
+        self.one_view = OneView(config.node)
+        """The other nodes' printers, for this node's page (empty without a shared database)."""
+        self.peer_watch = PeerWatch(self.one_view, self.peers, clock=self.clock)
+        """Keeps ``one_view`` current while a page looks (runs only with a shared database)."""
         """Signed calls to the other nodes (``farm.model.nodes.live()`` lists them with their URLs)."""
 
     @classmethod
@@ -214,6 +220,8 @@ class Farm:
         self._access_watch = asyncio.create_task(self._watch_access(), name="revoked keys")
         if self.config.database is not None:  # a shared queue: say this node lives, watch the others
             self._heartbeat = asyncio.create_task(self._beat(), name="node heartbeat")
+            await self.model.nodes.set_printers([(e.name, e.display_name) for e in self.printers.values()])
+            self.peer_watch.start(self.model)
 
     async def _beat(self) -> None:
         every = self.model.nodes.node.beat_every
@@ -280,6 +288,7 @@ class Farm:
             await self.serving.close()
         else:
             self.serving.close()
+        await self.peer_watch.stop()
         await self.peers.close()
         await self.store.close()
 

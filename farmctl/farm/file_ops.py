@@ -73,6 +73,7 @@ async def print_now(farm: Farm, relative: str, printers: list[str]) -> list[Star
     if not printers:
         raise FarmctlError("name at least one printer")
     entries = [farm.printer(name) for name in dict.fromkeys(printers)]
+    await farm.shared_uploads.ensure(relative)  # a file another node holds is fetched, checked by hash
     path = await farm.uploads.local_path(relative)
     results = []
     for entry in entries:

@@ -10,6 +10,9 @@ The interface, all async, one ``PeerClient`` per farm (``farm.peers``):
 ``await peers.get_json(node_url, path, role=Role.VIEWER) -> Any``
     ``request`` for reads that must succeed: a non-2xx status raises :class:`PeerUnavailable`
     with the receiver's ``{"error": ...}`` text.
+``async with peers.websocket(node_url, path) as ws:``
+    A websocket to another node (its push channel), signed like a GET of ``path``; ``async for
+    frame in ws`` ends when it closes. Failing to open it raises :class:`PeerUnavailable`.
 ``peers.stream(node_url, path, max_bytes) -> AsyncIterator[bytes]``
     A body (an upload) as it arrives, for ``async for``; raises :class:`PeerUnavailable` for any
     failure, a refusal (non-200) or a body over ``max_bytes`` included. ``aclose()`` it when
@@ -23,6 +26,7 @@ Errors name the node's URL and what failed, never a header or the secret.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +43,9 @@ from farmctl.errors import FarmctlError
 TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=15.0)
 """A node that answers nothing for this long is taken as away; a long download keeps going while bytes flow."""
 CHUNK = 256 * 1024
+WS_HEARTBEAT = 10.0
+"""A websocket to another node pings this often and closes when a pong is missed (a node gone
+without closing its sockets, as in a power cut, is noticed within twice this)."""
 
 
 class PeerUnavailable(FarmctlError):
@@ -106,6 +113,21 @@ class PeerClient:
         if not reply.ok:
             raise PeerUnavailable(f"node at {node_url} refused GET {path}: {reply.error}")
         return reply.data
+
+    @contextlib.asynccontextmanager
+    async def websocket(self, node_url: str, path: str, *,
+                        role: Role = Role.VIEWER) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        url, headers = self._signed(node_url, "GET", path, b"", role, None)
+        try:
+            ws = await self._client().ws_connect(url, headers=headers, heartbeat=WS_HEARTBEAT, autoping=True)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise PeerUnavailable(f"node at {node_url} refused the websocket {path}: HTTP {exc.status}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise PeerUnavailable(f"node at {node_url} did not open the websocket {path}: {_why(exc)}") from None
+        try:
+            yield ws
+        finally:
+            await ws.close()
 
     async def stream(self, node_url: str, path: str, max_bytes: int) -> AsyncIterator[bytes]:
         url, headers = self._signed(node_url, "GET", path, b"", Role.VIEWER, None)

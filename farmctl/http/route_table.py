@@ -222,9 +222,9 @@ _DASHBOARD = [
              per_printer=False, query=(("since", _INT),)),
     Endpoint("GET", "/api/farm/me", _VIEWER, "who is calling (name and role)", per_printer=False),
     Endpoint("GET", "/api/farm/push", _VIEWER, "the dashboard's push channel (websocket): a snapshot, then diffs",
-             per_printer=False, query=(("apikey", _TEXT),)),
-    Endpoint("GET", "/api/farm/printers", _VIEWER, "every printer's card as the farm view shows it",
-             per_printer=False),
+             per_printer=False, query=(("apikey", _TEXT), ("scope", {"enum": ["farm", "node"]}))),
+    Endpoint("GET", "/api/farm/printers", _VIEWER, "every printer's card as the farm view shows it, every node's "
+             "(scope=node: this node's only)", per_printer=False, query=(("scope", {"enum": ["farm", "node"]}),)),
     Endpoint("GET", "/api/farm/printers/{name}", _VIEWER, "a printer's card, 30 minutes of temperatures, its terminal",
              per_printer=False),
     Endpoint("POST", "/api/farm/printers/{name}/action", _OPERATOR, "one action on a printer (jog, pause, targets...)",

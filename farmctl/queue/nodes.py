@@ -14,11 +14,12 @@ while finds its print settled and printed elsewhere too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from farmctl.queue.counting import settle_open_runs
 from farmctl.queue.db import QueueDb
-from farmctl.store import RunRecord
+from farmctl.store import NodePrinter, RunRecord
 
 DEAD_AFTER = 30.0
 BEATS_PER_TIMEOUT = 5
@@ -98,3 +99,12 @@ class Nodes:
         return (f"node {run.node} stopped answering during the print of {run.set_path}; that copy is "
                 "still owed and may be printed elsewhere (check the bed, then click Start Managing)")
 
+    async def set_printers(self, printers: Sequence[tuple[str, str]]) -> None:
+        """This node drives these ``(printer, display name)``: what the other nodes' pages list for it."""
+        async with self._db.store.transaction() as tx:
+            await tx.nodes.set_printers(self.node.name, printers, self._db.clock())
+
+    async def printers(self) -> list[NodePrinter]:
+        """Every node's printers, as each node last announced them."""
+        async with self._db.read() as tx:
+            return await tx.nodes.printers()

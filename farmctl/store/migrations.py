@@ -225,6 +225,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (path, node)
         )""",
     ),
+    # 12: which node drives which printer, so every node's page lists every printer of the farm,
+    # even those of a node that went away before this one started.
+    (
+        """CREATE TABLE node_printers (
+            printer TEXT PRIMARY KEY CHECK (printer <> ''),
+            node TEXT NOT NULL CHECK (node <> ''),
+            display_name TEXT NOT NULL,
+            updated REAL NOT NULL
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -1,8 +1,10 @@
 """Rows of the farmctl nodes sharing the database (see ``tx.Tx``): when each started and last beat,
-where the others reach it, and the secret they sign their calls to each other with."""
+where the others reach it, the secret they sign their calls to each other with, and which printers
+each drives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from farmctl.store.sql import Rows
@@ -17,6 +19,15 @@ class NodeRecord:
     """Where the other nodes reach it (farm.toml's ``node_url``); None: it never said."""
     started: float
     beat: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodePrinter:
+    """A printer as its node announced it: every node's page lists it under that node."""
+
+    printer: str
+    node: str
+    display_name: str
 
 
 class NodeRows(Rows):
@@ -47,3 +58,22 @@ class NodeRows(Rows):
         row = await self._sql.one("SELECT secret FROM farm_secrets WHERE name = ?", (PEER_SECRET,))
         assert row is not None
         return str(row["secret"])
+
+    async def set_printers(self, node: str, printers: Sequence[tuple[str, str]], now: float) -> None:
+        """``node`` drives exactly these ``(printer, display name)``; a printer moved here from
+        another node is this node's from now on."""
+        names = [name for name, _ in printers]
+        keep = f" AND printer NOT IN ({', '.join('?' * len(names))})" if names else ""
+        await self._sql.write(f"DELETE FROM node_printers WHERE node = ?{keep}", (node, *names))
+        for name, display_name in printers:
+            await self._sql.write(
+                """INSERT INTO node_printers (printer, node, display_name, updated) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (printer) DO UPDATE SET
+                       node = excluded.node, display_name = excluded.display_name, updated = excluded.updated""",
+                (name, node, display_name, now),
+            )
+
+    async def printers(self) -> list[NodePrinter]:
+        """Every node's printers, by node then printer."""
+        rows = await self._sql.all("SELECT printer, node, display_name FROM node_printers ORDER BY node, printer")
+        return [NodePrinter(r["printer"], r["node"], r["display_name"]) for r in rows]

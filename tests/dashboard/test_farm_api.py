@@ -16,6 +16,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm import demo
 from farmctl.farm.config import FarmConfig, PrinterConfig, WebcamConfig, load_config
 from farmctl.farm.farm import Farm, SimOptions
+from farmctl.farm.one_view import OneView
 from farmctl.http.app import build_main_app
 from farmctl.http.farm_api import push
 
@@ -87,6 +88,7 @@ def test_a_quiet_farm_pushes_nothing_after_its_snapshot() -> None:
     class Quiet:
         printers: dict = {}
         revisions = {"queue": 0, "history": 0, "files": 0}
+        one_view = OneView("quiet")
 
     session = push.FarmPushSession(Quiet())  # type: ignore[arg-type]
     assert session.snapshot(0.0)[0]["printers"] == []

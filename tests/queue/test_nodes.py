@@ -96,3 +96,13 @@ async def test_each_node_advertises_its_url_and_the_listing_marks_who_still_beat
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_every_node_sees_which_node_drives_which_printer(nodes) -> None:
+    _, (a, b, c) = nodes
+    await a.nodes.set_printers([("a-1", "Left MK3"), ("a-2", "a-2")])
+    await b.nodes.set_printers([("b-1", "b-1")])
+    await a.nodes.set_printers([("a-1", "Left MK3")])  # a-2 left node a's farm.toml
+    await c.nodes.set_printers([("b-1", "b-1 moved")])  # the printer moved to node c
+    assert [(p.node, p.printer, p.display_name) for p in await b.nodes.printers()] == [
+        ("a", "a-1", "Left MK3"), ("c", "b-1", "b-1 moved")]

@@ -42,4 +42,5 @@ ROUTES: tuple[Route, ...] = (
 def add_routes(app: web.Application, prefix: str) -> None:
     for method, path, handler in ROUTES:
         app.router.add_route(method, prefix + path, handler)
+    push.add_shutdown(app)
     app.router.add_static(f"{prefix}/static/", STATIC_DIR, append_version=False)

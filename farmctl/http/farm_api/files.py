@@ -24,6 +24,7 @@ from farmctl.errors import FarmctlError
 from farmctl.farm import file_ops
 from farmctl.files import FileInfo, FileType
 from farmctl.http import cp_json
+from farmctl.http.farm_api import remote
 from farmctl.http.app import farm_of
 from farmctl.http.multipart import chunks, forget, parts
 from farmctl.http.octoprint_common import command_body
@@ -149,9 +150,15 @@ async def print_now(request: web.Request) -> web.Response:
     printers = body.get("printers")
     if not isinstance(printers, list) or not all(isinstance(name, str) for name in printers):
         raise FarmctlError("printers must be a list of printer names")
-    started = await file_ops.print_now(farm, _path(body), printers)
-    return web.json_response({"started": [s.printer for s in started if s.error is None],
-                              "refused": [{"printer": s.printer, "error": s.error} for s in started if s.error]})
+    path = _path(body)
+    elsewhere = [name for name in dict.fromkeys(printers) if remote.is_remote(farm, request, name)]
+    here = [name for name in printers if name not in elsewhere]
+    outcomes = [(s.printer, s.error) for s in await file_ops.print_now(farm, path, here)] if here or not elsewhere else []
+    if elsewhere:  # another node's printer: that node prints it (fetching the file from this one, by its hash)
+        outcomes += [(r.printer, r.error) for r in
+                     await remote.bulk_elsewhere(farm, request, elsewhere, {"action": "print", "path": path})]
+    return web.json_response({"started": [name for name, error in outcomes if error is None],
+                              "refused": [{"printer": name, "error": error} for name, error in outcomes if error]})
 
 
 ROUTES = (

@@ -16,6 +16,7 @@ from aiohttp import web
 from farmctl.errors import FarmctlError
 from farmctl.farm import bulk, fleet
 from farmctl.http.app import farm_of
+from farmctl.http.farm_api import remote
 from farmctl.http.params import json_body
 
 
@@ -31,7 +32,14 @@ async def bulk_post(request: web.Request) -> web.Response:
     action = body.get("action")
     if not isinstance(action, str):
         raise FarmctlError('send {"action": "pause", "printers": [...]}')
-    results = await bulk.run(farm_of(request), body.get("printers"), action, body)
+    farm, names = farm_of(request), body.get("printers")
+    bulk.check(farm, names, action, body)
+    elsewhere = [n for n in dict.fromkeys(names) if isinstance(n, str) and remote.is_remote(farm, request, n)]
+    here = [n for n in names if n not in elsewhere]
+    results = await bulk.run(farm, here, action, body) if here else []
+    if elsewhere:  # other nodes' printers: each node does its share, answers merged in the order asked
+        by_name = {r.printer: r for r in results + await remote.bulk_elsewhere(farm, request, elsewhere, body)}
+        results = [by_name[n] for n in dict.fromkeys(names)]
     return web.json_response({"results": [result.as_dict() for result in results]})
 
 
@@ -67,6 +75,6 @@ ROUTES = (
     ("POST", "/api/farm/bulk", bulk_post),
     ("GET", "/api/farm/presets", presets_get),
     ("PUT", "/api/farm/presets", presets_put),
-    ("PUT", "/api/farm/printers/{name}/tags", tags_put),
-    ("PUT", "/api/farm/printers/{name}/maintenance", maintenance_put),
+    ("PUT", "/api/farm/printers/{name}/tags", remote.forwarded(tags_put)),
+    ("PUT", "/api/farm/printers/{name}/maintenance", remote.forwarded(maintenance_put)),
 )

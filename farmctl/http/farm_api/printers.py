@@ -5,10 +5,14 @@ push channel can build all of them every tick and send what changed. Actions on 
 ``farmctl.farm.control``, the code the OctoPrint routes use too.
 
 - ``GET /api/farm/me``: who is calling (the page's login check).
-- ``GET /api/farm/printers``: every card (the push channel's snapshot has the same).
+- ``GET /api/farm/printers``: every card (the push channel's snapshot has the same), the other
+  nodes' printers too, each marked with its node (``?scope=node``: this node's printers only).
 - ``GET /api/farm/printers/<name>``: a card, its 30 minutes of temperatures and its terminal.
 - ``GET /api/farm/printers/<name>/terminal?since=N``: terminal lines after ``seq`` N.
 - ``POST /api/farm/printers/<name>/action``: ``{"action": "jog", ...}`` (see :data:`ACTIONS`).
+
+Every route with a ``<name>`` serves another node's printer too, forwarded to that node (see
+:mod:`farmctl.http.farm_api.remote`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Any
 from aiohttp import web
 
 from farmctl.auth import Principal
+from farmctl.auth.peers import is_signed
 from farmctl.automation import Event as HookEvent
 from farmctl.errors import FarmctlError
 from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
+from farmctl.http.farm_api import remote
 from farmctl.http.octoprint_common import number, state_text
 from farmctl.http.octoprint_job import progress_record
 from farmctl.http.octoprint_printer import temperature_now, temperature_samples
@@ -100,7 +106,24 @@ def card(farm: Farm, entry: FarmPrinter, now: float, estimate: float | None = No
         "maintenance": entry.maintenance,
         "webcam": None if entry.config.webcam is None else {"stream": entry.config.webcam.stream,
                                                             "snapshot": entry.config.webcam.snapshot},
+        "node": {"name": farm.config.node, "state": "up", "local": True},
     }
+
+
+def whole_farm(request: web.Request) -> bool:
+    """Whether a card list should hold the other nodes' printers: not for ``scope=node``, nor for a
+    call from another node (each node reports its own printers only)."""
+    scope = request.query.get("scope", "farm")
+    if scope not in ("farm", "node"):
+        raise FarmctlError("scope must be farm (every node's printers) or node (this node's only)")
+    return scope == "farm" and not is_signed(request.headers)
+
+
+async def remote_cards(farm: Farm, trends: bool = True) -> list[dict[str, Any]]:
+    """The other nodes' cards (with their trends), once their channels have said something (or a moment passed)."""
+    await farm.peer_watch.fresh()
+    return [card | {"trend": farm.one_view.trend(name)} if trends else card
+            for name, card in farm.one_view.cards().items()]
 
 
 async def me(request: web.Request) -> web.Response:
@@ -111,8 +134,10 @@ async def me(request: web.Request) -> web.Response:
 async def printers(request: web.Request) -> web.Response:
     farm = farm_of(request)
     now = time.monotonic()
-    return web.json_response({"printers": [card(farm, entry, now) | {"trend": trend(entry)}
-                                           for entry in farm.printers.values()]})
+    cards = [card(farm, entry, now) | {"trend": trend(entry)} for entry in farm.printers.values()]
+    if whole_farm(request):
+        cards += await remote_cards(farm)
+    return web.json_response({"printers": cards})
 
 
 async def printer_detail(request: web.Request) -> web.Response:
@@ -219,9 +244,9 @@ async def action(request: web.Request) -> web.Response:
 ROUTES = (
     ("GET", "/api/farm/me", me),
     ("GET", "/api/farm/printers", printers),
-    ("GET", "/api/farm/printers/{name}", printer_detail),
-    ("GET", "/api/farm/printers/{name}/terminal", terminal),
-    ("POST", "/api/farm/printers/{name}/action", action),
-    ("POST", "/api/farm/printers/{name}/materials", materials),
-    ("POST", "/api/farm/printers/{name}/printer_profile", printer_profile),
+    ("GET", "/api/farm/printers/{name}", remote.forwarded(printer_detail)),
+    ("GET", "/api/farm/printers/{name}/terminal", remote.forwarded(terminal)),
+    ("POST", "/api/farm/printers/{name}/action", remote.forwarded(action)),
+    ("POST", "/api/farm/printers/{name}/materials", remote.forwarded(materials)),
+    ("POST", "/api/farm/printers/{name}/printer_profile", remote.forwarded(printer_profile)),
 )

@@ -7,6 +7,10 @@ the cards' top-level fields that changed (``{"printers": {"p1": {"progress": ...
 ``{"type": "changed", "areas": {"queue": 12}}``, so a view refetches just the page it shows. A
 client may ``{"watch": "<printer>"}`` to receive that printer's new terminal lines.
 
+The cards include the other nodes' printers (marked with their node; see
+:mod:`farmctl.farm.one_view`), whose channels stay open while a page here is; ``?scope=node`` is a
+channel of this node's own printers only, which is what the other nodes subscribe to.
+
 :class:`FarmPushSession` is the protocol (no I/O, ``now`` passed in); :func:`serve` moves frames.
 """
 
@@ -18,13 +22,14 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from farmctl.auth import Principal
+from farmctl.auth.peers import is_signed
 from farmctl.farm.attention import needs_attention
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import PRINCIPAL, SESSION_COOKIE, api_key_of, farm_of
-from farmctl.http.farm_api.printers import card, trend
+from farmctl.http.farm_api.printers import card, trend, whole_farm
 from farmctl.http.octoprint_job import job_file_info, job_path
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,9 @@ MAX_FRAME = 16 * 1024
 TERMINAL_BATCH = 100
 TERMINAL_INTERVAL = 0.25
 """A watched printer's terminal lines go out this often (a person typing M105 sees the reply at once)."""
+OPEN_CHANNELS = web.AppKey("dashboard push channels", set)
+"""The app's open channels, closed when it shuts down: a page, or another node following this one,
+would otherwise hold a stopping server until its shutdown timeout."""
 WORK_RECHECK = 10.0
 """Seconds between looks at whether an unmanaged printer's queue has work (a queue change looks at once)."""
 
@@ -46,8 +54,9 @@ WORK_RECHECK = 10.0
 class FarmPushSession:
     """One open page. ``snapshot``, ``tick`` and ``received`` return the messages to send."""
 
-    def __init__(self, farm: Farm) -> None:
+    def __init__(self, farm: Farm, whole_farm: bool = True) -> None:
         self.farm = farm
+        self.whole_farm = whole_farm
         self._sent: dict[str, dict[str, Any]] = {}
         self._estimates: dict[str, tuple[str | None, float | None]] = {}
         self._has_work: dict[str, bool] = {}
@@ -63,12 +72,18 @@ class FarmPushSession:
             known = estimate if path == job_path(self.farm, entry) else None
             attention = needs_attention(entry, self._has_work.get(name, False))
             cards[name] = card(self.farm, entry, now, known, None if attention is None else attention.as_dict())
+        if self.whole_farm:
+            cards.update((name, remote) for name, remote in self.farm.one_view.cards().items() if name not in cards)
         return cards
+
+    def _trend(self, name: str) -> list[Any]:
+        entry = self.farm.printers.get(name)
+        return trend(entry) if entry is not None else self.farm.one_view.trend(name)
 
     def snapshot(self, now: float) -> list[dict[str, Any]]:
         self._sent = self._cards(now)
         self.next_diff = now + DIFF_INTERVAL
-        printers = [card | {"trend": trend(self.farm.printers[name])} for name, card in self._sent.items()]
+        printers = [card | {"trend": self._trend(name)} for name, card in self._sent.items()]
         return [{"type": "snapshot", "printers": printers, "revisions": dict(self.farm.revisions)}]
 
     def changed(self, message: dict[str, Any], now: float) -> list[dict[str, Any]]:
@@ -146,7 +161,10 @@ async def _look_for_work(farm: Farm, session: FarmPushSession) -> None:
 
 
 async def _still_allowed(farm: Farm, request: web.Request) -> bool:
-    """Is the caller's key or session still good? A revoked key ends an open page too."""
+    """Is the caller's key or session still good? A revoked key ends an open page too. Another
+    node's channel was signed with the farm's secret, which lasts as long as the nodes run."""
+    if is_signed(request.headers):
+        return True
     if (key := api_key_of(request)) is not None:
         return await farm.auth.check_key(key) is not None
     token = request.cookies.get(SESSION_COOKIE)
@@ -158,7 +176,9 @@ async def serve(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
-    session = FarmPushSession(farm)
+    channels: set[web.WebSocketResponse] = request.app[OPEN_CHANNELS]
+    channels.add(ws)
+    session = FarmPushSession(farm, whole_farm(request))
     inbox = farm.subscribe()
     loop = asyncio.get_running_loop()
     receiving: asyncio.Future[Any] = asyncio.ensure_future(ws.receive())
@@ -173,6 +193,8 @@ async def serve(request: web.Request) -> web.StreamResponse:
     try:
         await _look_for_work(farm, session)
         await _look_up(farm, session)
+        if session.whole_farm:
+            await farm.peer_watch.fresh()
         now = loop.time()
         next_work_check = now + WORK_RECHECK
         await send([{"type": "hello", "user": {"name": principal.user, "role": principal.role.value}}]
@@ -208,6 +230,8 @@ async def serve(request: web.Request) -> web.StreamResponse:
                     await send([{"type": "logout", "reason": "the key or login of this page ended"}])
                     break
             await _look_up(farm, session)
+            if session.whole_farm:
+                farm.peer_watch.want()  # the other nodes' channels stay open while this page is
             out += session.tick(loop.time())
             if out:
                 await send(out)
@@ -216,6 +240,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass
     finally:
+        channels.discard(ws)
         farm.unsubscribe(inbox)
         for future in (receiving, getting):
             future.cancel()
@@ -225,6 +250,18 @@ async def serve(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 1.0)
     return ws
+
+
+async def close_channels(app: web.Application) -> None:
+    """On shutdown: every open channel closes as "going away", and its page reconnects to the next server."""
+    for ws in list(app[OPEN_CHANNELS]):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown"), 1.0)
+
+
+def add_shutdown(app: web.Application) -> None:
+    app[OPEN_CHANNELS] = set()
+    app.on_shutdown.append(close_channels)
 
 
 ROUTES = (("GET", "/api/farm/push", serve),)

@@ -11,7 +11,7 @@ from farmctl.auth import Principal
 from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.continuousprint import queues
-from farmctl.http.farm_api.printers import card
+from farmctl.http.farm_api.printers import card, remote_cards, whole_farm
 
 HISTORY_ROWS = 20
 
@@ -23,7 +23,8 @@ async def summary(request: web.Request) -> web.Response:
     history = await farm.model.settings.get_history(HISTORY_ROWS)
     return web.json_response({
         "user": {"name": principal.user, "role": principal.role.value},
-        "printers": [card(farm, entry, now) for entry in farm.printers.values()],
+        "printers": [card(farm, entry, now) for entry in farm.printers.values()]
+        + (await remote_cards(farm, trends=False) if whole_farm(request) else []),
         "queues": await queues(farm),
         "history": [{**cp_json.run_json(run), "printer": run.printer} for run in history],
     })

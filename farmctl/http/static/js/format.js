@@ -20,8 +20,10 @@ export function heater(reading) {
   return `${Math.round(reading.actual)}${target} °C`;
 }
 
-// A card's state as one word class for colour: printing, paused, ready, error, offline, busy.
+// A card's state as one word class for colour: printing, paused, ready, error, offline, busy
+// (a printer whose node is away, NODE_GONE and the like, is offline).
 export function stateClass(state) {
+  if (state.id.startsWith("NODE_")) return "offline";
   switch (state.id) {
     case "PRINTING": return "printing";
     case "PAUSED": case "PAUSING": return "paused";

@@ -1,6 +1,8 @@
 // One printer in the farm view: state and reason, progress with time left and the clock time it
-// ends, the file, hotend and bed with a trend, the queue, and the everyday buttons.
+// ends, the file, hotend and bed with a trend, the queue, and the everyday buttons. Another node's
+// printer carries that node's name; while the node is away the card says so and its buttons rest.
 import { html } from "../html.js";
+import { away, heardAt, remote } from "./nodes.js";
 import { clockIn, duration, heater, stateClass } from "../format.js";
 import { Sparkline } from "./sparkline.js";
 import { act, cancelPrint, printerAction } from "./actions.js";
@@ -26,10 +28,20 @@ function fileText(card) {
   return running ? job.path : `Last: ${job.path}`;
 }
 
-export function Card({ card, ctx, selected, onSelect }) {
+// An away card's two short lines (the server's full reason is the first one's tooltip).
+function awayLines(card) {
+  const node = card.node;
+  const why = node.state === "gone" ? `Node ${node.name} stopped beating`
+    : node.state === "unreachable" ? `Node ${node.name} is not answering` : `Waiting for node ${node.name}`;
+  const seen = card.state.lastSeen ? `Last seen: ${card.state.lastSeen}` : "Not seen from this node yet";
+  return [why, node.state === "gone" ? `${seen} · heard ${heardAt(node)}` : seen];
+}
+
+export function Card({ card, ctx, selected, onSelect, showNode }) {
   const name = card.name;
   const state = card.state;
-  const running = ["PRINTING", "PAUSED", "PAUSING"].includes(state.id);
+  const out = away(card);
+  const running = !out && ["PRINTING", "PAUSED", "PAUSING"].includes(state.id);
   const paused = state.id === "PAUSED" || state.id === "PAUSING";
   const manage = card.queue && card.queue.active;
   const completion = (card.progress && card.progress.completion) || 0;
@@ -41,15 +53,19 @@ export function Card({ card, ctx, selected, onSelect }) {
   const togglePause = () => act(ctx, `${paused ? "Resume" : "Pause"} ${name}`,
     () => printerAction(ctx, name, paused ? "resume" : "pause"));
   return html`
-    <article class=${`card ${stateClass(state)}${card.attention ? " attention" : ""}`} data-printer=${name}
-      aria-labelledby=${titleId}>
+    <article class=${`card ${stateClass(state)}${card.attention ? " attention" : ""}${out ? " away" : ""}`}
+      data-printer=${name} data-node=${card.node && card.node.name} aria-labelledby=${titleId}>
       <header>
         <input type="checkbox" class="select" checked=${selected} onChange=${(e) => onSelect(name, e.target.checked)}
           aria-label=${`Select ${name}`} />
         <h2 id=${titleId} class="name"><a href=${`#/printer/${encodeURIComponent(name)}`}>${card.displayName || name}</a></h2>
+        ${showNode && card.node && html`<span class=${`badge node${remote(card) ? " remote" : ""}`}
+          title=${`Driven by node ${card.node.name}${remote(card) ? "" : " (this node)"}`}>${card.node.name}</span>`}
         <span class="badge state">${state.text}</span>
       </header>
-      ${state.error && html`<p class="reason" title=${state.error}>${state.error}</p>`}
+      ${out ? html`<p class="reason" title=${state.error}>${awayLines(card)[0]}</p>
+          <p class="last-seen">${awayLines(card)[1]}</p>`
+        : state.error && html`<p class="reason" title=${state.error}>${state.error}</p>`}
       <p class="file" title=${fileText(card)}>${fileText(card)}</p>
       <div class="bar" role="progressbar" aria-label=${`${name} progress`} aria-valuemin="0" aria-valuemax="100"
         aria-valuenow=${Math.round(completion)}><div class="fill" style=${`width:${completion}%`}></div></div>
@@ -63,7 +79,7 @@ export function Card({ card, ctx, selected, onSelect }) {
       <p class="queue-status">${card.maintenance ? `Maintenance: ${card.maintenance}` : card.queue ? card.queue.status : ""}</p>
       ${card.tags && card.tags.length > 0 && html`<p class="tags">${card.tags.map((t) => html`<span class="tag">${t}</span>`)}</p>`}
       <div class="actions">
-        <button type="button" class="manage" onClick=${toggleManage} disabled=${!!card.maintenance && !manage}>
+        <button type="button" class="manage" onClick=${toggleManage} disabled=${out || (!!card.maintenance && !manage)}>
           ${manage ? "Stop managing" : "Start managing"}</button>
         <button type="button" class="pause" onClick=${togglePause} disabled=${!running}>${paused ? "Resume" : "Pause"}</button>
         <button type="button" class="cancel danger" onClick=${() => cancelPrint(ctx, name)} disabled=${!running}>Cancel</button>

@@ -1,11 +1,14 @@
 // A printer's G-code terminal: the wire's lines as they come (the push channel's terminal
 // messages for the watched printer) and a line to send, checked by the server as the API does.
+// Another node's printer has no lines on this node's channel: they are asked for once a second
+// (the call goes on to that node) while this terminal is open.
 import { html, useEffect, useRef, useState } from "../html.js";
 import { act, printerAction } from "./actions.js";
 
 const KEEP = 500;
+const REMOTE_EVERY_MS = 1000;
 
-export function Terminal({ ctx, name, initial }) {
+export function Terminal({ ctx, name, initial, remoteSeq }) {
   const [lines, setLines] = useState(initial || []);
   const [hideTemps, setHideTemps] = useState(false);
   const [history, setHistory] = useState([]);
@@ -19,6 +22,25 @@ export function Terminal({ ctx, name, initial }) {
     });
     return () => { off(); ctx.push.watch(null); };
   }, [name]);
+  useEffect(() => {
+    if (remoteSeq === undefined || remoteSeq === null) return undefined;
+    let seq = remoteSeq;
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const fresh = await ctx.api.get(`/api/farm/printers/${encodeURIComponent(name)}/terminal?since=${seq}`);
+        seq = fresh.seq;
+        if (fresh.logs.length) setLines((before) => [...before, ...fresh.logs].slice(-KEEP));
+      } catch (err) {
+        // the node is away: the card says so; the next tick tries again
+      } finally {
+        busy = false;
+      }
+    }, REMOTE_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [name, remoteSeq]);
   useEffect(() => {
     const element = box.current;
     if (element) element.scrollTop = element.scrollHeight;

@@ -1,19 +1,22 @@
-// The farm view: needs attention, filters by state and group, selection and bulk actions, and a
-// card per printer (or a table row, for big farms). Everything comes from the push channel's store.
+// The farm view: needs attention, filters by state, group and node, selection and bulk actions, and
+// a card per printer (or a table row, for big farms), every node's printers when the farm has
+// several. Everything comes from the push channel's store.
 import { html, useEffect, useMemo, useState } from "../html.js";
 import { useStore } from "../store.js";
 import { Card, progressText } from "../components/card.js";
 import { AttentionStrip } from "../components/attention.js";
 import { BulkBar } from "../components/bulk.js";
 import { heater, stateClass } from "../format.js";
+import { nodeText, nodesOf } from "../components/nodes.js";
 
 const STATES = [["all", "All states"], ["printing", "Printing"], ["paused", "Paused"], ["ready", "Ready"],
   ["error", "Error"], ["offline", "Offline"], ["busy", "Connecting / other"]];
 
-function Table({ cards, selected, onSelect }) {
+function Table({ cards, selected, onSelect, showNode }) {
   return html`
     <table class="farm-table">
       <thead><tr><th scope="col"><span class="sr-only">Selected</span></th><th scope="col">Printer</th>
+        ${showNode && html`<th scope="col">Node</th>`}
         <th scope="col">State</th><th scope="col">File</th><th scope="col">Progress</th><th scope="col">Hotend</th>
         <th scope="col">Bed</th><th scope="col">Queue</th></tr></thead>
       <tbody>
@@ -22,6 +25,7 @@ function Table({ cards, selected, onSelect }) {
             <td><input type="checkbox" checked=${selected.has(card.name)} aria-label=${`Select ${card.name}`}
               onChange=${(e) => onSelect(card.name, e.target.checked)} /></td>
             <td><a href=${`#/printer/${encodeURIComponent(card.name)}`}>${card.displayName || card.name}</a></td>
+            ${showNode && html`<td>${card.node && card.node.name}</td>`}
             <td>${card.state.text}</td><td>${(card.job && card.job.path) || ""}</td><td>${progressText(card)}</td>
             <td>${heater(card.temperatures && card.temperatures.tool0)}</td>
             <td>${heater(card.temperatures && card.temperatures.bed)}</td><td>${card.queue && card.queue.status}</td>
@@ -36,13 +40,16 @@ export default function View({ ctx }) {
   const connection = useStore(ctx.store, (s) => s.connection);
   const [stateFilter, setStateFilter] = useState("all");
   const [group, setGroup] = useState("");
+  const [node, setNode] = useState("");
   const [layout, setLayout] = useState(localStorage.getItem("farmctl.layout") || "cards");
   const [selected, setSelected] = useState(() => new Set());
 
   const cards = order.map((name) => printers[name]).filter(Boolean);
   const groups = useMemo(() => [...new Set(cards.flatMap((c) => c.tags || []))].sort(), [printers]);
+  const nodes = nodesOf(cards);
+  const showNode = nodes.length > 1;
   const shown = cards.filter((c) => (stateFilter === "all" || stateClass(c.state) === stateFilter)
-    && (!group || (c.tags || []).includes(group)));
+    && (!group || (c.tags || []).includes(group)) && (!node || (c.node && c.node.name === node)));
 
   const onSelect = (name, on) => setSelected((before) => {
     const next = new Set(before);
@@ -67,10 +74,15 @@ export default function View({ ctx }) {
     <div class="farm-tools">
       <p class="summary" aria-live="polite">${cards.length} printers:
         ${STATES.slice(1).filter(([k]) => counts[k]).map(([k, label]) => html` <span class=${`count ${k}`}>${counts[k]} ${label.toLowerCase()}</span>`)}</p>
+      ${showNode && html`<p class="nodes" id="nodes">${nodes.length} nodes:
+        ${nodes.map((n, i) => html`${i ? " · " : " "}<span class=${`node-state ${n.local ? "local" : n.state}`}
+          data-node=${n.name}>${nodeText(n)}</span>`)}</p>`}
       <label>State <select id="filter-state" value=${stateFilter} onChange=${(e) => setStateFilter(e.target.value)}>
         ${STATES.map(([value, label]) => html`<option value=${value}>${label}</option>`)}</select></label>
       <label>Group <select id="filter-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
         <option value="">All groups</option>${groups.map((g) => html`<option value=${g}>${g}</option>`)}</select></label>
+      ${showNode && html`<label>Node <select id="filter-node" value=${node} onChange=${(e) => setNode(e.target.value)}>
+        <option value="">All nodes</option>${nodes.map((n) => html`<option value=${n.name}>${n.name}</option>`)}</select></label>`}
       <label class="check"><input type="checkbox" id="select-all" checked=${allShown}
         onChange=${(e) => selectShown(e.target.checked)} /> Select all shown</label>
       <span class="layout" role="group" aria-label="Layout">
@@ -80,9 +92,9 @@ export default function View({ ctx }) {
     </div>
     <${BulkBar} ctx=${ctx} selected=${selected} clear=${() => setSelected(new Set())} />
     ${layout === "table"
-      ? html`<${Table} cards=${shown} selected=${selected} onSelect=${onSelect} />`
+      ? html`<${Table} cards=${shown} selected=${selected} onSelect=${onSelect} showNode=${showNode} />`
       : html`<div class="grid" id="printers">
-          ${shown.map((card) => html`<${Card} key=${card.name} card=${card} ctx=${ctx}
+          ${shown.map((card) => html`<${Card} key=${card.name} card=${card} ctx=${ctx} showNode=${showNode}
             selected=${selected.has(card.name)} onSelect=${onSelect} />`)}
         </div>`}
     ${shown.length === 0 && html`<p class="hint">No printer matches these filters.</p>`}`;

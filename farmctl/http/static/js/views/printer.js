@@ -10,6 +10,7 @@ import { JogPanel } from "../components/jog.js";
 import { Terminal } from "../components/terminal.js";
 import { act, cancelPrint, printerAction } from "../components/actions.js";
 import { stateClass } from "../format.js";
+import { away, remote } from "../components/nodes.js";
 
 const HISTORY_S = 30 * 60;
 
@@ -95,7 +96,7 @@ export default function View({ ctx }) {
   const state = card.state;
   const running = ["PRINTING", "PAUSED", "PAUSING"].includes(state.id);
   const paused = state.id === "PAUSED" || state.id === "PAUSING";
-  const online = !["OFFLINE", "ERROR"].includes(state.id);
+  const online = !away(card) && !["OFFLINE", "ERROR"].includes(state.id);
   const run = (what, action, extra) => act(ctx, `${what} on ${name}`, () => printerAction(ctx, name, action, extra));
   async function emergencyStop() {
     const yes = await ctx.confirm({ title: `Emergency stop ${name}?`, danger: true, action: "Emergency stop",
@@ -107,7 +108,8 @@ export default function View({ ctx }) {
       <a href="#/farm">← Farm</a>
       <h1 id="printer-name">${card.displayName || name}</h1>
       <span class="badge state" id="printer-state">${state.text}</span>
-      <span class="hint">${card.profile}${card.firmware ? ` · ${card.firmware}` : ""} · ${card.port}</span>
+      <span class="hint">${card.profile}${card.firmware ? ` · ${card.firmware}` : ""} · ${card.port}${
+        remote(card) ? ` · on node ${card.node.name}` : ""}</span>
       <span class="row" style="margin-left:auto">
         ${online ? html`<button type="button" class="quiet" onClick=${() => run("Disconnect", "disconnect")}>Disconnect</button>`
           : html`<button type="button" onClick=${() => run("Connect", "connect")}>Connect</button>`}
@@ -139,7 +141,8 @@ export default function View({ ctx }) {
           <h2 id="chart-title">Last 30 minutes</h2>
           <${TemperatureChart} samples=${samples} name=${name} />
         </section>
-        <div class="panel"><${Terminal} ctx=${ctx} name=${name} initial=${detail.terminal.logs} /></div>
+        <div class="panel"><${Terminal} ctx=${ctx} name=${name} initial=${detail.terminal.logs}
+          remoteSeq=${remote(card) ? detail.terminal.seq : null} /></div>
       </div>
       <div>
         <div class="panel"><${Heaters} ctx=${ctx} name=${name} card=${card} heaters=${detail.heaters} /></div>
