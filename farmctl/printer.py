@@ -254,6 +254,8 @@ class Printer:
                 self._link.replace_sender(detected)
                 self._restart_session()
                 await asyncio.wait_for(self._session_ready.wait(), HANDSHAKE_RETRY * 2)
+        await self.command("M105", timeout=10)  # the first reading now, as OctoPrint polls on connecting:
+        # clients read /api/printer's tool0 the moment the printer is Operational (octoprint-cli, Home Assistant)
         if self.capabilities.get("AUTOREPORT_TEMP"):
             await self.command("M155 S2", timeout=10)
         if self.capabilities.get("PROMPT_SUPPORT"):
@@ -382,9 +384,21 @@ class Printer:
             self._session_ready.set()
         elif isinstance(tag, tuple) and tag[0] == "cmd":
             self._z.follow(event.command)
+            self._note_target(event.command)
             future = self._ack_waiters.get(tag[1])
             if future and not future.done():
                 future.set_result(None)
+
+    def _note_target(self, command: str) -> None:
+        """A target the firmware took shows at once, as OctoPrint shows it, not at the next report."""
+        found = gcode.heater_target(command)
+        if found is None or self.temperatures is None:
+            return
+        heater, target = found
+        sensor = "B" if heater == "bed" else f"T{heater.removeprefix('tool')}"
+        if sensor == "T0" and self.temperatures.get("T0") is None:
+            sensor = "T"  # a single hotend reports as plain T
+        self.temperatures = self.temperatures.with_target(sensor, target)
 
     def _on_firmware_start(self) -> None:
         """A reboot we did not ask for: a print in progress is lost; an idle printer is greeted again."""

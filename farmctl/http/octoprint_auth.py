@@ -123,7 +123,7 @@ async def appkeys_request(request: web.Request) -> web.Response:
 async def appkeys_poll(request: web.Request) -> web.Response:
     state, key = await farm_of(request).auth.poll(request.match_info["token"])
     if state is AppKeyState.PENDING:
-        return web.json_response({}, status=202)
+        return web.json_response({"message": "Awaiting decision"}, status=202)  # as OctoPrint words it
     if state is AppKeyState.GRANTED:
         return web.json_response({"api_key": key})
     raise FarmctlError(f"no app key for that request: it was {state.value}", 404)

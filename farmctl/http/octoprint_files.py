@@ -16,7 +16,8 @@ from aiohttp import BodyPartReader, web
 from farmctl.errors import FarmctlError
 from farmctl.farm import file_ops
 from farmctl.farm.farm import Farm
-from farmctl.files import FileInfo, FileType
+from farmctl.files import ALLOWED_EXTENSIONS, FileInfo, FileType
+from farmctl.files.paths import has_allowed_extension
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.multipart import chunks, forget, parts
 from farmctl.http.octoprint_common import (
@@ -54,14 +55,17 @@ def file_record(request: web.Request, info: FileInfo, children: list[dict[str, A
 
 
 def _tree(request: web.Request, infos: list[FileInfo], recursive: bool, under: str = "") -> list[dict[str, Any]]:
-    """Nest a flat, path-sorted listing: each folder holds its children when recursive."""
+    """Nest a flat, path-sorted listing: each folder holds its children when recursive, and an
+    empty ``children`` list when not (as OctoPrint lists a folder it did not descend into)."""
     prefix = under.strip("/") + "/" if under.strip("/") else ""
     records = []
     for info in infos:
         rest = info.path[len(prefix):] if info.path.startswith(prefix) else None
         if rest is None or "/" in rest:
             continue
-        children = _tree(request, infos, recursive, info.path) if recursive and info.type == FileType.FOLDER else None
+        children = None
+        if info.type == FileType.FOLDER:
+            children = _tree(request, infos, recursive, info.path) if recursive else []
         records.append(file_record(request, info, children))
     return records
 
@@ -92,9 +96,10 @@ async def file_get(request: web.Request) -> web.Response:
         return await octoprint_sd.file_get(request)
     farm = farm_of(request)
     info = await farm.uploads.info(request.match_info["path"])
-    if info.type == FileType.FOLDER and truthy(request.query.get("recursive", "false")):
-        children = await farm.uploads.list(recursive=True, under=info.path)
-        return web.json_response(file_record(request, info, _tree(request, children, True, info.path)))
+    if info.type == FileType.FOLDER:  # with its own entries, or its whole tree when recursive
+        recursive = truthy(request.query.get("recursive", "false"))
+        children = await farm.uploads.list(recursive=recursive, under=info.path)
+        return web.json_response(file_record(request, info, _tree(request, children, recursive, info.path)))
     return web.json_response(file_record(request, info))
 
 
@@ -141,6 +146,9 @@ async def upload(request: web.Request) -> web.Response:
                 name = _filename(part)
                 if name.startswith("/"):
                     raise FarmctlError("file name must be relative, not absolute")
+                if not has_allowed_extension(name):  # OctoPrint's answer to a type it cannot store
+                    allowed = ", ".join(sorted(ALLOWED_EXTENSIONS))
+                    raise FarmctlError(f"could not upload {name!r}: not a G-code file (allowed: {allowed})", 415)
                 target = _joined(fields.get("path", ""), name)
                 file_ops.refuse_busy(farm, target)
                 saved = await farm.uploads.save_stream(target, chunks(part))

@@ -119,7 +119,9 @@ async def connection_get(request: web.Request) -> web.Response:
     printer = entry.printer
     online = printer.state != _S.OFFLINE
     return web.json_response({
-        "current": {"state": state_text(printer), "port": printer.port if online else None,
+        # OctoPrint drops its serial connection object once closed, and then says "Closed" here
+        # (octoprint-cli shows "Printer Disconnected" on that word alone); /api/job still says "Offline".
+        "current": {"state": state_text(printer) if online else "Closed", "port": printer.port if online else None,
                     "baudrate": printer.baud if online else None,
                     "printerProfile": PROFILE_ID},
         "options": {"ports": [printer.port], "baudrates": list(BAUDRATES),

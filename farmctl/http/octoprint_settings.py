@@ -106,7 +106,11 @@ def _webcam(entry: FarmPrinter) -> dict[str, Any]:
     camera = entry.config.webcam
     stream, snapshot = (camera.stream, camera.snapshot) if camera is not None else ("", "")
     return {"webcamEnabled": bool(stream or snapshot), "timelapseEnabled": False, "streamUrl": stream,
-            "snapshotUrl": snapshot, "flipH": False, "flipV": False, "rotate90": False}
+            "snapshotUrl": snapshot, "flipH": False, "flipV": False, "rotate90": False,
+            # the rest of OctoPrint 1.11.8's compatibility keys, with its defaults (Home Assistant's
+            # client reads them without a fallback)
+            "bitrate": "10000k", "streamRatio": "16:9", "streamTimeout": 5, "snapshotTimeout": 5,
+            "snapshotSslValidation": True, "cacheBuster": False}
 
 
 async def settings_get(request: web.Request) -> web.Response:

@@ -159,6 +159,19 @@ class ZHeight:
             self.z = 0.0  # a bare G28 homes every axis
 
 
+def heater_target(command: str) -> tuple[str, float] | None:
+    """The heater a command sets and its new target: ("tool0", 210.0) for ``M104 S210``, ("bed", 60.0)
+    for ``M190 R60``; None for any other command. A tool is the command's T, else tool0."""
+    kind = _HEATERS.get(command_code(command))
+    if kind is None:
+        return None
+    parameters = words(command)
+    target = parameters.get("S", parameters.get("R"))
+    if target is None:
+        return None
+    return ("bed" if kind == "bed" else f"tool{int(parameters.get('T', 0))}"), target
+
+
 def with_temperature_offset(command: str, offsets: dict[str, float]) -> str:
     """M104/M109/M140/M190 with OctoPrint's per-heater offset added to S (a target of 0 stays off).
 

@@ -8,7 +8,7 @@ on a noisy wire that is usually a corrupted ``ok``, and the sender treats it as 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -30,6 +30,11 @@ class Temperatures:
 
     def get(self, sensor: str) -> Reading | None:
         return next((r for r in self.readings if r.sensor == sensor), None)
+
+    def with_target(self, sensor: str, target: float) -> Temperatures:
+        """This report with one sensor's target changed (the firmware took a new one since)."""
+        return replace(self, readings=tuple(replace(r, target=target) if r.sensor == sensor else r
+                                            for r in self.readings))
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,3 +75,16 @@ def test_check_length_is_exact_at_the_limit():
         gcode.check_length(command)  # fits whatever its checksum
     with pytest.raises(gcode.GcodeError):
         gcode.check_length(longest + "xx")
+
+
+@pytest.mark.parametrize("command, target", [
+    ("M104 S210", ("tool0", 210.0)),
+    ("M109 T1 R190.5", ("tool1", 190.5)),
+    ("M140 S0", ("bed", 0.0)),
+    ("M190 S60", ("bed", 60.0)),
+    ("M104 T1", None),  # no temperature: nothing changes
+    ("M105", None),
+    ("G1 X1 S3", None),
+])
+def test_heater_target_names_the_heater_a_command_sets(command, target):
+    assert gcode.heater_target(command) == target

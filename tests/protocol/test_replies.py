@@ -101,3 +101,8 @@ def test_reply_line(line, events):
 
 def test_non_ascii_bytes_are_unrecognized_not_an_exception():
     assert parse_reply(b"\x8bok\xff") == [Unrecognized("\ufffdok\ufffd")]
+
+
+def test_a_report_with_a_new_target_keeps_the_rest():
+    report = Temperatures((Reading("T", 24.5, 0.0), Reading("B", 23.0, 0.0)), countdown=None)
+    assert report.with_target("B", 60.0) == Temperatures((Reading("T", 24.5, 0.0), Reading("B", 23.0, 60.0)))
