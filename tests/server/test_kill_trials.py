@@ -224,9 +224,10 @@ def test_kill_9_at_random_moments_loses_nothing_and_prints_no_copy_twice(tmp_pat
         for name in sims:
             Client(server.cp(name), key).post("set_active", data={"active": True})
 
-        def all_printed() -> bool:
-            return all(item["remaining"] == 0 for job in local_jobs(Client(server.cp(), key).state())
-                       for item in job["sets"])
+        def all_printed() -> bool:  # every job asked for is listed, and owes nothing
+            owed = {item["path"]: item["remaining"] for job in local_jobs(Client(server.cp(), key).state())
+                    for item in job["sets"]}
+            return set(oracle.asked) <= set(owed) and not any(owed.values())
         wait_until(all_printed, 30 + TRIALS, "every owed copy to print", every=0.2)
         wait_until(lambda: all(Client(server.cp(n), key).state()["status"].startswith("Idle") for n in sims),
                    10, "the bed clearings to end")
