@@ -89,6 +89,10 @@ class FarmPrinter:
     profile_override: str | None = None
     """The printer profile name set through the API (kept in the store); None: farm.toml's."""
 
+    def select(self, upload: str | None = None, *, sd: str | None = None) -> None:
+        """What OctoPrint clients see selected for the next job: an upload, a file of the card, or nothing."""
+        self.selected, self.selected_sd = upload, sd
+
     @property
     def printer_profile(self) -> str | None:
         """The name a set's ``profiles`` list is matched against."""
@@ -331,7 +335,7 @@ class Farm:
 
     async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
         """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
-        entry.selected, entry.selected_sd = None, name
+        entry.select(sd=name)
         task = asyncio.create_task(entry.printer.print_sd(name), name=f"print {name} from the SD card of {entry.name}")
         self._prints.add(task)
         task.add_done_callback(self._print_ended)
@@ -351,7 +355,7 @@ class Farm:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
         so /api/job keeps showing the file once the print is over."""
         entry = self.printers[name]
-        entry.selected, entry.selected_sd = (None, path) if sd else (path, None)
+        entry.select(sd=path) if sd else entry.select(path)
 
     def wake_drivers(self) -> None:
         """Every driver looks at the queue again."""

@@ -186,6 +186,63 @@ async def test_a_cancel_on_the_printers_screen_is_recorded_as_cancelled(slow: In
     assert state["active"] is False
 
 
+async def test_select_an_sd_file_then_start_pause_resume_and_cancel_it_through_api_job(slow: InProcess) -> None:
+    """OctoPrint's own flow: select the card's file (no print), the job shows it; start, pause, resume
+    and cancel go through /api/job and reach the firmware's card."""
+    await on_card(slow, "long.gcode", sd_gcode("LONG", 3000))
+    sim = slow.farm.printers["p1"].sim
+    assert sim is not None
+    response = await slow.client.post("/api/files/sdcard/long.gcode", headers=slow.headers, json={"command": "select"})
+    assert response.status == 204, await response.text()
+    job = await get(slow, "api/job", base="")
+    size = len(sd_gcode("LONG", 3000))
+    assert job["state"] == "Operational"
+    assert job["job"]["file"] == {"name": "LONG~1.GCO", "path": "LONG~1.GCO", "display": "long.gcode",
+                                  "origin": "sdcard", "size": size, "date": None}
+    assert job["progress"]["completion"] is None and executed(slow, "M23") == []  # selected, not started
+
+    async def command(body: dict[str, Any]) -> None:
+        response = await slow.client.post("/api/job", headers=slow.headers, json=body)
+        assert response.status == 204, await response.text()
+
+    async def job_in(state: str) -> dict[str, Any] | None:
+        job = await get(slow, "api/job", base="")
+        return job if job["state"] == state and job["progress"]["filepos"] else None
+
+    await command({"command": "start"})
+    job = await until(lambda: job_in("Printing"), "the SD print under way in /api/job")
+    assert job["job"]["file"]["origin"] == "sdcard" and job["job"]["file"]["name"] == "LONG~1.GCO"
+    assert 0 < job["progress"]["completion"] < 100 and executed(slow, "M23 ") == ["M23 LONG~1.GCO"]
+
+    await command({"command": "pause", "action": "pause"})
+    paused = await until(lambda: job_in("Paused"), "the SD print paused")
+    await until(lambda: _true(executed(slow, "M25") == ["M25"] and not sim.inspect(lambda fw: fw.sd.printing)),
+                "M25 to stop the card feeding moves")
+    moves = len(executed(slow, "G1 "))
+    await asyncio.sleep(0.3)
+    assert len(executed(slow, "G1 ")) <= moves + 1  # at most the move it was running
+    assert (await get(slow, "api/job", base=""))["progress"]["filepos"] >= paused["progress"]["filepos"]
+
+    await command({"command": "pause", "action": "resume"})
+    await until(lambda: job_in("Printing"), "the SD print resumed")
+    await until(lambda: _true(len(executed(slow, "G1 ")) > moves + 5), "moves from the card again")
+    assert executed(slow, "M24") == ["M24", "M24"]
+
+    await command({"command": "cancel"})
+    printer = slow.farm.printers["p1"].printer
+    await until(lambda: _state(printer, "OPERATIONAL"), "the printer to be ready again")
+    await until(lambda: _true(bool(executed(slow, "M524"))), "M524 to reach the firmware")
+    assert sim.inspect(lambda fw: fw.sd.open_name is None and not fw.sd.printing)
+    job = await get(slow, "api/job", base="")
+    assert job["state"] == "Operational" and job["job"]["file"]["name"] == "LONG~1.GCO"
+    assert 0 < job["progress"]["completion"] < 100  # where it stopped
+
+    response = await slow.client.post("/api/files/sdcard/LONG~1.GCO", headers=slow.headers, json={"command": "unselect"})
+    assert response.status == 204
+    response = await slow.client.post("/api/job", headers=slow.headers, json={"command": "start"})
+    assert response.status == 409 and "no file is selected" in (await response.json())["error"]
+
+
 @pytest.mark.parametrize("profile, cancel", [("marlin1", "M26 S0"), ("prusa-mk3", "M26 S0")])
 async def test_other_firmwares_print_and_cancel_from_the_card(tmp_path: Path, profile: str, cancel: str) -> None:
     """Marlin 1.1 and Prusa name no SDCARD cap: farmctl asks (M21); they have no M524 and no M27 S."""
