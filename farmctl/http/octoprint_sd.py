@@ -173,6 +173,7 @@ async def sd_post(request: web.Request) -> web.Response:
         if printer.progress is not None and printer.progress.sd and printer.state != PrinterState.OPERATIONAL:
             raise FarmctlError("cannot release the card while the printer prints from it", 409)
         await printer.sd.release()
+    entry.driver.wake()  # a copy waiting for the card looks again
     farm_of(request).notify()
     return no_content()
 

@@ -119,6 +119,47 @@ async def test_an_sd_set_whose_file_is_not_on_the_card_is_missing_and_never_star
     assert job["remaining"] == 1 and job["sets"][0]["remaining"] == 1
 
 
+async def test_a_card_taken_out_leaves_the_copy_owed_until_it_is_initialised_again(inproc: InProcess) -> None:
+    """No card, no attempt: the copy waits with Continuous Print's status saying why, the driver tries
+    to mount the card now and then, and an init once the card is back lets the queue go on."""
+    driver = inproc.farm.printers["p1"].driver
+    driver.card_recheck = 0.1
+    await on_card(inproc, "part.gcode", sd_gcode("PART", 2))
+    sim = inproc.farm.printers["p1"].sim
+    assert sim is not None
+    sim.sd_take_out()
+    await post(inproc, "automation/edit", {"json": NO_HOOKS})
+    job_id = await sd_job(inproc, "part.gcode", 1)
+    await post(inproc, "set_active", {"active": True})
+
+    async def awaiting() -> dict[str, Any] | None:
+        state = await get(inproc, "state/get")
+        return state if state["status"].startswith("Awaiting SD card") else None
+    state = await until(awaiting, "the queue to wait for the card")
+    assert state["statusType"] == "NEEDS_ACTION" and state["active"] is True
+    assert state["status"] == ("Awaiting SD card: part.gcode waits for the printer's SD card (none inserted, or it "
+                               "failed to initialise); the copy is still owed")
+    mounts = len(executed(inproc, "M21"))
+    await until(lambda: _true(len(executed(inproc, "M21")) >= mounts + 4), "the driver to try the card again")
+    state = await get(inproc, "state/get")  # more tries than MAX_START_ATTEMPTS, and no attempt counted
+    assert state["status"].startswith("Awaiting SD card") and state["active"] is True
+    assert await get(inproc, "history/get") == [] and executed(inproc, "M23") == []
+    job = next(j for j in state["queues"][0]["jobs"] if j["id"] == job_id)
+    assert job["sets"][0]["remaining"] == 1 and job["acquired"] is False
+
+    driver.card_recheck = 60.0  # from here only the init below can make the driver look again soon
+    await asyncio.sleep(0.2)
+    sim.sd_put_back()
+    response = await inproc.client.post("/api/printer/sd", headers=inproc.headers, json={"command": "init"})
+    assert response.status == 204, await response.text()
+    runs = await wait_for_runs(inproc, 1, timeout=10)
+    assert [(r["set_path"], r["result"]) for r in runs] == [("part.gcode", "success")]
+    assert executed(inproc, "M117 ") == ["M117 PART"]
+    state = await get(inproc, "state/get")
+    job = next(j for j in state["queues"][0]["jobs"] if j["id"] == job_id)
+    assert job["sets"][0]["completed"] == 1 and not state["status"].startswith("Awaiting SD card")
+
+
 async def test_an_upload_to_the_card_then_a_print_of_it(inproc: InProcess) -> None:
     await card_known(inproc)
     body = b"; a part\nG28\nM117 UPLOADED\nG1 X10 Y10 F6000\nG1 X20 Y20\n"
