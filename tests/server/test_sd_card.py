@@ -284,6 +284,29 @@ async def test_select_an_sd_file_then_start_pause_resume_and_cancel_it_through_a
     assert response.status == 409 and "no file is selected" in (await response.json())["error"]
 
 
+async def test_an_sd_abort_on_a_firmware_that_tells_the_host_nothing_is_recorded_as_cancelled(tmp_path: Path) -> None:
+    """Marlin 1.1 sends no //action:cancel: its progress reports say "Not SD printing" with no "Done
+    printing file" before, and the copy is recorded cancelled, still owed, and the queue stops."""
+    printers = (PrinterConfig("p1", "sim", profile="marlin1"),)
+    async with in_process(tmp_path / "data", printers=printers, time_scale=0.01) as farm:
+        await on_card(farm, "long.gcode", sd_gcode("LONG", 3000))
+        await post(farm, "automation/edit", {"json": NO_HOOKS})
+        job_id = await sd_job(farm, "long~1.gco", 2)  # this firmware lists no long names: the set names the 8.3 one
+        await post(farm, "set_active", {"active": True})
+        await until(lambda: _started(farm), "the SD print to start")
+        sim = farm.farm.printers["p1"].sim
+        assert sim is not None
+        sim.sd_abort()
+        runs = await wait_for_runs(farm, 1, timeout=10)
+        assert [r["result"] for r in runs] == ["cancelled"]
+        assert executed(farm, "M26") == []  # the host sent no cancel: it saw the firmware's own stop
+        state = await get(farm, "state/get")
+        job = next(j for j in state["queues"][0]["jobs"] if j["id"] == job_id)
+        assert job["sets"][0]["remaining"] == 2 and job["sets"][0]["completed"] == 0
+        assert state["active"] is False and "was cancelled" in state["status"]
+        assert executed(farm, "M117 ") == ["M117 LONG"]  # not started again
+
+
 @pytest.mark.parametrize("profile, cancel", [("marlin1", "M26 S0"), ("prusa-mk3", "M26 S0")])
 async def test_other_firmwares_print_and_cancel_from_the_card(tmp_path: Path, profile: str, cancel: str) -> None:
     """Marlin 1.1 and Prusa name no SDCARD cap: farmctl asks (M21); they have no M524 and no M27 S."""
