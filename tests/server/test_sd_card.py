@@ -81,13 +81,15 @@ async def test_a_count_2_sd_set_prints_twice_from_the_card_with_progress(slow: I
     assert (await get(slow, "state/get"))["queues"][0]["jobs"][0]["sets"][0]["missing_file"] is False
     await post(slow, "set_active", {"active": True})
 
-    async def midway() -> dict[str, Any] | None:
-        job = await get(slow, "api/job", base="")
-        completion = job["progress"]["completion"]
-        return job if job["state"] == "Printing" and completion and 0 < completion < 100 else None
-    job = await until(midway, "an SD print part way through in /api/job")
-    assert job["job"]["file"]["origin"] == "sdcard" and job["job"]["file"]["display"] == "cube.gcode"
-    assert job["progress"]["filepos"] > 0
+    for copy in (1, 2):
+        async def midway() -> dict[str, Any] | None:
+            job = await get(slow, "api/job", base="")
+            completion = job["progress"]["completion"]
+            under_way = job["state"] == "Printing" and completion and 0 < completion < 100
+            return job if under_way and len(executed(slow, "M23 ")) == copy else None
+        job = await until(midway, f"copy {copy} part way through in /api/job")
+        assert job["job"]["file"]["origin"] == "sdcard" and job["job"]["file"]["display"] == "cube.gcode"
+        assert job["progress"]["filepos"] > 0
 
     runs = await wait_for_runs(slow, 2, timeout=20)
     assert [(r["set_path"], r["result"]) for r in runs] == [("cube.gcode", "success")] * 2
@@ -227,7 +229,7 @@ async def test_a_cancel_on_the_printers_screen_is_recorded_as_cancelled(slow: In
     assert state["active"] is False
 
 
-async def test_select_an_sd_file_then_start_pause_resume_and_cancel_it_through_api_job(slow: InProcess) -> None:
+async def test_select_an_sd_file_then_start_pause_resume_restart_and_cancel_it_through_api_job(slow: InProcess) -> None:
     """OctoPrint's own flow: select the card's file (no print), the job shows it; start, pause, resume
     and cancel go through /api/job and reach the firmware's card."""
     await on_card(slow, "long.gcode", sd_gcode("LONG", 3000))
@@ -269,10 +271,18 @@ async def test_select_an_sd_file_then_start_pause_resume_and_cancel_it_through_a
     await until(lambda: _true(len(executed(slow, "G1 ")) > moves + 5), "moves from the card again")
     assert executed(slow, "M24") == ["M24", "M24"]
 
+    await command({"command": "pause", "action": "toggle"})
+    await until(lambda: job_in("Paused"), "the SD print paused again")
+    await command({"command": "restart"})  # OctoPrint's restart: cancel the paused print, start it from the top
+    await until(lambda: _true(executed(slow, "M23 ") == ["M23 LONG~1.GCO"] * 2 and len(executed(slow, "M24")) == 3),
+                "the file selected and started again")
+    assert executed(slow, "M524") == ["M524"]
+    await until(lambda: _true(executed(slow, "M117 ") == ["M117 LONG"] * 2), "the file to run again from its start")
+
     await command({"command": "cancel"})
     printer = slow.farm.printers["p1"].printer
     await until(lambda: _state(printer, "OPERATIONAL"), "the printer to be ready again")
-    await until(lambda: _true(bool(executed(slow, "M524"))), "M524 to reach the firmware")
+    await until(lambda: _true(len(executed(slow, "M524")) == 2), "M524 to reach the firmware")
     assert sim.inspect(lambda fw: fw.sd.open_name is None and not fw.sd.printing)
     job = await get(slow, "api/job", base="")
     assert job["state"] == "Operational" and job["job"]["file"]["name"] == "LONG~1.GCO"
