@@ -219,6 +219,19 @@ async def emergency_stop(entry: FarmPrinter) -> None:
 
 # -- the connection ----------------------------------------------------------------------------
 
+async def init_card(entry: FarmPrinter, *, must_mount: bool = False) -> None:
+    """Mount the printer's SD card (M21) and list it; a queue copy waiting for the card looks again at once.
+    ``must_mount``: 409 when the printer found no card (OctoPrint's init says nothing either way)."""
+    if entry.printer.state in (_S.OFFLINE, _S.ERROR):
+        raise FarmctlError("the printer is not connected", 409)
+    try:
+        await entry.printer.sd_init()
+    finally:
+        entry.driver.wake()
+    if must_mount and not entry.printer.sd.ready:
+        raise FarmctlError("the printer found no SD card to mount: insert one and try again", 409)
+
+
 async def connect(entry: FarmPrinter) -> None:
     """Connect now (and keep reconnecting after a failure); an error stays on the printer's state."""
     entry.stay_offline = False

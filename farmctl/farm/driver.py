@@ -72,6 +72,8 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.card_wanted: str | None = None
+        """The SD set's file that waits for the printer's card (while AWAITING_SD_CARD)."""
         self.blocked: str | None = None
         """Why this printer may take no work at all (maintenance); None: it may."""
         self.last_script: ScriptRun | None = None
@@ -284,7 +286,7 @@ class QueueDriver:
                   "the copy is still owed")
         if self.state != DriverState.AWAITING_SD_CARD:
             self._log.warning("%s", reason)
-        self.reason = reason
+        self.reason, self.card_wanted = reason, path
         self._set(DriverState.AWAITING_SD_CARD)
         await self._sleep(self.card_recheck)
 

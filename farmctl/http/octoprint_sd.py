@@ -166,14 +166,13 @@ async def sd_post(request: web.Request) -> web.Response:
     if printer.state in (PrinterState.OFFLINE, PrinterState.ERROR):
         raise FarmctlError("the printer is not connected", 409)
     if command == "init":
-        await printer.sd_init()
+        await control.init_card(entry)  # a copy waiting for the card looks again
     elif command == "refresh":
         await printer.sd_refresh()
     else:
         if printer.progress is not None and printer.progress.sd and printer.state != PrinterState.OPERATIONAL:
             raise FarmctlError("cannot release the card while the printer prints from it", 409)
         await printer.sd.release()
-    entry.driver.wake()  # a copy waiting for the card looks again
     farm_of(request).notify()
     return no_content()
 

@@ -50,6 +50,17 @@ def executed(farm: InProcess, prefix: str, printer: str = "p1") -> list[str]:
     return [e.command for e in sim.executed if e.command.startswith(prefix)]
 
 
+async def farm_view_attention(farm: InProcess, printer: str) -> dict[str, Any] | None:
+    """What the farm view's "needs attention" strip shows for a printer (its push channel's first snapshot)."""
+    ws = await farm.client.ws_connect(f"/api/farm/push?apikey={farm.headers['X-Api-Key']}")
+    try:
+        while (message := await asyncio.wait_for(ws.receive_json(), 5))["type"] != "snapshot":
+            pass
+    finally:
+        await ws.close()
+    return next(p for p in message["printers"] if p["name"] == printer)["attention"]
+
+
 async def until(check: Any, what: str, timeout: float = 10) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := await check()):
@@ -148,6 +159,14 @@ async def test_a_card_taken_out_leaves_the_copy_owed_until_it_is_initialised_aga
     assert await get(inproc, "history/get") == [] and executed(inproc, "M23") == []
     job = next(j for j in state["queues"][0]["jobs"] if j["id"] == job_id)
     assert job["sets"][0]["remaining"] == 1 and job["acquired"] is False
+
+    attention = await farm_view_attention(inproc, "p1")
+    assert attention == {"kind": "sd_card", "text": "part.gcode waits for an SD card: insert it",
+                         "choices": [{"label": "Card inserted", "action": "card_init", "choice": None}]}
+    response = await inproc.client.post("/api/farm/printers/p1/action", headers=inproc.headers,
+                                        json={"action": "card_init"})  # clicked with the slot still empty
+    assert response.status == 409
+    assert (await response.json())["error"] == "the printer found no SD card to mount: insert one and try again"
 
     driver.card_recheck = 60.0  # from here only the init below can make the driver look again soon
     await asyncio.sleep(0.2)
