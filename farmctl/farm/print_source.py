@@ -63,6 +63,8 @@ async def card_file(printer: Printer, path: str) -> str:
             await printer.sd_refresh()
     except FarmctlError as exc:
         failure = exc
+    except asyncio.TimeoutError:
+        failure = FarmctlError("the printer did not answer its SD card command in time", 409)
     if card.state is CardState.UNSUPPORTED:
         raise StartFailed(f"{path}: this printer's firmware has no SD card support; the copy is still owed")
     if card.state is not CardState.READY:
@@ -85,4 +87,6 @@ async def card_mounted(printer: Printer) -> bool:
         await printer.sd_init()
     except FarmctlError as exc:
         log.info("printer %s: SD card: %s", printer.name, exc.message)
+    except asyncio.TimeoutError:
+        log.info("printer %s: SD card: no answer to M21 in time", printer.name)
     return card.state in (CardState.READY, CardState.UNSUPPORTED)
