@@ -86,7 +86,8 @@ async def test_a_count_2_sd_set_prints_twice_from_the_card_with_progress(slow: I
     await on_card(slow, "cube.gcode", sd_gcode("SD-CUBE", 300))
     files = await get(slow, "api/files/sdcard", base="")
     assert [(f["name"], f["display"], f["origin"]) for f in files["files"]] == [("CUBE~1.GCO", "cube.gcode", "sdcard")]
-    assert (await get(slow, "api/printer", base=""))["sd"] == {"ready": True}
+    printer = await get(slow, "api/printer", base="")
+    assert printer["sd"] == {"ready": True} and printer["state"]["flags"]["sdReady"] is True
     await post(slow, "automation/edit", {"json": NO_HOOKS})
     job_id = await sd_job(slow, "cube.gcode", 2)
     assert (await get(slow, "state/get"))["queues"][0]["jobs"][0]["sets"][0]["missing_file"] is False
@@ -374,7 +375,8 @@ async def test_a_firmware_without_sd_support_says_so(tmp_path: Path) -> None:
         response = await farm.client.post("/api/printer/sd", headers=farm.headers, json={"command": "init"})
         assert response.status == 409
         assert "no SD card support" in (await response.json())["error"]
-        assert (await get(farm, "api/printer", base=""))["sd"] == {"ready": False}
+        printer = await get(farm, "api/printer", base="")
+        assert printer["sd"] == {"ready": False} and printer["state"]["flags"]["sdReady"] is False
         response = await farm.client.get("/api/files/sdcard", headers=farm.headers)
         assert response.status == 409 and "no SD card support" in (await response.json())["error"]
 
