@@ -333,23 +333,14 @@ class Farm:
         done.add_done_callback(self._prints.discard)
         return done
 
-    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
-        """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
+    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Future[JobResult]:
+        """Start printing a file of the printer's SD card; returns once it is under way, with its result
+        to await. Raises the printer's FarmctlError (409 when it is not ready, 404 when the card lacks it)."""
         entry.select(sd=name)
-        task = asyncio.create_task(entry.printer.print_sd(name), name=f"print {name} from the SD card of {entry.name}")
-        self._prints.add(task)
-        task.add_done_callback(self._print_ended)
-        deadline = time.monotonic() + 10
-        while not task.done() and entry.printer.state == PrinterState.OPERATIONAL and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)  # M23 first: a file not on the card fails before the print starts
-        if task.done() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-        return task
-
-    def _print_ended(self, task: asyncio.Task[JobResult]) -> None:
-        self._prints.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
-            log.error("print task %s failed", task.get_name(), exc_info=exc)
+        done = await entry.printer.start_sd_print(name)
+        self._prints.add(done)
+        done.add_done_callback(self._prints.discard)
+        return done
 
     def _select(self, name: str, path: str, sd: bool = False) -> None:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,

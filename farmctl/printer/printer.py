@@ -422,8 +422,14 @@ class Printer:
     # -- printing from the SD card ------------------------------------------------------------------
 
     async def print_sd(self, name: str) -> JobResult:
-        """Print a file from the printer's own card (M23, M24); returns when the firmware says it is done,
-        or the print ended otherwise. Progress comes from M27 (by itself with AUTOREPORT_SD_STATUS)."""
+        """Print a file from the printer's own card; returns when the firmware says it is done, or the
+        print ended otherwise."""
+        return await (await self.start_sd_print(name))
+
+    async def start_sd_print(self, name: str) -> asyncio.Future[JobResult]:
+        """Select a file of the card (M23) and start it (M24); the print's result to await. Progress
+        comes from M27 (by itself with AUTOREPORT_SD_STATUS). Raises FarmctlError (409 when not ready,
+        404 when the card has no such file) if it does not start; the printer is then as it was."""
         self.check_ready()
         listed = self.sd.find(name)
         size = await self.sd.select(listed.name if listed else name)
@@ -441,7 +447,7 @@ class Printer:
                 self._finish(JobOutcome.FAILED, f"the SD print did not start: {exc.message}")
                 if self.state == PrinterState.PRINTING:
                     self._set_state(PrinterState.OPERATIONAL)
-        return await done
+        return done
 
     def _on_sd(self, event: SdStatus | UnknownCommand) -> None:
         self.sd.heard(event)
