@@ -31,7 +31,8 @@ TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
     _S.TRANSFERRING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PRINTING: frozenset({_S.PAUSING, _S.PAUSED, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.PAUSING: frozenset({_S.PAUSED, _S.CANCELLING, _S.PRINTING, _S.ERROR, _S.OFFLINE}),
-    _S.PAUSED: frozenset({_S.PRINTING, _S.CANCELLING, _S.ERROR, _S.OFFLINE}),
+    # PAUSED -> OPERATIONAL: a card's print that the firmware finished before it read the host's M25
+    _S.PAUSED: frozenset({_S.PRINTING, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.CANCELLING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
     _S.ERROR: frozenset({_S.CONNECTING, _S.OFFLINE}),
 }

@@ -252,13 +252,13 @@ async def test_a_cancel_on_the_printers_screen_is_recorded_as_cancelled(slow: In
 async def test_select_an_sd_file_then_start_pause_resume_restart_and_cancel_it_through_api_job(slow: InProcess) -> None:
     """OctoPrint's own flow: select the card's file (no print), the job shows it; start, pause, resume
     and cancel go through /api/job and reach the firmware's card."""
-    await on_card(slow, "long.gcode", sd_gcode("LONG", 3000))
+    await on_card(slow, "long.gcode", sd_gcode("LONG", 20000))
     sim = slow.farm.printers["p1"].sim
     assert sim is not None
     response = await slow.client.post("/api/files/sdcard/long.gcode", headers=slow.headers, json={"command": "select"})
     assert response.status == 204, await response.text()
     job = await get(slow, "api/job", base="")
-    size = len(sd_gcode("LONG", 3000))
+    size = len(sd_gcode("LONG", 20000))
     assert job["state"] == "Operational"
     assert job["job"]["file"] == {"name": "LONG~1.GCO", "path": "LONG~1.GCO", "display": "long.gcode",
                                   "origin": "sdcard", "size": size, "date": None}
@@ -298,6 +298,7 @@ async def test_select_an_sd_file_then_start_pause_resume_restart_and_cancel_it_t
                 "the file selected and started again")
     assert executed(slow, "M524") == ["M524"]
     await until(lambda: _true(executed(slow, "M117 ") == ["M117 LONG"] * 2), "the file to run again from its start")
+    await until(lambda: job_in("Printing"), "the restarted print's progress in /api/job")
 
     await command({"command": "cancel"})
     printer = slow.farm.printers["p1"].printer
@@ -335,6 +336,24 @@ async def test_an_sd_abort_on_a_firmware_that_tells_the_host_nothing_is_recorded
         assert job["sets"][0]["remaining"] == 2 and job["sets"][0]["completed"] == 0
         assert state["active"] is False and "was cancelled" in state["status"]
         assert executed(farm, "M117 ") == ["M117 LONG"]  # not started again
+
+
+async def test_an_sd_print_that_ends_as_it_is_paused_ends_done(slow: InProcess) -> None:
+    """The firmware reads the file's end before it reads the host's M25: its "Done printing file"
+    reaches a printer that already shows Paused. The print is done and the printer ready again."""
+    await on_card(slow, "part.gcode", sd_gcode("PART", 3000))
+    entry = slow.farm.printers["p1"]
+    assert entry.sim is not None
+    done = await slow.farm.start_sd_print(entry, "part.gcode")
+    assert entry.printer.state.name == "PRINTING"
+    entry.sim.inspect(lambda fw: setattr(fw.sd, "position", fw.sd.size))  # the card's file read to its end
+    entry.printer.pause()  # before the host reads what the firmware says next
+    assert entry.printer.state.name == "PAUSED"
+    result = await asyncio.wait_for(done, 5)
+    assert result.outcome.name == "DONE"
+    assert entry.printer.state.name == "OPERATIONAL" and not entry.printer.job_running
+    job = await get(slow, "api/job", base="")
+    assert job["state"] == "Operational" and job["progress"]["completion"] == 100
 
 
 @pytest.mark.parametrize("profile, cancel", [("marlin1", "M26 S0"), ("prusa-mk3", "M26 S0")])
