@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from conftest import InProcess
 from conftest import in_process
 from server_helpers import NO_HOOKS
-from test_queue_printing import get, make_job, post, wait_for_runs
+from test_queue_printing import get, post, wait_for_runs
 
 from farmctl.farm.config import PrinterConfig
 
@@ -69,47 +69,40 @@ async def until(check: Any, what: str, timeout: float = 10) -> Any:
     return value
 
 
-@pytest.fixture
-async def slow(tmp_path: Path):
-    """One Marlin 2 printer whose moves take (scaled) time, so an SD print's progress can be watched."""
-    async with in_process(tmp_path / "data", "p1", time_scale=0.01) as farm:
-        yield farm
-
-
 async def sd_job(farm: InProcess, path: str, count: int) -> int:
     added = await post(farm, "set/add", {"json": json.dumps({"path": path, "sd": True, "count": count,
                                                              "jobName": path, "jobDraft": False})})
     return added["job_id"]
 
 
-async def test_a_count_2_sd_set_prints_twice_from_the_card_with_progress(slow: InProcess) -> None:
-    await on_card(slow, "cube.gcode", sd_gcode("SD-CUBE", 300))
-    files = await get(slow, "api/files/sdcard", base="")
+async def test_a_count_2_sd_set_prints_twice_from_the_card_with_progress(inproc_slow: InProcess) -> None:
+    await on_card(inproc_slow, "cube.gcode", sd_gcode("SD-CUBE", 300))
+    files = await get(inproc_slow, "api/files/sdcard", base="")
     assert [(f["name"], f["display"], f["origin"]) for f in files["files"]] == [("CUBE~1.GCO", "cube.gcode", "sdcard")]
-    printer = await get(slow, "api/printer", base="")
+    printer = await get(inproc_slow, "api/printer", base="")
     assert printer["sd"] == {"ready": True} and printer["state"]["flags"]["sdReady"] is True
-    await post(slow, "automation/edit", {"json": NO_HOOKS})
-    job_id = await sd_job(slow, "cube.gcode", 2)
-    assert (await get(slow, "state/get"))["queues"][0]["jobs"][0]["sets"][0]["missing_file"] is False
-    await post(slow, "set_active", {"active": True})
+    await post(inproc_slow, "automation/edit", {"json": NO_HOOKS})
+    job_id = await sd_job(inproc_slow, "cube.gcode", 2)
+    assert (await get(inproc_slow, "state/get"))["queues"][0]["jobs"][0]["sets"][0]["missing_file"] is False
+    await post(inproc_slow, "set_active", {"active": True})
 
     for copy in (1, 2):
         async def midway() -> dict[str, Any] | None:
-            job = await get(slow, "api/job", base="")
+            job = await get(inproc_slow, "api/job", base="")
             completion = job["progress"]["completion"]
             under_way = job["state"] == "Printing" and completion and 0 < completion < 100
-            return job if under_way and len(executed(slow, "M23 ")) == copy else None
+            return job if under_way and len(executed(inproc_slow, "M23 ")) == copy else None
         job = await until(midway, f"copy {copy} part way through in /api/job")
         assert job["job"]["file"]["origin"] == "sdcard" and job["job"]["file"]["display"] == "cube.gcode"
         assert job["progress"]["filepos"] > 0
 
-    runs = await wait_for_runs(slow, 2, timeout=20)
+    runs = await wait_for_runs(inproc_slow, 2, timeout=20)
     assert [(r["set_path"], r["result"]) for r in runs] == [("cube.gcode", "success")] * 2
-    assert executed(slow, "M117 ") == ["M117 SD-CUBE"] * 2  # run by the firmware from its card
-    assert executed(slow, "M23 ") == ["M23 CUBE~1.GCO"] * 2 and len(executed(slow, "M24")) == 2
-    job = next(j for j in (await get(slow, "state/get"))["queues"][0]["jobs"] if j["id"] == job_id)
+    assert executed(inproc_slow, "M117 ") == ["M117 SD-CUBE"] * 2  # run by the firmware from its card
+    assert executed(inproc_slow, "M23 ") == ["M23 CUBE~1.GCO"] * 2 and len(executed(inproc_slow, "M24")) == 2
+    job = next(j for j in (await get(inproc_slow, "state/get"))["queues"][0]["jobs"] if j["id"] == job_id)
     assert job["sets"][0]["remaining"] == 0 and job["sets"][0]["completed"] == 2
-    done = await get(slow, "api/job", base="")
+    done = await get(inproc_slow, "api/job", base="")
     assert done["progress"]["completion"] == 100 and done["job"]["file"]["origin"] == "sdcard"
 
 
@@ -213,106 +206,40 @@ async def test_an_upload_to_the_card_then_a_print_of_it(inproc: InProcess) -> No
     assert "PART~1.GCO" not in sim.sd_files()
 
 
-async def test_cancel_of_an_sd_print(slow: InProcess) -> None:
-    await on_card(slow, "long.gcode", sd_gcode("LONG", 3000))
-    response = await slow.client.post("/api/files/sdcard/LONG~1.GCO", headers=slow.headers,
+async def test_cancel_of_an_sd_print(inproc_slow: InProcess) -> None:
+    await on_card(inproc_slow, "long.gcode", sd_gcode("LONG", 3000))
+    response = await inproc_slow.client.post("/api/files/sdcard/LONG~1.GCO", headers=inproc_slow.headers,
                                       json={"command": "select", "print": True})
     assert response.status == 204, await response.text()
-    await until(lambda: _started(slow), "the SD print to start")
-    response = await slow.client.post("/api/job", headers=slow.headers, json={"command": "cancel"})
+    await until(lambda: _started(inproc_slow), "the SD print to start")
+    response = await inproc_slow.client.post("/api/job", headers=inproc_slow.headers, json={"command": "cancel"})
     assert response.status == 204, await response.text()
-    printer = slow.farm.printers["p1"].printer
+    printer = inproc_slow.farm.printers["p1"].printer
     await until(lambda: _state(printer, "OPERATIONAL"), "the printer to be ready again")
-    sim = slow.farm.printers["p1"].sim
+    sim = inproc_slow.farm.printers["p1"].sim
     assert sim is not None
-    await until(lambda: _true(bool(executed(slow, "M524"))), "M524 to reach the firmware")
+    await until(lambda: _true(bool(executed(inproc_slow, "M524"))), "M524 to reach the firmware")
     assert sim.inspect(lambda fw: fw.sd.open_name is None and not fw.sd.printing)  # the card stopped
-    moves = len(executed(slow, "G1 "))
+    moves = len(executed(inproc_slow, "G1 "))
     await asyncio.sleep(0.3)
-    assert len(executed(slow, "G1 ")) == moves < 3000
+    assert len(executed(inproc_slow, "G1 ")) == moves < 3000
 
 
-async def test_a_cancel_on_the_printers_screen_is_recorded_as_cancelled(slow: InProcess) -> None:
-    await on_card(slow, "long.gcode", sd_gcode("LONG", 3000))
-    await post(slow, "automation/edit", {"json": NO_HOOKS})
-    job_id = await sd_job(slow, "long.gcode", 2)
-    await post(slow, "set_active", {"active": True})
-    await until(lambda: _started(slow), "the SD print to start")
-    sim = slow.farm.printers["p1"].sim
+async def test_a_cancel_on_the_printers_screen_is_recorded_as_cancelled(inproc_slow: InProcess) -> None:
+    await on_card(inproc_slow, "long.gcode", sd_gcode("LONG", 3000))
+    await post(inproc_slow, "automation/edit", {"json": NO_HOOKS})
+    job_id = await sd_job(inproc_slow, "long.gcode", 2)
+    await post(inproc_slow, "set_active", {"active": True})
+    await until(lambda: _started(inproc_slow), "the SD print to start")
+    sim = inproc_slow.farm.printers["p1"].sim
     assert sim is not None
     sim.sd_abort()  # "Stop print" on the printer: it stops the file and tells the host //action:cancel
-    runs = await wait_for_runs(slow, 1, timeout=10)
+    runs = await wait_for_runs(inproc_slow, 1, timeout=10)
     assert [r["result"] for r in runs] == ["cancelled"]
-    state = await get(slow, "state/get")
+    state = await get(inproc_slow, "state/get")
     job = next(j for j in state["queues"][0]["jobs"] if j["id"] == job_id)
     assert job["sets"][0]["remaining"] == 2 and job["sets"][0]["completed"] == 0
     assert state["active"] is False
-
-
-async def test_select_an_sd_file_then_start_pause_resume_restart_and_cancel_it_through_api_job(slow: InProcess) -> None:
-    """OctoPrint's own flow: select the card's file (no print), the job shows it; start, pause, resume
-    and cancel go through /api/job and reach the firmware's card."""
-    await on_card(slow, "long.gcode", sd_gcode("LONG", 20000))
-    sim = slow.farm.printers["p1"].sim
-    assert sim is not None
-    response = await slow.client.post("/api/files/sdcard/long.gcode", headers=slow.headers, json={"command": "select"})
-    assert response.status == 204, await response.text()
-    job = await get(slow, "api/job", base="")
-    size = len(sd_gcode("LONG", 20000))
-    assert job["state"] == "Operational"
-    assert job["job"]["file"] == {"name": "LONG~1.GCO", "path": "LONG~1.GCO", "display": "long.gcode",
-                                  "origin": "sdcard", "size": size, "date": None}
-    assert job["progress"]["completion"] is None and executed(slow, "M23") == []  # selected, not started
-
-    async def command(body: dict[str, Any]) -> None:
-        response = await slow.client.post("/api/job", headers=slow.headers, json=body)
-        assert response.status == 204, await response.text()
-
-    async def job_in(state: str) -> dict[str, Any] | None:
-        job = await get(slow, "api/job", base="")
-        return job if job["state"] == state and job["progress"]["filepos"] else None
-
-    await command({"command": "start"})
-    job = await until(lambda: job_in("Printing"), "the SD print under way in /api/job")
-    assert job["job"]["file"]["origin"] == "sdcard" and job["job"]["file"]["name"] == "LONG~1.GCO"
-    assert 0 < job["progress"]["completion"] < 100 and executed(slow, "M23 ") == ["M23 LONG~1.GCO"]
-
-    await command({"command": "pause", "action": "pause"})
-    paused = await until(lambda: job_in("Paused"), "the SD print paused")
-    await until(lambda: _true(executed(slow, "M25") == ["M25"] and not sim.inspect(lambda fw: fw.sd.printing)),
-                "M25 to stop the card feeding moves")
-    moves = len(executed(slow, "G1 "))
-    await asyncio.sleep(0.3)
-    assert len(executed(slow, "G1 ")) <= moves + 1  # at most the move it was running
-    assert (await get(slow, "api/job", base=""))["progress"]["filepos"] >= paused["progress"]["filepos"]
-
-    await command({"command": "pause", "action": "resume"})
-    await until(lambda: job_in("Printing"), "the SD print resumed")
-    await until(lambda: _true(len(executed(slow, "G1 ")) > moves + 5), "moves from the card again")
-    assert executed(slow, "M24") == ["M24", "M24"]
-
-    await command({"command": "pause", "action": "toggle"})
-    await until(lambda: job_in("Paused"), "the SD print paused again")
-    await command({"command": "restart"})  # OctoPrint's restart: cancel the paused print, start it from the top
-    await until(lambda: _true(executed(slow, "M23 ") == ["M23 LONG~1.GCO"] * 2 and len(executed(slow, "M24")) == 3),
-                "the file selected and started again")
-    assert executed(slow, "M524") == ["M524"]
-    await until(lambda: _true(executed(slow, "M117 ") == ["M117 LONG"] * 2), "the file to run again from its start")
-    await until(lambda: job_in("Printing"), "the restarted print's progress in /api/job")
-
-    await command({"command": "cancel"})
-    printer = slow.farm.printers["p1"].printer
-    await until(lambda: _state(printer, "OPERATIONAL"), "the printer to be ready again")
-    await until(lambda: _true(len(executed(slow, "M524")) == 2), "M524 to reach the firmware")
-    assert sim.inspect(lambda fw: fw.sd.open_name is None and not fw.sd.printing)
-    job = await get(slow, "api/job", base="")
-    assert job["state"] == "Operational" and job["job"]["file"]["name"] == "LONG~1.GCO"
-    assert 0 < job["progress"]["completion"] < 100  # where it stopped
-
-    response = await slow.client.post("/api/files/sdcard/LONG~1.GCO", headers=slow.headers, json={"command": "unselect"})
-    assert response.status == 204
-    response = await slow.client.post("/api/job", headers=slow.headers, json={"command": "start"})
-    assert response.status == 409 and "no file is selected" in (await response.json())["error"]
 
 
 async def test_an_sd_abort_on_a_firmware_that_tells_the_host_nothing_is_recorded_as_cancelled(tmp_path: Path) -> None:
@@ -336,24 +263,6 @@ async def test_an_sd_abort_on_a_firmware_that_tells_the_host_nothing_is_recorded
         assert job["sets"][0]["remaining"] == 2 and job["sets"][0]["completed"] == 0
         assert state["active"] is False and "was cancelled" in state["status"]
         assert executed(farm, "M117 ") == ["M117 LONG"]  # not started again
-
-
-async def test_an_sd_print_that_ends_as_it_is_paused_ends_done(slow: InProcess) -> None:
-    """The firmware reads the file's end before it reads the host's M25: its "Done printing file"
-    reaches a printer that already shows Paused. The print is done and the printer ready again."""
-    await on_card(slow, "part.gcode", sd_gcode("PART", 3000))
-    entry = slow.farm.printers["p1"]
-    assert entry.sim is not None
-    done = await slow.farm.start_sd_print(entry, "part.gcode")
-    assert entry.printer.state.name == "PRINTING"
-    entry.sim.inspect(lambda fw: setattr(fw.sd, "position", fw.sd.size))  # the card's file read to its end
-    entry.printer.pause()  # before the host reads what the firmware says next
-    assert entry.printer.state.name == "PAUSED"
-    result = await asyncio.wait_for(done, 5)
-    assert result.outcome.name == "DONE"
-    assert entry.printer.state.name == "OPERATIONAL" and not entry.printer.job_running
-    job = await get(slow, "api/job", base="")
-    assert job["state"] == "Operational" and job["progress"]["completion"] == 100
 
 
 @pytest.mark.parametrize("profile, cancel", [("marlin1", "M26 S0"), ("prusa-mk3", "M26 S0")])
