@@ -9,6 +9,7 @@ the card then says so (``UNSUPPORTED``) instead of pretending to be empty.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -62,7 +63,7 @@ class SdCard:
         self.state = CardState.UNKNOWN
         self.files: tuple[SdFile, ...] = ()
         self._collected: list[SdStatus | UnknownCommand] | None = None
-        self._listing: list[SdFile] = []
+        self._one_at_a_time = asyncio.Lock()  # a command's replies are told from another's only by order
 
     @property
     def ready(self) -> bool:
@@ -80,11 +81,12 @@ class SdCard:
         self.state, self.files = CardState.UNKNOWN, ()
 
     async def _run(self, command: str) -> list[SdStatus | UnknownCommand]:
-        self._collected = collected = []
-        try:
-            await self._send(command)
-        finally:
-            self._collected = None
+        async with self._one_at_a_time:
+            self._collected = collected = []
+            try:
+                await self._send(command)
+            finally:
+                self._collected = None
         if any(isinstance(r, UnknownCommand) for r in collected):
             self.state, self.files = CardState.UNSUPPORTED, ()
             raise FarmctlError("this printer's firmware has no SD card support (it does not know "

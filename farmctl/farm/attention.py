@@ -1,7 +1,7 @@
 """Which printers need a person, why, and the one action that usually settles it.
 
 The farm view's "needs attention" strip shows these; the action ids are ones the dashboard's
-printer actions know (``resume``, ``answer``, ``connect``, ``manage``). The order of the checks is
+printer actions know (``resume``, ``answer``, ``connect``, ``card_init``, ``manage``). The order of the checks is
 the order of urgency: a firmware question blocks everything, a fault comes next, and a printer
 that only waits for its queue to be managed comes last.
 """
@@ -25,6 +25,7 @@ class AttentionKind(Enum):
     DISCONNECTED = "disconnected"
     BED_CLEARING = "bed_clearing"
     QUEUE_STOPPED = "queue_stopped"
+    SD_CARD = "sd_card"
     IDLE_WITH_WORK = "idle_with_work"
 
 
@@ -71,6 +72,9 @@ def needs_attention(entry: FarmPrinter, queue_has_work: bool) -> Attention | Non
     held = _HELD_BY_SCRIPT.get(driver.state)
     if held is not None and printer.state == PrinterState.PAUSED:
         return Attention(AttentionKind.BED_CLEARING, held[0], (Choice(held[1], "resume"),))
+    if driver.state == DriverState.AWAITING_SD_CARD:
+        return Attention(AttentionKind.SD_CARD, f"{driver.card_wanted} waits for an SD card: insert it",
+                         (Choice("Card inserted", "card_init"),))
     if not driver.active and driver.reason:
         return Attention(AttentionKind.QUEUE_STOPPED, f"queue stopped: {driver.reason}", (Choice("Retry", "manage"),))
     if not driver.active and queue_has_work and printer.state == PrinterState.OPERATIONAL:

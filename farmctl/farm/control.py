@@ -103,13 +103,35 @@ def cancel(entry: FarmPrinter) -> None:
 async def print_upload(farm: Farm, entry: FarmPrinter, relative: str) -> None:
     """Select an upload and print it now, outside the queue, as OctoPrint's "print" does; 409 when
     the printer is not ready, 404 when the file is gone."""
+    _may_print(entry)
+    await farm.shared_uploads.ensure(relative)  # a file another node holds is fetched, checked by hash
+    path = await farm.uploads.local_path(relative)
+    entry.select(relative)
+    await farm.start_print(entry, path)
+
+
+async def print_sd_file(farm: Farm, entry: FarmPrinter, name: str) -> None:
+    """Select a file of the printer's SD card and print it now, outside the queue; 409 when the printer
+    is not ready, 404 when the card does not have the file. Returns once the print is under way."""
+    _may_print(entry)
+    await farm.start_sd_print(entry, name)
+
+
+async def print_selected(farm: Farm, entry: FarmPrinter) -> None:
+    """OctoPrint's job start: print the file selected for this printer, an upload or one on its card;
+    409 when nothing is selected or the printer is not ready."""
+    if entry.selected_sd is not None:
+        await print_sd_file(farm, entry, entry.selected_sd)
+    elif entry.selected is not None:
+        await print_upload(farm, entry, entry.selected)
+    else:
+        raise FarmctlError("no file is selected for printing", 409)
+
+
+def _may_print(entry: FarmPrinter) -> None:
     entry.printer.check_ready()
     if entry.maintenance is not None:
         raise FarmctlError(f"{entry.name} is in maintenance ({entry.maintenance}); end it first", 409)
-    await farm.shared_uploads.ensure(relative)  # a file another node holds is fetched, checked by hash
-    path = await farm.uploads.local_path(relative)
-    entry.selected = relative
-    await farm.start_print(entry, path)
 
 
 # -- motion, heaters, fan ----------------------------------------------------------------------
@@ -197,6 +219,19 @@ async def emergency_stop(entry: FarmPrinter) -> None:
 
 
 # -- the connection ----------------------------------------------------------------------------
+
+async def init_card(entry: FarmPrinter, *, must_mount: bool = False) -> None:
+    """Mount the printer's SD card (M21) and list it; a queue copy waiting for the card looks again at once.
+    ``must_mount``: 409 when the printer found no card (OctoPrint's init says nothing either way)."""
+    if entry.printer.state in (_S.OFFLINE, _S.ERROR):
+        raise FarmctlError("the printer is not connected", 409)
+    try:
+        await entry.printer.sd_init()
+    finally:
+        entry.driver.wake()
+    if must_mount and not entry.printer.sd.ready:
+        raise FarmctlError("the printer found no SD card to mount: insert one and try again", 409)
+
 
 async def connect(entry: FarmPrinter) -> None:
     """Connect now (and keep reconnecting after a failure); an error stays on the printer's state."""

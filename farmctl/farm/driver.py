@@ -24,10 +24,9 @@ from farmctl.errors import FarmctlError
 from farmctl.farm.driver_status import (
     MAX_START_ATTEMPTS, STOPPED, WAITING, DriverState, DriverStatus, Loadout, MaterialNeed,
 )
-from farmctl.files.paths import resolve_in
+from farmctl.farm.print_source import CardNotReady, Refused, StartFailed, card_mounted, print_source
 from farmctl.printer import JobOutcome, JobResult, Printer, PrinterState
 from farmctl.queue import Claim, QueueModel
-from farmctl.sd import CardState
 from farmctl.queue.counting import first_mismatch
 from farmctl.store import ARCHIVE_QUEUE, DatabaseBusy, RunResult, Store
 
@@ -42,23 +41,10 @@ BUSY_RETRY = 2.0
 """Seconds between tries to record a result while another process holds the database's lock."""
 START_RETRY_DELAY = 2.0
 """Seconds between a failed start and the next attempt."""
+CARD_RECHECK = 10.0
+"""Seconds between tries to mount the card (M21) while the next copy waits for it (an init through the
+API, or any change to the queue, tries again at once)."""
 _BUSY = (PrinterState.PRINTING, PrinterState.PAUSING, PrinterState.PAUSED, PrinterState.CANCELLING)
-
-
-class StartFailed(Exception):
-    """A claimed copy could not start; the copy is given back and the start tried again."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Refused(Exception):
-    """A claimed copy must never print as stored (its path leads outside the uploads): the queue stops."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +73,14 @@ class QueueDriver:
         self.state = DriverState.INACTIVE
         self.reason = ""
         self.current_path: str | None = None
+        self.card_wanted: str | None = None
+        """The SD set's file that waits for the printer's card (while AWAITING_SD_CARD)."""
         self.blocked: str | None = None
         """Why this printer may take no work at all (maintenance); None: it may."""
         self.last_script: ScriptRun | None = None
         """The last event script started; the printer's job is this script while its path matches."""
         self.start_retry_delay = START_RETRY_DELAY
+        self.card_recheck = CARD_RECHECK
         self._failed_starts = 0
         self._need: MaterialNeed | None = None
         self._active = False
@@ -118,6 +107,8 @@ class QueueDriver:
             return DriverStatus(DriverState.PAUSED)
         if state == DriverState.START_FAILED:
             return DriverStatus(state, self.reason, attempt=self._failed_starts)
+        if state == DriverState.AWAITING_SD_CARD:
+            return DriverStatus(state, self.reason)
         if state == DriverState.AWAITING_MATERIAL:
             return DriverStatus(state, need=self._need)
         return DriverStatus(state)
@@ -189,6 +180,11 @@ class QueueDriver:
                     await self._sleep(1.0)
                     continue
                 loadout, queues = self.loadout, await self._queues()
+                upcoming = await self.model.counting.next_set(loadout.profile, queues=queues,
+                                                              materials=loadout.materials)
+                if upcoming is not None and upcoming.sd and not await card_mounted(self.printer):
+                    await self._await_card(upcoming.path)  # nothing claimed: no run, no attempt
+                    continue
                 claim = await self.model.counting.claim(self.name, loadout.profile, queues=queues,
                                                         materials=loadout.materials)
                 if claim is None:
@@ -237,47 +233,16 @@ class QueueDriver:
     async def _queues(self) -> list[str]:
         return [queue.name for queue in await self.model.settings.get_queues() if queue.name != ARCHIVE_QUEUE]
 
-    async def _source(self, claim: Claim) -> Path | str:
-        """The file to stream for a claimed copy, or the name of the file on the printer's SD card."""
-        if claim.set.sd:
-            return await self._card_file(claim.set.path)
-        try:  # a stored path, or a symlink under uploads, must not lead to a file elsewhere on the host
-            path = await asyncio.to_thread(resolve_in, self.uploads, claim.set.path, require_extension=False)
-        except FarmctlError as exc:
-            raise Refused(f"{claim.set.path} is not printable: {exc.message}; the copy is still owed") from None
+    async def _fetch(self, path: str) -> None:
+        """An upload this node lacks comes from another node or the shared folder, checked by hash."""
         if self._ensure_file is not None:
-            try:
-                await self._ensure_file(claim.set.path, lambda: self._set(DriverState.FETCHING))
-            except FarmctlError as exc:
-                raise StartFailed(exc.message) from None
-        if not path.is_file():
-            raise StartFailed(f"{claim.set.path} is missing; the copy is still owed")
-        return path
-
-    async def _card_file(self, path: str) -> str:
-        """The card's name for an SD set's file, listed afresh; StartFailed when the card cannot print it."""
-        card, printer = self.printer.sd, self.printer
-        try:
-            if card.state is not CardState.READY:
-                await printer.sd_init()  # a card put in since: mount it
-            if card.state is CardState.READY:
-                await printer.sd_refresh()
-        except FarmctlError as exc:
-            raise StartFailed(f"{path}: {exc.message}; the copy is still owed") from None
-        if card.state is CardState.UNSUPPORTED:
-            raise StartFailed(f"{path}: this printer's firmware has no SD card support; the copy is still owed")
-        if card.state is not CardState.READY:
-            raise StartFailed(f"{path}: the printer's SD card is not ready (none inserted?); the copy is still owed")
-        found = card.find(path)
-        if found is None:
-            raise StartFailed(f"{path} is not on the printer's SD card; the copy is still owed")
-        return found.name
+            await self._ensure_file(path, lambda: self._set(DriverState.FETCHING))
 
     async def _print_claim(self, claim: Claim) -> None:
         self.current_path = claim.set.path
         self._need = None
         try:
-            path = await self._source(claim)
+            path = await print_source(claim.set, self.uploads, self.printer, self._fetch)
         except Refused as exc:
             await self._settle(claim.run.id, RunResult.CANCELLED)
             await self.set_active(False, exc.reason)
@@ -285,7 +250,13 @@ class QueueDriver:
         except StartFailed as exc:
             await self._start_failed(claim, exc.reason)
             return
+        except CardNotReady:  # taken out since the look before the claim
+            await self.model.counting.withdraw(claim.run.id)
+            self.current_path = None
+            await self._await_card(claim.set.path)
+            return
         symbols = await self._symbols(claim)
+        self.reason = ""  # a copy is under way: why an earlier start failed or waited is moot now
         self._set(DriverState.STARTING)
         if not await self._run_hooks(HookEvent.PRINT_START, symbols):
             await self._settle(claim.run.id, RunResult.CANCELLED)
@@ -314,6 +285,17 @@ class QueueDriver:
             await self._settle(claim.run.id, RunResult.FAILURE)
             await self.set_active(False, f"{claim.set.path} failed: {result.reason}")
         self.current_path = None
+
+    async def _await_card(self, path: str) -> None:
+        """The next copy prints from a card that is not there: it stays owed, and the next pass tries
+        to mount the card again (M21) after a while, or at once when woken (an init through the API)."""
+        reason = (f"{path} waits for the printer's SD card (none inserted, or it failed to initialise); "
+                  "the copy is still owed")
+        if self.state != DriverState.AWAITING_SD_CARD:
+            self._log.warning("%s", reason)
+        self.reason, self.card_wanted = reason, path
+        self._set(DriverState.AWAITING_SD_CARD)
+        await self._sleep(self.card_recheck)
 
     async def _start_failed(self, claim: Claim, reason: str) -> None:
         """Give the copy back; try again after a moment, or stop once every attempt failed."""

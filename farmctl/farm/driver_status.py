@@ -16,6 +16,7 @@ class DriverState(Enum):
     IDLE = "idle"
     AWAITING_MATERIAL = "awaiting material"
     FETCHING = "fetching file"  # the claimed set's file comes from another node or the shared folder
+    AWAITING_SD_CARD = "awaiting SD card"  # the next copy prints from a card that is absent or not mounted
     STARTING = "starting"  # the print-start event's scripts run
     START_FAILED = "start failed"  # a start failed; another attempt follows
     FAILED_TO_START = "failed to start"  # inactive: every attempt failed
@@ -30,7 +31,7 @@ STOPPED = frozenset({DriverState.INACTIVE, DriverState.FAILED_TO_START})
 """States of a driver that takes no work."""
 
 WAITING = frozenset({DriverState.IDLE, DriverState.WAITING_FOR_PRINTER, DriverState.AWAITING_MATERIAL,
-                     DriverState.START_FAILED})
+                     DriverState.AWAITING_SD_CARD, DriverState.START_FAILED})
 """States with nothing under way: deactivating moves them to INACTIVE at once."""
 
 
@@ -56,7 +57,7 @@ class Loadout:
 @dataclass(frozen=True, slots=True)
 class DriverStatus:
     state: DriverState
-    reason: str = ""  # why an inactive queue stopped, or why the last start failed
+    reason: str = ""  # why an inactive queue stopped, why the last start failed, or what waits for the card
     attempt: int = 0  # START_FAILED: the attempts failed so far (of MAX_START_ATTEMPTS)
     need: MaterialNeed | None = None  # AWAITING_MATERIAL: what the next set needs
     printing_unmanaged: bool = False  # INACTIVE while the printer prints something on its own

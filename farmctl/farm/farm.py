@@ -95,6 +95,10 @@ class FarmPrinter:
     profile_override: str | None = None
     """The printer profile name set through the API (kept in the store); None: farm.toml's."""
 
+    def select(self, upload: str | None = None, *, sd: str | None = None) -> None:
+        """What OctoPrint clients see selected for the next job: an upload, a file of the card, or nothing."""
+        self.selected, self.selected_sd = upload, sd
+
     @property
     def printer_profile(self) -> str | None:
         """The name a set's ``profiles`` list is matched against."""
@@ -362,29 +366,20 @@ class Farm:
         done.add_done_callback(self._prints.discard)
         return done
 
-    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Task[JobResult]:
-        """Start printing a file of the printer's SD card in a tracked task; returns once it is under way."""
-        entry.selected, entry.selected_sd = None, name
-        task = asyncio.create_task(entry.printer.print_sd(name), name=f"print {name} from the SD card of {entry.name}")
-        self._prints.add(task)
-        task.add_done_callback(self._print_ended)
-        deadline = time.monotonic() + 10
-        while not task.done() and entry.printer.state == PrinterState.OPERATIONAL and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)  # M23 first: a file not on the card fails before the print starts
-        if task.done() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-        return task
-
-    def _print_ended(self, task: asyncio.Task[JobResult]) -> None:
-        self._prints.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, FarmctlError):
-            log.error("print task %s failed", task.get_name(), exc_info=exc)
+    async def start_sd_print(self, entry: FarmPrinter, name: str) -> asyncio.Future[JobResult]:
+        """Start printing a file of the printer's SD card; returns once it is under way, with its result
+        to await. Raises the printer's FarmctlError (409 when it is not ready, 404 when the card lacks it)."""
+        entry.select(sd=name)
+        done = await entry.printer.start_sd_print(name)
+        self._prints.add(done)
+        done.add_done_callback(self._prints.discard)
+        return done
 
     def _select(self, name: str, path: str, sd: bool = False) -> None:
         """The queue prints ``path`` on printer ``name``: select it, as Continuous Print does in OctoPrint,
         so /api/job keeps showing the file once the print is over."""
         entry = self.printers[name]
-        entry.selected, entry.selected_sd = (None, path) if sd else (path, None)
+        entry.select(sd=path) if sd else entry.select(path)
 
     def wake_drivers(self) -> None:
         """Every driver looks at the queue again."""

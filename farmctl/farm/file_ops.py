@@ -85,6 +85,6 @@ async def print_now(farm: Farm, relative: str, printers: list[str]) -> list[Star
         except FarmctlError as exc:
             results.append(Started(entry.name, exc.message))
             continue
-        entry.selected = relative
+        entry.select(relative)
         results.append(Started(entry.name, None))
     return results

@@ -24,6 +24,7 @@ STATUS: dict[DriverState, tuple[str, str]] = {
     DriverState.IDLE: ("Idle (awaiting printable Job)", NORMAL),
     DriverState.AWAITING_MATERIAL: ("Awaiting material", NEEDS_ACTION),
     DriverState.FETCHING: ("Fetching the file from another node", NORMAL),  # farmctl's own: nodes share uploads
+    DriverState.AWAITING_SD_CARD: ("Awaiting SD card", NEEDS_ACTION),
     DriverState.STARTING: ("Running pre-print script", NORMAL),
     DriverState.START_FAILED: ("Start attempt failed", ERROR),
     DriverState.FAILED_TO_START: ("Failed to start; too many attempts", ERROR),
@@ -55,6 +56,8 @@ def status_text(status: DriverStatus) -> str:
             return "Inactive (active print continues unmanaged)"
     if state is DriverState.START_FAILED:
         return f"Start attempt failed ({status.attempt}/{MAX_START_ATTEMPTS})"
+    if state is DriverState.AWAITING_SD_CARD and status.reason:
+        return f"Awaiting SD card: {status.reason}"
     if state is DriverState.AWAITING_MATERIAL and status.need is not None:
         need = status.need
         return f"Need {_material(need.wanted)} in tool {need.tool}, but {_material(need.loaded)} is loaded"

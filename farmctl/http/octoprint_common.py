@@ -97,11 +97,11 @@ def state_text(printer: Printer) -> str:
 
 def state_record(printer: Printer) -> dict[str, Any]:
     """``{text, flags, error}``: the printer's state for REST, push and the dashboard alike."""
-    return {"text": state_text(printer), "flags": state_flags(printer.state), "error": printer.error}
+    return {"text": state_text(printer), "flags": state_flags(printer.state, printer.sd.ready), "error": printer.error}
 
 
-def state_flags(state: PrinterState) -> dict[str, bool]:
-    """OctoPrint's state flags, the same for REST, push and the dashboard."""
+def state_flags(state: PrinterState, sd_ready: bool) -> dict[str, bool]:
+    """OctoPrint's state flags, the same for REST, push and the dashboard; ``sd_ready``: the card is mounted."""
     return {
         "operational": state in OPERATIONAL,
         "printing": state in (PrinterState.STARTING, PrinterState.PRINTING),  # as OctoPrint's PRINTING_STATES
@@ -113,5 +113,5 @@ def state_flags(state: PrinterState) -> dict[str, bool]:
         "error": state == PrinterState.ERROR,
         "paused": state == PrinterState.PAUSED,
         "ready": state == PrinterState.OPERATIONAL,
-        "sdReady": False,
+        "sdReady": sd_ready,
     }

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from farmctl.errors import FarmctlError
-from farmctl.farm import file_ops
+from farmctl.farm import control, file_ops
 from farmctl.farm.farm import Farm
 from farmctl.files import ALLOWED_EXTENSIONS, FileInfo, FileType
 from farmctl.files.paths import has_allowed_extension
@@ -24,7 +24,6 @@ from farmctl.http.octoprint_common import (
     base_url, command_body, command_of, no_content, truthy,
 )
 from farmctl.http import octoprint_sd
-from farmctl.http.octoprint_job import start_selected
 from farmctl.printer import PrinterState
 
 MAX_FIELD_BYTES = 4096
@@ -177,9 +176,9 @@ async def upload(request: web.Request) -> web.Response:
     effective_select = want_select and ready
     effective_print = False
     if effective_select:
-        entry.selected = saved.path
+        entry.select(saved.path)
         if want_print:
-            await start_selected(farm, entry)
+            await control.print_selected(farm, entry)
             effective_print = True
     refs = _refs(request, saved)
     response = web.json_response({
@@ -208,7 +207,7 @@ async def file_command(request: web.Request) -> web.Response:
     body = await command_body(request)
     command = command_of(body, ("select", "unselect", "copy", "move"))
     if command == "unselect":
-        entry.selected = None
+        entry.select()
         return no_content()
     info = await farm.uploads.info(relative)
     if command == "select":
@@ -216,9 +215,9 @@ async def file_command(request: web.Request) -> web.Response:
             raise FarmctlError(f"{info.path} is a folder, not a file to print")
         if entry.printer.state not in (PrinterState.OPERATIONAL, PrinterState.OFFLINE, PrinterState.ERROR):
             raise FarmctlError("cannot select a file while the printer is printing", 409)
-        entry.selected = info.path
+        entry.select(info.path)
         if truthy(body.get("print", False)):
-            await start_selected(farm, entry)
+            await control.print_selected(farm, entry)
         return no_content()
     destination = body.get("destination")
     if not isinstance(destination, str):

@@ -24,13 +24,6 @@ from farmctl.printer import Printer
 RESTART_WAIT = 10.0
 
 
-async def start_selected(farm: Farm, entry: FarmPrinter) -> None:
-    """Print the printer's selected file; 409 when nothing is selected or the printer is not ready."""
-    if entry.selected is None:
-        raise FarmctlError("no file is selected for printing", 409)
-    await control.print_upload(farm, entry, entry.selected)
-
-
 NO_FILE: dict[str, Any] = {"name": None, "path": None, "display": None, "origin": None, "size": None, "date": None}
 NO_PROGRESS: dict[str, Any] = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
                                "printTimeLeftOrigin": None}
@@ -95,12 +88,9 @@ def job_record(farm: Farm, entry: FarmPrinter, info: FileInfo | None, now: float
     current = printer.progress
     ours = current is not None and (streaming is not None or (
         info is not None and farm.upload_name(current.path) == info.path))
-    if current is not None and current.sd and (streaming is not None or entry.selected_sd is not None):
-        # printed from the printer's card: the firmware's name for it, its size, its progress
-        name = entry.selected_sd or current.path.name
-        file = {"name": name, "path": name, "display": current.path.name, "origin": "sdcard",
-                "size": current.size, "date": None}
-        ours = True
+    card_file = sd_job_file(entry)
+    if card_file is not None:
+        file, ours = card_file
     return {
         "job": {"file": file, "estimatedPrintTime": estimate, "averagePrintTime": None, "lastPrintTime": None,
                 "filament": filament, "user": None},
@@ -108,6 +98,26 @@ def job_record(farm: Farm, entry: FarmPrinter, info: FileInfo | None, now: float
         "state": state_text(entry.printer),
         "error": printer.error or None,
     }
+
+
+def sd_job_file(entry: FarmPrinter) -> tuple[dict[str, Any], bool] | None:
+    """The job's file when it is on the printer's card (printing from it, or selected there), and
+    whether the printer's progress is that file's; None when the job is not about the card."""
+    printer, name = entry.printer, entry.selected_sd
+    current = printer.progress
+    printing = printing_file(entry) is not None
+    if printing and not (current is not None and current.sd):
+        return None  # streaming an upload or a script
+    listed = printer.sd.find(name) if name is not None else None
+    display = listed.display if listed is not None else name
+    if current is not None and current.sd and (printing or display == current.path.name):
+        name = name or current.path.name  # its progress, printing now or ended: the firmware's name, its size
+        return {"name": name, "path": name, "display": current.path.name, "origin": "sdcard",
+                "size": current.size, "date": None}, True
+    if name is None:
+        return None
+    return {"name": name, "path": name, "display": display, "origin": "sdcard",
+            "size": listed.size if listed is not None else None, "date": None}, False
 
 
 async def job_get(request: web.Request) -> web.Response:
@@ -123,12 +133,12 @@ async def job_post(request: web.Request) -> web.Response:
     command = command_of(body, ("start", "restart", "cancel", "pause"))
     printer = entry.printer
     if command == "start":
-        await start_selected(farm, entry)
+        await control.print_selected(farm, entry)
     elif command == "cancel":
         printer.cancel()
     elif command == "restart":
         await printer.cancel_paused(RESTART_WAIT)
-        await start_selected(farm, entry)
+        await control.print_selected(farm, entry)
     else:
         actions = {"pause": printer.pause, "resume": printer.resume, "toggle": printer.toggle_pause}
         action = body.get("action", "toggle")

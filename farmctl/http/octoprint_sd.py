@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from farmctl.errors import FarmctlError
+from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.app import farm_of, printer_of
 from farmctl.http.octoprint_common import base_url, command_body, command_of, no_content, truthy
@@ -114,7 +115,7 @@ async def upload(request: web.Request) -> web.Response:
     farm.notify()
     printing = False
     if truthy(fields.get("print", "false")):
-        await farm.start_sd_print(entry, file.name)
+        await control.print_sd_file(farm, entry, file.name)
         printing = True
     record = sd_file_record(request, file)
     response = web.json_response({"files": {"sdcard": record}, "done": True,
@@ -129,14 +130,14 @@ async def file_command(request: web.Request) -> web.Response:
     body = await command_body(request)
     command = command_of(body, ("select", "unselect"))
     if command == "unselect":
-        entry.selected_sd = None
+        entry.select()
         return no_content()
     file = _named_file(request, entry)
     if entry.printer.state != PrinterState.OPERATIONAL:
         raise FarmctlError("cannot select a file while the printer is busy", 409)
-    entry.selected, entry.selected_sd = None, file.name
+    entry.select(sd=file.name)
     if truthy(body.get("print", False)):
-        await farm.start_sd_print(entry, file.name)
+        await control.print_sd_file(farm, entry, file.name)
     return no_content()
 
 
@@ -148,7 +149,7 @@ async def file_delete(request: web.Request) -> web.Response:
         raise FarmctlError("cannot delete a file from the card while the printer prints from it", 409)
     await entry.printer.sd.delete(file.name)
     if entry.selected_sd == file.name:
-        entry.selected_sd = None
+        entry.select()
     farm_of(request).notify()
     return no_content()
 
@@ -165,7 +166,7 @@ async def sd_post(request: web.Request) -> web.Response:
     if printer.state in (PrinterState.OFFLINE, PrinterState.ERROR):
         raise FarmctlError("the printer is not connected", 409)
     if command == "init":
-        await printer.sd_init()
+        await control.init_card(entry)  # a copy waiting for the card looks again
     elif command == "refresh":
         await printer.sd_refresh()
     else:

@@ -231,7 +231,8 @@ _DASHBOARD = [
              per_printer=False, body=Body.JSON, schema=_obj(
                  ("action",), action={"enum": ["pause", "resume", "cancel", "jog", "home", "extrude", "targets",
                                                "cooldown", "fan", "motors_off", "emergency_stop", "connect",
-                                               "disconnect", "answer", "manage", "unmanage", "commands"]},
+                                               "disconnect", "card_init", "answer", "manage", "unmanage",
+                                               "commands"]},
                  x=_NUMBER, y=_NUMBER, z=_NUMBER, axes={"type": "array", "items": _TEXT}, amount=_NUMBER,
                  targets=_TARGETS, percent=_NUMBER, choice=_INT, commands={"type": "array", "items": _TEXT})),
     Endpoint("PUT", "/api/farm/printers/{name}/tags", _OPERATOR, "a printer's groups", per_printer=False,

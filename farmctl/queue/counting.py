@@ -112,8 +112,16 @@ class Counting:
         materials: Sequence[str | None] | None = None,
     ) -> bool:
         """Whether a claim would find a copy now (read only: nothing is reserved)."""
+        return await self.next_set(profile, queues=queues, materials=materials) is not None
+
+    async def next_set(
+        self, profile: str | None = None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
+        materials: Sequence[str | None] | None = None,
+    ) -> SetRecord | None:
+        """The set a claim would take a copy of now (read only: nothing is reserved)."""
         async with self._db.read() as tx:
-            return _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials) is not None
+            picked = _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials)
+        return picked[1] if picked is not None else None
 
     async def waiting_for_material(
         self, profile: str | None, materials: Sequence[str | None] | None, *, queues: Sequence[str] = (LOCAL_QUEUE,),

@@ -259,6 +259,22 @@ class SimulatedPrinter:
         """"Stop print" on the printer's own screen during an SD print."""
         self._call(lambda: self.firmware.abort_sd_print(time.monotonic()))
 
+    def sd_take_out(self) -> None:
+        """Pull the card from its slot: SD commands answer "No SD card" until one is put back and mounted (M21)."""
+        def take_out() -> None:
+            card = self.firmware.sd
+            if card is not None:
+                card.close()
+                card.inserted = card.mounted = False
+        self._call(take_out)
+
+    def sd_put_back(self) -> None:
+        """Put the card back; like a printer without card detection, it is mounted by the next M21."""
+        def put_back() -> None:
+            if self.firmware.sd is not None:
+                self.firmware.sd.inserted = True
+        self._call(put_back)
+
     def sd_files(self) -> dict[str, bytes]:
         """What is on the card now, by long name."""
         with self._lock:

@@ -379,6 +379,22 @@ async def test_the_jobs_file_follows_a_new_upload_and_the_selection(one: PushFar
         await put("b.gcode", b"G1 X1\n", select=True)
         await until(ws, seen, "b.gcode as the job", job_file("b.gcode", 6), timeout=3)
 
+        sim = one.farm.printers["p1"].sim  # a file of the printer's SD card selected instead
+        assert sim is not None
+        sim.inspect(lambda fw: fw.sd.add("card part.gcode", b"G28\nG1 X2\n"))
+        response = await one.client.post("/api/printer/sd", json={"command": "refresh"}, headers=headers)
+        assert response.status == 204, await response.text()
+        response = await one.client.post("/api/files/sdcard/card part.gcode", json={"command": "select"},
+                                         headers=headers)
+        assert response.status == 204, await response.text()
+        message = await until(ws, seen, "the card's file as the job", job_file("CARDPA~1.GCO", 10), timeout=3)
+        assert message["current"]["job"]["file"]["origin"] == "sdcard"
+        assert message["current"]["job"]["file"]["display"] == "card part.gcode"
+        assert message["current"]["state"]["flags"]["sdReady"] is True
+        await put("b.gcode", b"G1 X1\n", select=True)  # and an upload again: the card's file is no longer the job
+        message = await until(ws, seen, "b.gcode as the job again", job_file("b.gcode", 6), timeout=3)
+        assert message["current"]["job"]["file"]["origin"] == "local"
+
 
 async def test_a_firmware_prompt_is_pushed_as_octoprints_prompt_plugin_message(two: PushFarm) -> None:
     """What OctoPrint's own client shows as a dialog: ``show`` with the choices, then ``close`` once answered."""

@@ -78,6 +78,13 @@ async def inproc(tmp_path: Path) -> AsyncIterator[InProcess]:
 
 
 @pytest.fixture
+async def inproc_slow(tmp_path: Path) -> AsyncIterator[InProcess]:
+    """One Marlin 2 printer ``p1`` in-process whose moves take (scaled) time, so a print's progress can be watched."""
+    async with in_process(tmp_path / "data", "p1", time_scale=0.01) as farm:
+        yield farm
+
+
+@pytest.fixture
 async def inproc2(tmp_path: Path) -> AsyncIterator[InProcess]:
     """Two printers ``p1`` and ``p2`` in-process, sharing the farm's queue."""
     async with in_process(tmp_path / "data", "p1", "p2") as farm:

@@ -222,6 +222,7 @@ ACTIONS: dict[str, Action] = {
     "motors_off": lambda farm, entry, body: control.motors_off(entry),
     "emergency_stop": lambda farm, entry, body: control.emergency_stop(entry),
     "connect": lambda farm, entry, body: control.connect(entry),
+    "card_init": lambda farm, entry, body: control.init_card(entry, must_mount=True),
     "disconnect": lambda farm, entry, body: control.disconnect(entry),
     "answer": lambda farm, entry, body: _sync(lambda e: e.printer.answer_prompt(as_int(body.get("choice"), "choice",
                                                                                       minimum=0)), entry),

@@ -12,8 +12,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,11 +27,15 @@ from farmctl.reactor import Reactor
 from farmctl.profiles import DEFAULT_PROFILE, FirmwareProfile, get_profile, load_profiles, match_firmware
 from farmctl.protocol import gcode
 from farmctl.protocol.meatpack import firmware_unpacks
+from farmctl.printer.commands import COMMAND_TAG, CommandWaiters, sendable
+from farmctl.printer.prompts import PROMPT_ACTIONS, Prompt, PromptDraft
+from farmctl.printer.sd_print import SdEnd, SdPrint
+from farmctl.printer.states import ENDED, RUNNING, TRANSITIONS, JobOutcome, JobResult, PrinterState, PrintEvent
 from farmctl.protocol.replies import (
-    Capability, FatalError, FirmwareInfo, HostAction, Ok, SdEvent, SdStatus, Start, Temperatures, UnknownCommand,
+    Capability, FatalError, FirmwareInfo, HostAction, Ok, SdStatus, Start, Temperatures, UnknownCommand,
 )
 from farmctl.protocol.sdnames import short_name
-from farmctl.sd import SD_PROGRESS_INTERVAL, CardState, SdCard, SdCommands, sd_commands
+from farmctl.sd import CardState, SdCard, SdCommands, sd_commands
 from farmctl.protocol.events import Acknowledged, NotResponding, SenderStats
 from farmctl.terminal import Terminal
 
@@ -41,80 +43,13 @@ if TYPE_CHECKING:
     from farmctl.workers import SerialWorkers
     from farmctl.workers.remote_link import WorkerLink
 
+__all__ = ["JobOutcome", "JobResult", "PrintEvent", "Printer", "PrinterState", "Prompt"]
+
 HANDSHAKE_RETRY = 2.0
 TEMPERATURE_INTERVAL = 2.0
 TEMPERATURE_HISTORY = 900
 """Temperature reports kept for the dashboard's chart and OctoPrint's ``?history=true`` (30 minutes at one per 2 s)."""
 COOLDOWN_COMMANDS = ("M104 S0", "M140 S0", "M107")
-
-
-class PrinterState(Enum):
-    OFFLINE = "Offline"
-    CONNECTING = "Connecting"
-    OPERATIONAL = "Operational"
-    STARTING = "Starting"  # the file is being checked before its first line is sent
-    PRINTING = "Printing"
-    PAUSING = "Pausing"
-    PAUSED = "Paused"
-    CANCELLING = "Cancelling"
-    TRANSFERRING = "Transferring file to SD"
-    ERROR = "Error"
-
-
-_S = PrinterState
-_RUNNING = frozenset({_S.PRINTING, _S.PAUSING, _S.PAUSED})
-_TRANSITIONS: dict[PrinterState, frozenset[PrinterState]] = {
-    _S.OFFLINE: frozenset({_S.CONNECTING}),
-    _S.CONNECTING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.OPERATIONAL: frozenset({_S.STARTING, _S.PRINTING, _S.TRANSFERRING, _S.ERROR, _S.OFFLINE, _S.CONNECTING}),
-    _S.STARTING: frozenset({_S.PRINTING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.TRANSFERRING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.PRINTING: frozenset({_S.PAUSING, _S.PAUSED, _S.CANCELLING, _S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.PAUSING: frozenset({_S.PAUSED, _S.CANCELLING, _S.PRINTING, _S.ERROR, _S.OFFLINE}),
-    _S.PAUSED: frozenset({_S.PRINTING, _S.CANCELLING, _S.ERROR, _S.OFFLINE}),
-    _S.CANCELLING: frozenset({_S.OPERATIONAL, _S.ERROR, _S.OFFLINE}),
-    _S.ERROR: frozenset({_S.CONNECTING, _S.OFFLINE}),
-}
-
-
-class JobOutcome(Enum):
-    DONE = "done"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-class PrintEvent(Enum):
-    """The moments of a print that clients are told about; the value is OctoPrint's event name."""
-
-    STARTED = "PrintStarted"
-    PAUSED = "PrintPaused"
-    RESUMED = "PrintResumed"
-    DONE = "PrintDone"
-    FAILED = "PrintFailed"
-    CANCELLED = "PrintCancelled"
-
-
-_ENDED = {JobOutcome.DONE: PrintEvent.DONE, JobOutcome.FAILED: PrintEvent.FAILED,
-          JobOutcome.CANCELLED: PrintEvent.CANCELLED}
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    """A question the firmware puts to a person through the host (``//action:prompt_*``), answered by M876."""
-
-    text: str
-    choices: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, str | list[str]]:
-        return {"text": self.text, "choices": list(self.choices)}
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    outcome: JobOutcome
-    reason: str
-    commands_acknowledged: int
-    seconds: float
 
 
 class Printer:
@@ -150,7 +85,7 @@ class Printer:
         self._z = gcode.ZHeight()  # followed by prints and commands alike; unknown again after a reset
         self.prompt: Prompt | None = None
         """The firmware's open question (filament change, purge more?), None when none is shown."""
-        self._prompt_draft: tuple[str, list[str]] = ("", [])
+        self._prompt_draft = PromptDraft()
         self.handshake_timeout = handshake_timeout
         self._on_change = on_change
         self._on_print = on_print
@@ -162,8 +97,7 @@ class Printer:
             SerialLink(port, self.baud, self.profile, self._on_events, reactor=serving)
             if serving is None or isinstance(serving, Reactor)
             else serving.link(port, self.baud, self.profile, self._on_events))
-        self._ack_waiters: dict[int, asyncio.Future[None]] = {}
-        self._next_tag = 0
+        self._commands = CommandWaiters(self._link)
         self._feed: FeedSpec | None = None  # the print streamed from this host, while it runs
         self._job_done: asyncio.Future[JobResult] | None = None
         self._check: asyncio.Future[JobSummary] | None = None  # the file being checked while STARTING
@@ -172,9 +106,7 @@ class Printer:
         self._session_ready = asyncio.Event()
         self.sd = SdCard(lambda command: self.command(command, timeout=30))
         """The printer's SD card (known after connecting, when the firmware has SD support)."""
-        self._sd_printing: str | None = None  # the 8.3 name of the SD print under way
-        self._sd_started = False  # M24 was acknowledged: a "Not SD printing" now means it stopped
-        self._sd_poller: asyncio.Task[None] | None = None
+        self._sd_print: SdPrint | None = None  # the print from the card under way
         self._transferring = False
 
     # -- state ---------------------------------------------------------------------------------
@@ -182,7 +114,7 @@ class Printer:
     def _set_state(self, new: PrinterState, error: str = "") -> None:
         if new == self.state:
             return
-        if new not in _TRANSITIONS[self.state]:
+        if new not in TRANSITIONS[self.state]:
             raise RuntimeError(f"printer {self.name}: no transition {self.state.name} -> {new.name}")
         self._log.info("%s -> %s %s", self.state.value, new.value, error)
         self.state = new
@@ -305,13 +237,7 @@ class Printer:
 
     def sendable(self, text: str) -> str:
         """The command as it will be sent ("" for a comment), or FarmctlError 400 if the firmware would mangle it."""
-        try:
-            command = gcode.clean(text)
-            if command:
-                gcode.check_length(command, self.profile.max_line_length)
-        except gcode.GcodeError as exc:
-            raise FarmctlError(f"{text!r}: {exc}") from None
-        return command
+        return sendable(text, self.profile.max_line_length)
 
     async def command(self, text: str, timeout: float | None = 30.0) -> None:
         """Send one command (ahead of job lines) and wait for its ok."""
@@ -320,18 +246,11 @@ class Printer:
             return
         if self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
             raise FarmctlError(f"printer {self.name} is not operational", 409)
-        if gcode.is_emergency(command) and self.capabilities.get("EMERGENCY_PARSER"):
-            self._link.apply(Emergency(command))
-            return
-        self._next_tag += 1
-        tag = self._next_tag
-        future = asyncio.get_running_loop().create_future()
-        self._ack_waiters[tag] = future
-        self._link.apply(Submit(command, ("cmd", tag), urgent=True))
-        try:
-            await asyncio.wait_for(asyncio.shield(future), None if gcode.is_long_running(command) else timeout)
-        finally:
-            self._ack_waiters.pop(tag, None)
+        await self._commands.send(command, timeout, bool(self.capabilities.get("EMERGENCY_PARSER")))
+
+    def _submit_urgent(self, command: str) -> None:
+        """Send a command ahead of job lines without waiting for its ok."""
+        self._link.apply(Submit(command, urgent=True))
 
     async def _poll_temperatures(self) -> None:
         """M105 every few seconds unless the firmware reports on its own; never queue a second one."""
@@ -382,12 +301,10 @@ class Printer:
         tag = event.tag
         if event.command == "M110 N0" and tag is None:
             self._session_ready.set()
-        elif isinstance(tag, tuple) and tag[0] == "cmd":
+        elif isinstance(tag, tuple) and tag[0] == COMMAND_TAG:
             self._z.follow(event.command)
             self._note_target(event.command)
-            future = self._ack_waiters.get(tag[1])
-            if future and not future.done():
-                future.set_result(None)
+            self._commands.acknowledged(tag[1])
 
     def _note_target(self, command: str) -> None:
         """A target the firmware took shows at once, as OctoPrint shows it, not at the next report."""
@@ -420,15 +337,8 @@ class Printer:
             self.resume()
         elif name == "cancel":
             self.cancel()
-        elif name == "prompt_begin":
-            self._prompt_draft = (action.argument, [])
-        elif name in ("prompt_button", "prompt_choice"):
-            self._prompt_draft[1].append(action.argument)
-        elif name == "prompt_show":
-            text, choices = self._prompt_draft
-            self._set_prompt(Prompt(text, tuple(choices)))
-        elif name == "prompt_end":
-            self._set_prompt(None)
+        elif name in PROMPT_ACTIONS:
+            self._set_prompt(self._prompt_draft.heard(name, action.argument, self.prompt))
 
     def _set_prompt(self, prompt: Prompt | None) -> None:
         if prompt != self.prompt:
@@ -445,8 +355,7 @@ class Printer:
         prompt = self.prompt
         if prompt is None or self.state in (PrinterState.OFFLINE, PrinterState.ERROR):
             raise FarmctlError(f"printer {self.name} is not asking anything", 409)
-        if not 0 <= choice < max(1, len(prompt.choices)):
-            raise FarmctlError(f"choice {choice} is not one of the {len(prompt.choices)} offered", 400)
+        prompt.check_choice(choice)
         self._set_prompt(None)
         answer = f"M876 S{choice}"
         self._link.apply(Emergency(answer) if self.capabilities.get("EMERGENCY_PARSER") else Submit(answer, urgent=True))
@@ -460,10 +369,7 @@ class Printer:
             self._set_state(PrinterState.ERROR, reason)
 
     def _fail_waiters(self, reason: str) -> None:
-        for future in self._ack_waiters.values():
-            if not future.done():
-                future.set_exception(FarmctlError(reason, 409))
-        self._ack_waiters.clear()
+        self._commands.fail_all(reason)
 
     # -- printing -------------------------------------------------------------------------------
 
@@ -532,54 +438,44 @@ class Printer:
     # -- printing from the SD card ------------------------------------------------------------------
 
     async def print_sd(self, name: str) -> JobResult:
-        """Print a file from the printer's own card (M23, M24); returns when the firmware says it is done,
-        or the print ended otherwise. Progress comes from M27 (by itself with AUTOREPORT_SD_STATUS)."""
+        """Print a file from the printer's own card; returns when the firmware says it is done, or the
+        print ended otherwise."""
+        return await (await self.start_sd_print(name))
+
+    async def start_sd_print(self, name: str) -> asyncio.Future[JobResult]:
+        """Select a file of the card (M23) and start it (M24); the print's result to await. Progress
+        comes from M27 (by itself with AUTOREPORT_SD_STATUS). Raises FarmctlError (409 when not ready,
+        404 when the card has no such file) if it does not start; the printer is then as it was."""
         self.check_ready()
         listed = self.sd.find(name)
         size = await self.sd.select(listed.name if listed else name)
         self.check_ready()
         display = listed.display if listed else name
         self.progress = JobProgress(Path(display), size, 0, sd=True)
-        self._sd_printing, self._sd_started = listed.name if listed else name, False
+        sd_print = self._sd_print = SdPrint(listed.name if listed else name, self._sd_commands, self._submit_urgent)
         self._job_done = done = asyncio.get_running_loop().create_future()
         self._set_state(PrinterState.PRINTING)
         self._emit(PrintEvent.STARTED)
         try:
-            await self.command("M24")
-            self._sd_started = True
-            if self._sd_commands.autoreport:
-                await self.command(f"M27 S{SD_PROGRESS_INTERVAL}")
-            else:
-                self._sd_poller = asyncio.create_task(self._poll_sd(), name=f"{self.name} SD progress")
+            await sd_print.start(self.command, self.name)
         except FarmctlError as exc:
             if not done.done():
                 self._finish(JobOutcome.FAILED, f"the SD print did not start: {exc.message}")
                 if self.state == PrinterState.PRINTING:
                     self._set_state(PrinterState.OPERATIONAL)
-        return await done
-
-    async def _poll_sd(self) -> None:
-        while self._sd_printing is not None:
-            await asyncio.sleep(SD_PROGRESS_INTERVAL)
-            self._link.apply(Submit("M27", urgent=True))
+        return done
 
     def _on_sd(self, event: SdStatus | UnknownCommand) -> None:
         self.sd.heard(event)
-        if self._sd_printing is None or not isinstance(event, SdStatus) or self._job_done is None \
-                or self._job_done.done():
+        sd_print = self._sd_print
+        if sd_print is None or not isinstance(event, SdStatus) or self._job_done is None or self._job_done.done():
             return
-        if event.event is SdEvent.PRINTING and self.progress is not None and event.current is not None:
-            self.progress.offset = event.current
-            if event.total:
-                self.progress.size = event.total
-        elif event.event is SdEvent.DONE:
-            if self.progress is not None:
-                self.progress.offset = self.progress.size
-            self._finish(JobOutcome.DONE, "the printer finished the file on its SD card")
-        elif event.event is SdEvent.NOT_PRINTING and self._sd_started and self.state != PrinterState.PAUSED:
-            # no "Done printing file": stopped on the printer itself (an abort from its screen)
+        ended = sd_print.heard(event, self.progress, paused=self.state == PrinterState.PAUSED)
+        if ended is SdEnd.DONE:
+            self._finish(JobOutcome.DONE, ended.value)
+        elif ended is SdEnd.STOPPED:
             self._set_state(PrinterState.CANCELLING)
-            self._finish(JobOutcome.CANCELLED, "the SD print was stopped on the printer")
+            self._finish(JobOutcome.CANCELLED, ended.value)
 
     async def upload_sd(self, path: Path, name: str) -> str:
         """Write a file to the card (M28 <8.3 name>, its lines, M29) through the same numbered,
@@ -608,7 +504,7 @@ class Printer:
     @property
     def job_running(self) -> bool:
         """A print is under way, streamed or from the SD card: printing, pausing or paused."""
-        return self.state in _RUNNING and (self._feed is not None or self._sd_printing is not None)
+        return self.state in RUNNING and (self._feed is not None or self._sd_print is not None)
 
     def _require_job(self) -> None:
         if not self.job_running:
@@ -620,8 +516,8 @@ class Printer:
         self._require_job()
         if self.state != PrinterState.PRINTING:
             return  # pausing or paused already
-        if self._sd_printing is not None:
-            self._link.apply(Submit("M25", urgent=True))
+        if self._sd_print is not None:
+            self._submit_urgent("M25")
             self._set_state(PrinterState.PAUSED)
             self._emit(PrintEvent.PAUSED)
             return
@@ -632,8 +528,8 @@ class Printer:
         """Feed job lines again after a pause (M24 for an SD print); nothing to do while printing.
         409 with no print."""
         self._require_job()
-        if self.state == PrinterState.PAUSED and self._sd_printing is not None:
-            self._link.apply(Submit("M24", urgent=True))
+        if self.state == PrinterState.PAUSED and self._sd_print is not None:
+            self._submit_urgent("M24")
             self._set_state(PrinterState.PRINTING)
             self._emit(PrintEvent.RESUMED)
         elif self.state in (PrinterState.PAUSED, PrinterState.PAUSING) and self._feed is not None:
@@ -660,9 +556,9 @@ class Printer:
             self._set_state(PrinterState.OPERATIONAL)
             return
         self._require_job()
-        if self._sd_printing is not None:  # the firmware prints: tell it to stop, as its profile says
-            self._link.apply(*(Submit(command, urgent=True) for command in (*self._sd_commands.cancel,
-                                                                             *COOLDOWN_COMMANDS)))
+        if self._sd_print is not None:  # the firmware prints: tell it to stop, as its profile says
+            for command in (*self._sd_print.commands.cancel, *COOLDOWN_COMMANDS):
+                self._submit_urgent(command)
             self._set_state(PrinterState.CANCELLING)
             self._finish(JobOutcome.CANCELLED, "cancelled")
             return
@@ -697,17 +593,13 @@ class Printer:
                            progress.elapsed(now) if progress else 0.0)
         self._link.stop_feed()
         self._feed = None
-        if self._sd_printing is not None:
-            self._sd_printing = None
-            if self._sd_poller is not None:
-                self._sd_poller.cancel()
-                self._sd_poller = None
-            elif self._sd_commands.autoreport and self.state not in (PrinterState.OFFLINE, PrinterState.ERROR):
-                self._link.apply(Submit("M27 S0", urgent=True))
+        if self._sd_print is not None:
+            self._sd_print.stop_reports(connected=self.state not in (PrinterState.OFFLINE, PrinterState.ERROR))
+            self._sd_print = None
         self._job_done.set_result(result)
         self._log.info("print of %s ended: %s (%s), %d commands acknowledged in %.0f s",
                        progress.path.name if progress else "?", outcome.value, reason,
                        result.commands_acknowledged, result.seconds)
-        self._emit(_ENDED[outcome], reason)
+        self._emit(ENDED[outcome], reason)
         if outcome != JobOutcome.FAILED and self.state != PrinterState.OPERATIONAL:
             self._set_state(PrinterState.OPERATIONAL)
