@@ -15,6 +15,7 @@ MAX_LINE_LENGTH = 95
 
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 _EMERGENCY = frozenset({"M108", "M112", "M410", "M524", "M876"})
+_MOVES = frozenset({"G0 ", "G1 ", "G2 ", "G3 "})
 _LONG_RUNNING = frozenset({"G28", "G29", "G30", "G33", "G34", "M109", "M190", "M191", "M303", "M400", "M600", "M0", "M1"})
 
 
@@ -96,6 +97,8 @@ def is_emergency(command: str) -> bool:
 
 def is_long_running(command: str) -> bool:
     """Commands whose ``ok`` comes only after they finish, possibly minutes later."""
+    if command[:3] in _MOVES:
+        return False  # nearly every line of a print: asked once per line sent, so answered first
     return command_code(command) in _LONG_RUNNING
 
 

@@ -17,8 +17,9 @@ class SenderMode(Enum):
     """An ok may have been lost or invented: an M105 resynchronises the window, and before the stream
     reports itself idle the last line is re-sent to ask the firmware where it is (``PROBING``)."""
     RECOVERING = "recovering"
-    """After a ``Resend:``: one re-sent line in flight until the firmware takes one; requests for the
-    line the recovery started from are the stale lines' complaints, not new requests."""
+    """After a ``Resend:``: one re-sent line in flight until the firmware takes one (its ok, or a
+    request for a later line); requests for the line the recovery started from are the stale lines'
+    complaints, not new requests."""
     PROBING = "probing"
     """The last line was re-sent to ask where the firmware is: nothing else goes out until it answers."""
     HALTED = "halted"

@@ -11,7 +11,8 @@ sender's job is to keep the stream flowing without ever losing a line:
   again, destroying whatever re-sent lines already waited there. So a resend is followed by a
   short *recovery*: one line in flight until the firmware takes a re-sent line, the repeated
   requests for that line are not acted on (one resend per burst), and a re-sent line that
-  vanished in a flush is sent again after a quiet moment. The ``ok`` that follows a ``Resend:``
+  vanished in a flush is sent again after a quiet moment (a request for a later line then ends the
+  recovery: the firmware had a copy, only its ok was late or lost). The ``ok`` that follows a ``Resend:``
   is not a new credit, and a requested number must fit what was really sent;
 * anonymous ``ok`` s are matched to lines in send order (ADVANCED_OK names the line). Anything
   that makes that matching uncertain (a garbled reply, a resend, an unknown command) marks the
@@ -231,6 +232,11 @@ class Sender:
 
     def _m105_in_flight(self) -> int:
         return sum(1 for t in self._inflight if t.line is not None and t.line.command == _M105)
+
+    def _only_own_m105s_in_flight(self) -> bool:
+        """Nothing in flight but M105s the sender slipped in (their ``ok T:`` may have been taken by
+        an earlier one whose own was lost: another M105 would only be taken for this one in turn)."""
+        return all(t.line is not None and not t.line.submitted and t.line.command == _M105 for t in self._inflight)
 
     def _m105_waiting(self) -> bool:
         return any(command == _M105 for command, _, _ in self._urgent)
@@ -517,17 +523,27 @@ class Sender:
             self._doubt()
             return []
         self._implausible = None
+        recovered = False
         if self._mode is _M.PROBING:
             self._set_mode(_M.DOUBTFUL)  # the answer to the probe: acted on below
-        elif self._mode is _M.RECOVERING and number == self._recovery_line:
-            # A stale line's complaint, or our re-sent line was garbled or flushed: the quiet timer decides.
-            self.stats.resend_requests_ignored += 1
-            return []
+        elif self._mode is _M.RECOVERING:
+            if number == self._recovery_line:
+                # A stale line's complaint, or our re-sent line was garbled or flushed: the quiet timer decides.
+                self.stats.resend_requests_ignored += 1
+                return []
+            # Past the line the recovery started from: the firmware took a copy of it (one the quiet
+            # timer gave up for lost, or one whose ok was lost), so every stale line is behind us.
+            recovered = number > self._recovery_line
         self._unsure()
         rejected_from = min((t.seq for t in self._inflight if t.number is not None and t.number >= number),
                             default=self._seq + 1)
         self._inflight = deque(t for t in self._inflight if t.seq < rejected_from)
         self._inflight_bytes = sum(t.size for t in self._inflight)
+        if recovered:
+            # The copy still in flight is rejected, but the ok of the copy taken may still come (it
+            # ran late) or was lost: it keeps its place, and an M105's ok T: settles which.
+            self._set_mode(_M.DOUBTFUL)
+            self._doubt()
         if number >= self._next_number:
             self._resend_cursor = None
             if not self._inflight and not self._unsent():
@@ -536,6 +552,8 @@ class Sender:
                 self._set_mode(_M.DOUBTFUL)
             return []
         self._resend_cursor = number
+        if recovered:
+            return [Resending(number)]  # at the full window: no stale line is left to flush it
         self._set_mode(_M.RECOVERING)
         self._recovery_line = number
         self._recovery_seq = self._seq
@@ -598,6 +616,13 @@ class Sender:
             if not self._inflight or now - self._quiet_since < TICKLE_QUIET:
                 return []
             self._quiet_since = now
+            if self._only_own_m105s_in_flight():
+                # Half a second of silence behind nothing but our own M105s: they were answered (and
+                # the answers taken by an older one) or lost. Let them go; the probe asks where it is.
+                self._inflight.clear()
+                self._inflight_bytes = 0
+                self._unsure()
+                return []
             timeout = self._timeout()
             if now - self._last_progress < timeout:
                 # Not during G28, M109...: silence is their nature. At most two M105s unanswered: one
