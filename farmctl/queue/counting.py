@@ -59,13 +59,14 @@ def first_mismatch(item: SetRecord, loaded: Sequence[str | None]) -> tuple[int, 
 
 
 def _printable(
-    jobs: Iterable[JobRecord], free: Mapping[int, int], profile: str | None,
+    jobs: Iterable[JobRecord], reserved: Mapping[int, int], profile: str | None,
     materials: Sequence[str | None] | None,
 ) -> Iterator[tuple[JobRecord, SetRecord]]:
-    """The sets with a free copy this printer may print, best first (queue, job and set order)."""
+    """The sets with a copy no open run reserves that this printer may print, best first (queue,
+    job and set order)."""
     for job in jobs:
         for item in job.sets:
-            if free.get(item.id, 0) > 0 and profile_allows(item, profile) and materials_match(item, materials):
+            if item.remaining - reserved.get(item.id, 0) > 0 and profile_allows(item, profile) and materials_match(item, materials):
                 yield job, item
 
 
@@ -102,7 +103,7 @@ class Counting:
             if await tx.runs.open(printer):
                 raise busy
             jobs = await tx.jobs.printable(queues)
-            for job, item in _printable(jobs, await tx.copies.free_per_set(), profile, materials):
+            for job, item in _printable(jobs, await tx.runs.open_per_set(), profile, materials):
                 if not await tx.copies.take(item.id):
                     continue
                 try:
@@ -122,7 +123,7 @@ class Counting:
         """Whether a claim would find a copy now (read only: nothing is reserved)."""
         async with self._db.read() as tx:
             jobs = await tx.jobs.printable(queues)
-            return next(_printable(jobs, await tx.copies.free_per_set(), profile, materials), None) is not None
+            return next(_printable(jobs, await tx.runs.open_per_set(), profile, materials), None) is not None
 
     async def waiting_for_material(
         self, profile: str | None, materials: Sequence[str | None] | None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
@@ -132,8 +133,8 @@ class Counting:
         if materials is None:
             return None
         async with self._db.read() as tx:
-            jobs, free = await tx.jobs.printable(queues), await tx.copies.free_per_set()
-        for _, item in _printable(jobs, free, profile, None):
+            jobs, reserved = await tx.jobs.printable(queues), await tx.runs.open_per_set()
+        for _, item in _printable(jobs, reserved, profile, None):
             return None if materials_match(item, materials) else item
         return None
 

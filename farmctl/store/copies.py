@@ -30,11 +30,6 @@ class CopyRows(Rows):
         """These sets' ``remaining`` or open runs changed in this transaction: settle them at its end."""
         self._touched.update(int(i) for i in set_ids if i is not None)
 
-    async def free_per_set(self) -> dict[int, int]:
-        """How many copies of each set no one holds (sets with none are left out)."""
-        rows = await self._sql.all("SELECT set_id, COUNT(*) AS n FROM copies GROUP BY set_id")
-        return {r["set_id"]: r["n"] for r in rows}
-
     async def take(self, set_id: int) -> bool:
         """Take one free copy of the set, passing over copies other claimers hold; False if none is left.
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from farmctl.errors import FarmctlError
 from farmctl.store.dialect import LockStrength, numbered_placeholders, postgresql_ddl, row_lock
-from farmctl.store.sql import ConstraintViolation, Row, Sql
+from farmctl.store.sql import ConstraintViolation, DatabaseBusy, Row, Sql
 
 WRITE_LOCK = 0x6661726D  # "farm": the advisory lock every write transaction holds
 POOL_SIZE = 4
@@ -124,11 +124,18 @@ class PostgresBackend:
             if write:
                 async with conn.transaction():
                     if lock_database:
-                        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                        await self._lock_database(conn)
                     yield PostgresSql(conn)
             else:
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     yield PostgresSql(conn)
+
+    async def _lock_database(self, conn: Any) -> None:
+        """The write lock, waited for up to the busy timeout, then refused as SQLite refuses."""
+        try:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+        except TimeoutError:
+            raise DatabaseBusy(self.where) from None
 
     async def has_table(self, sql: Sql, name: str) -> bool:
         return await sql.one("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "

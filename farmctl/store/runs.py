@@ -58,6 +58,10 @@ class RunRows(Rows):
                                        AND (node IS NULL OR node NOT IN ({marks})) ORDER BY id""", live)
         return [_run_record(r) for r in rows]
 
+    async def open_per_set(self) -> dict[int, int]:
+        rows = await self._sql.all("SELECT set_id, COUNT(*) AS n FROM runs WHERE result IS NULL GROUP BY set_id")
+        return {r["set_id"]: r["n"] for r in rows}
+
     async def close(self, run_id: int, result: RunResult, end: float) -> None:
         await self._freeing(run_id)
         await self._sql.write('UPDATE runs SET result = ?, "end" = ? WHERE id = ? AND result IS NULL',

@@ -15,7 +15,7 @@ from databases import PostgresDatabase, query
 from queue_helpers import Clock, make_job
 
 from farmctl.queue import NodeClock, QueueModel
-from farmctl.store import RunResult, Store
+from farmctl.store import DatabaseBusy, RunResult, Store
 from farmctl.store.postgres import WRITE_LOCK
 
 CLAIMERS = 12
@@ -144,3 +144,28 @@ async def test_a_claim_passes_over_a_held_copy_and_the_write_lock_without_waitin
     finally:
         await other.close()
     assert await _overbooked(url) == []
+
+
+async def test_a_write_waits_for_the_write_lock_up_to_the_busy_timeout_while_claims_go_on(url: str) -> None:
+    import asyncpg
+
+    store = await Store.open(url, busy_timeout=0.5)
+    other = await asyncpg.connect(url)
+    try:
+        model = QueueModel.over(store, clock=Clock())
+        job_id = await make_job(model, [("A", 2)])
+        held = other.transaction()
+        await held.start()
+        await other.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)  # another node's long write
+        claim = await asyncio.wait_for(model.counting.claim("p1"), timeout=5)
+        assert claim is not None and claim.set.path == "A"
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy):
+            await model.jobs.edit_job({"id": job_id, "name": "renamed"})
+        assert 0.4 < time.monotonic() - started < 3
+        await held.rollback()
+        assert (await model.jobs.get_job(job_id)).name == "j", "the refused edit changed nothing"
+        await model.counting.finish_run(claim.run.id, RunResult.SUCCESS)
+    finally:
+        await other.close()
+        await store.close()

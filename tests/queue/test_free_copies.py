@@ -3,9 +3,11 @@ runs) of them through every change the queue makes, and an older database gets t
 
 from __future__ import annotations
 
+import pytest
 from databases import Database, execute, query
 from queue_helpers import Clock, make_job
 
+from farmctl.errors import FarmctlError
 from farmctl.queue import QueueModel
 from farmctl.store import LATEST_VERSION, RunResult, Store
 
@@ -104,3 +106,14 @@ async def test_migrating_an_older_queue_gives_each_set_its_free_copies(database:
         assert printed == ["A", "A", "A", "B", "A", "A", "A", "B", "C", "C"]
     finally:
         await store.close()
+
+
+async def test_a_set_owes_at_most_ten_thousand_copies(model: QueueModel, database: Database) -> None:
+    with pytest.raises(FarmctlError, match="count must be at most 10000, not 10001"):
+        await model.jobs.add_set({"path": "A", "count": 10_001})
+    job_id = await make_job(model, [("A", 10_000)])
+    a = (await model.jobs.get_job(job_id)).sets[0]
+    with pytest.raises(FarmctlError, match="remaining must be at most 10000"):
+        await model.jobs.edit_job({"id": job_id, "sets": [{"id": a.id, "path": "A", "remaining": 10**12}]})
+    assert await query(database, "SELECT COUNT(*) FROM copies") == [(10_000,)]
+    assert await query(database, "SELECT COUNT(*) FROM jobs") == [(1,)], "the refused set added no job"
