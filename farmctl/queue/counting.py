@@ -66,7 +66,8 @@ def _printable(
     job and set order)."""
     for job in jobs:
         for item in job.sets:
-            if item.remaining - reserved.get(item.id, 0) > 0 and profile_allows(item, profile) and materials_match(item, materials):
+            free = item.remaining - reserved.get(item.id, 0)
+            if free > 0 and profile_allows(item, profile) and materials_match(item, materials):
                 yield job, item
 
 

@@ -34,16 +34,22 @@ class CopyRows(Rows):
         """Take one free copy of the set, passing over copies other claimers hold; False if none is left.
 
         The set row is share-locked first (waiting only for a settle of this set), the copy second,
-        so a claimer never holds a copy while it waits."""
+        so a claimer never holds a copy while it waits. A set that had no copy for it is let go
+        at once (its savepoint rolled back releases the lock): a claimer trying its next set
+        holds nothing a settle could be waiting for, so no two transactions ever wait on each other."""
+        await self._sql.write("SAVEPOINT take_copy")
+        row = None
         if await self._sql.one(f"SELECT id FROM sets WHERE id = ?{self._sql.row_lock('KEY SHARE')}",
-                               (set_id,)) is None:
-            return False
-        row = await self._sql.one(
-            f"SELECT id FROM copies WHERE set_id = ? LIMIT 1{self._sql.row_lock('UPDATE', skip_locked=True)}",
-            (set_id,))
+                               (set_id,)) is not None:
+            row = await self._sql.one(
+                f"SELECT id FROM copies WHERE set_id = ? LIMIT 1{self._sql.row_lock('UPDATE', skip_locked=True)}",
+                (set_id,))
         if row is None:
+            await self._sql.write("ROLLBACK TO SAVEPOINT take_copy")
+            await self._sql.write("RELEASE SAVEPOINT take_copy")
             return False
         await self._sql.write("DELETE FROM copies WHERE id = ?", (row["id"],))
+        await self._sql.write("RELEASE SAVEPOINT take_copy")
         return True
 
     async def settle(self) -> None:
