@@ -25,9 +25,11 @@ _BOOL_SET_COLUMNS = frozenset({"sd"})
 
 # Who holds the job is the printer of its latest open run: read, never stored, so a claim writes
 # no job row (claims of one job's copies on several nodes would queue behind that row's lock).
+# (One grouped pass over the open runs, not a lookup per job: a queue of 10,000 jobs is read whole.)
 _JOB_SELECT = """SELECT j.id, q.name AS queue, j.name, j.rank, j.count, j.remaining, j.created, j.draft,
-    (SELECT r.printer FROM runs r WHERE r.job_id = j.id AND r.result IS NULL ORDER BY r.id DESC LIMIT 1)
-    AS acquired_by, j.archived FROM jobs j JOIN queues q ON q.id = j.queue_id"""
+    held.printer AS acquired_by, j.archived FROM jobs j JOIN queues q ON q.id = j.queue_id
+    LEFT JOIN (SELECT r.job_id, r.printer FROM runs r WHERE r.id IN
+               (SELECT MAX(id) FROM runs WHERE result IS NULL GROUP BY job_id)) held ON held.job_id = j.id"""
 
 
 @functools.lru_cache(maxsize=4096)
