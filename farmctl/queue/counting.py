@@ -2,10 +2,12 @@
 
 Concurrency design: copies are reserved per claim. An open run (result NULL) *is* the
 reservation: a set offers ``remaining - open runs on it`` copies, so two printers serving one
-queue can print the same job side by side but never the same copy. The decision and the run
-insert happen in one ``BEGIN IMMEDIATE`` transaction, which SQLite serialises across
-connections and processes. ``acquired_by`` is kept for the API: the printer of the job's latest
-open run, cleared when the job has none (so it also clears when the job runs out of work).
+queue can print the same job side by side but never the same copy. The store keeps those free
+copies as rows (``store.copies``); a claim takes one and opens its run in one transaction. On
+SQLite that is a ``BEGIN IMMEDIATE`` transaction, serialised across connections and processes;
+on PostgreSQL it locks only the copy it takes (``FOR UPDATE SKIP LOCKED``), so the printers of
+many nodes claim at once and none waits for a copy another is taking. ``acquired_by`` (for the
+API) is the printer of the job's latest open run, read from the runs.
 
 Crash safety: ``finish_run`` closes the run and decrements in one transaction, so either both
 happened or neither did. ``recover_after_crash`` turns open runs into ``aborted`` and decrements
@@ -14,14 +16,14 @@ nothing: a copy that was printing when farmctl died is still owed exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import FarmctlError
 from farmctl.queue.db import QueueDb, job_of
 from farmctl.queue.validate import as_id
-from farmctl.store import LOCAL_QUEUE, JobRecord, RunRecord, RunResult, SetRecord, Tx
+from farmctl.store import LOCAL_QUEUE, ConstraintViolation, JobRecord, RunRecord, RunResult, SetRecord, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +58,17 @@ def first_mismatch(item: SetRecord, loaded: Sequence[str | None]) -> tuple[int, 
     return None
 
 
-def _pick(
-    jobs: Iterable[JobRecord], reserved: dict[int, int], profile: str | None,
+def _printable(
+    jobs: Iterable[JobRecord], reserved: Mapping[int, int], profile: str | None,
     materials: Sequence[str | None] | None,
-) -> tuple[JobRecord, SetRecord] | None:
+) -> Iterator[tuple[JobRecord, SetRecord]]:
+    """The sets with a copy no open run reserves that this printer may print, best first (queue,
+    job and set order)."""
     for job in jobs:
         for item in job.sets:
             free = item.remaining - reserved.get(item.id, 0)
             if free > 0 and profile_allows(item, profile) and materials_match(item, materials):
-                return job, item
-    return None
+                yield job, item
 
 
 def _as_result(result: Any) -> RunResult:
@@ -92,20 +95,27 @@ class Counting:
         queues: Sequence[str] = (LOCAL_QUEUE,),
         materials: Sequence[str | None] | None = None,
     ) -> Claim | None:
-        """Reserve the next printable copy for ``printer``, or None when there is none for it."""
-        async with self._db.write() as tx:
+        """Reserve the next printable copy for ``printer``, or None when there is none for it.
+
+        A set whose free copies other printers are taking at this instant is passed over for the
+        next one; a copy is only ever taken by one claim."""
+        busy = FarmctlError(f"printer {printer!r} already has a print in progress", status=409)
+        async with self._db.claim() as tx:
             if await tx.runs.open(printer):
-                raise FarmctlError(f"printer {printer!r} already has a print in progress", status=409)
-            picked = _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials)
-            if picked is None:
-                return None
-            job, item = picked
-            run = await tx.runs.insert(
-                queue_name=job.queue, job_name=job.name, set_path=item.path, printer=printer,
-                start=self._db.clock(), job_id=job.id, set_id=item.id, node=self._db.node,
-            )
-            await tx.jobs.update(job.id, acquired_by=printer)
-            return Claim(run, await job_of(tx, job.id), item)
+                raise busy
+            jobs = await tx.jobs.printable(queues)
+            for job, item in _printable(jobs, await tx.runs.open_per_set(), profile, materials):
+                if not await tx.copies.take(item.id):
+                    continue
+                try:
+                    run = await tx.runs.insert(
+                        queue_name=job.queue, job_name=job.name, set_path=item.path, printer=printer,
+                        start=self._db.clock(), job_id=job.id, set_id=item.id, node=self._db.node,
+                    )
+                except ConstraintViolation:  # a claim for the same printer committed meanwhile
+                    raise busy from None
+                return Claim(run, await job_of(tx, job.id), item)
+            return None
 
     async def has_work(
         self, profile: str | None = None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
@@ -120,7 +130,8 @@ class Counting:
     ) -> SetRecord | None:
         """The set a claim would take a copy of now (read only: nothing is reserved)."""
         async with self._db.read() as tx:
-            picked = _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials)
+            jobs = await tx.jobs.printable(queues)
+            picked = next(_printable(jobs, await tx.runs.open_per_set(), profile, materials), None)
         return picked[1] if picked is not None else None
 
     async def waiting_for_material(
@@ -132,10 +143,8 @@ class Counting:
             return None
         async with self._db.read() as tx:
             jobs, reserved = await tx.jobs.printable(queues), await tx.runs.open_per_set()
-        for job in jobs:
-            for item in job.sets:
-                if item.remaining - reserved.get(item.id, 0) > 0 and profile_allows(item, profile):
-                    return None if materials_match(item, materials) else item
+        for _, item in _printable(jobs, reserved, profile, None):
+            return None if materials_match(item, materials) else item
         return None
 
     async def withdraw(self, run_id: int) -> None:
@@ -145,8 +154,6 @@ class Counting:
             if run is None or run.result is not None:
                 raise FarmctlError(f"run {run_id} is not open", status=409)
             await tx.runs.delete_open(run_id)
-            if run.job_id is not None:
-                await _update_acquired(tx, run.job_id)
 
     async def open_run(self, printer: str) -> RunRecord | None:
         """The run ``printer`` is printing now, if any."""
@@ -172,8 +179,6 @@ class Counting:
             await tx.runs.close(rid, outcome, self._db.clock())
             if outcome.consumes_copy:
                 await _consume(tx, run, outcome)
-            if run.job_id is not None:
-                await _update_acquired(tx, run.job_id)
             closed = await tx.runs.get(rid)
         assert closed is not None
         return closed
@@ -201,24 +206,20 @@ class Counting:
         return settled
 
     async def recover_after_crash(self) -> list[RunRecord]:
-        """At start: mark every open run ``aborted`` and clear acquisitions; return those runs.
+        """At start: mark every open run ``aborted`` (their jobs are no longer held); return those runs.
 
         Their copies stay owed (nothing is decremented). The returned runs name the printers
         whose print was interrupted, so the server can bring them back inactive and say why.
         """
         async with self._db.write() as tx:
-            interrupted = await settle_open_runs(tx, await tx.runs.open(), self._db.clock())
-            await tx.jobs.release_all()
-            return interrupted
+            return await settle_open_runs(tx, await tx.runs.open(), self._db.clock())
 
 
 async def settle_open_runs(tx: Tx, runs: Sequence[RunRecord], now: float) -> list[RunRecord]:
-    """Close these open runs as ``aborted`` (each only if still open) and recompute their jobs'
-    holders; nothing is consumed, so every copy stays owed. Returns the runs as now recorded."""
+    """Close these open runs as ``aborted`` (each only if still open); nothing is consumed, so
+    every copy stays owed (its copy is free again at commit). Returns the runs as now recorded."""
     for run in runs:
         await tx.runs.close(run.id, RunResult.ABORTED, now)
-    for job_id in {run.job_id for run in runs if run.job_id is not None}:
-        await _update_acquired(tx, job_id)
     return [r for r in [await tx.runs.get(run.id) for run in runs] if r is not None]
 
 
@@ -239,8 +240,3 @@ async def _consume(tx: Tx, run: RunRecord, outcome: RunResult) -> None:
     if left > 0:
         await tx.sets.refill(job.id)
 
-
-async def _update_acquired(tx: Tx, job_id: int) -> None:
-    holders = [r.printer for r in await tx.runs.open() if r.job_id == job_id]
-    if await tx.jobs.get(job_id) is not None:
-        await tx.jobs.update(job_id, acquired_by=holders[-1] if holders else None)

@@ -33,7 +33,11 @@ MAX_INT = 2**63 - 1
 """SQLite's largest integer: a larger id or count is refused, not overflowed."""
 
 
-def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+MAX_SET_COPIES = 10_000
+"""The most copies one set may owe: each is a row a claim can lock (``store.copies``)."""
+
+
+def as_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise FarmctlError(f"{name} must be an integer, not {value!r}")
     if isinstance(value, int):
@@ -51,6 +55,8 @@ def as_int(value: Any, name: str, *, minimum: int | None = None) -> int:
         raise FarmctlError(f"{name} must be at least {minimum}, not {number}")
     if not -MAX_INT <= number <= MAX_INT:
         raise FarmctlError(f"{name} is too large: at most {MAX_INT}")
+    if maximum is not None and number > maximum:
+        raise FarmctlError(f"{name} must be at most {maximum}, not {number}")
     return number
 
 
@@ -169,12 +175,13 @@ def as_set_fields(data: Mapping[str, Any], base: SetRecord | None = None) -> Set
         return data[key] if key in data else default
 
     path = as_set_path(pick("path", base.path if base else None))
-    count = as_int(pick("count", base.count if base else 1), "count", minimum=1)
+    count = as_int(pick("count", base.count if base else 1), "count", minimum=1, maximum=MAX_SET_COPIES)
     return SetFields(
         path=path,
         sd=as_bool(pick("sd", base.sd if base else False), "sd"),
         count=count,
-        remaining=as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0),
+        remaining=as_int(pick("remaining", base.remaining if base else count), "remaining", minimum=0,
+                         maximum=MAX_SET_COPIES),
         completed=as_int(pick("completed", base.completed if base else 0), "completed", minimum=0),
         metadata=as_metadata(pick("metadata", base.metadata if base else None)),
         materials=as_materials(pick("materials", base.materials if base else ())),

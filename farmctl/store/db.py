@@ -2,8 +2,10 @@
 migrated at open and written in transactions.
 
 Every change runs inside ``Store.transaction()``, which takes the backend's write lock up front
-(SQLite's ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so a read-then-write decision (which
-copy to print next) cannot race another connection, and commits or rolls back as one unit. Both
+(SQLite's ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so a read-then-write decision cannot
+race another connection, and commits or rolls back as one unit. A claim of a copy is the one
+write that, on PostgreSQL, locks rows instead (``FOR UPDATE SKIP LOCKED``, see ``copies``): many
+nodes' printers claim at once without queueing behind one lock. Both
 backends run the same statements and the same migrations; ``dialect`` holds what differs.
 """
 
@@ -35,7 +37,7 @@ class Backend(Protocol):
     where: str
     """The file or the URL (without a password), for messages."""
 
-    def transaction(self, write: bool) -> AbstractAsyncContextManager[Sql]: ...
+    def transaction(self, write: bool, lock_database: bool = True) -> AbstractAsyncContextManager[Sql]: ...
 
     def data_version(self) -> int: ...
 
@@ -91,13 +93,19 @@ class Store:
         return self._backend.data_version()
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:
+    async def transaction(self, *, write: bool = True, lock_database: bool = True) -> AsyncIterator[Tx]:
         """One unit of work: commit when the block ends, roll back if it raises.
 
         ``write=False`` gives a consistent read snapshot without taking the write lock.
+        ``lock_database=False`` is a claim's write: on PostgreSQL it takes row locks only (see
+        ``copies``), so claims of different copies run side by side; SQLite locks the file anyway.
+        Before a write commits, the sets it changed get their free copies back in balance.
         """
-        async with self._backend.transaction(write) as sql:
-            yield Tx(sql)
+        async with self._backend.transaction(write, lock_database) as sql:
+            tx = Tx(sql)
+            yield tx
+            if write:
+                await tx.copies.settle()
 
 
 async def _migrate(backend: Backend) -> int:

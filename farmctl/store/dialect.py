@@ -2,7 +2,8 @@
 
 The store's statements are written once, for SQLite, with ``?`` placeholders; ``RETURNING id``,
 ``ON CONFLICT ... DO UPDATE`` and partial indexes mean the same in both. What differs is small
-and lives here: numbered placeholders, and a few column types and one operator in the
+and lives here: numbered placeholders, row locks (SQLite has none: its write transaction
+already excludes every other writer), and a few column types and one operator in the
 migrations' DDL (an integer primary key is an identity column, REAL is single precision in
 PostgreSQL, GLOB is SQLite's own).
 """
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Literal
+
+LockStrength = Literal["UPDATE", "KEY SHARE"]
 
 _QUOTED_OR_MARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
 
@@ -28,6 +32,11 @@ def numbered_placeholders(sql: str) -> str:
         return f"${counter}"
 
     return _QUOTED_OR_MARK.sub(number, sql)
+
+
+def row_lock(strength: LockStrength, *, skip_locked: bool = False) -> str:
+    """The locking clause that ends a PostgreSQL ``SELECT``: ``FOR UPDATE SKIP LOCKED`` and kin."""
+    return f" FOR {strength}" + (" SKIP LOCKED" if skip_locked else "")
 
 
 _DDL_RULES: tuple[tuple[re.Pattern[str], str], ...] = (

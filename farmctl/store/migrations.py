@@ -235,6 +235,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated REAL NOT NULL
         )""",
     ),
+    # 13: a row per free copy, so a claim locks the one copy it takes (FOR UPDATE SKIP LOCKED on
+    # PostgreSQL) rather than the whole queue; each set holds max(0, remaining - open runs) of them.
+    # Who holds a job is read from its open runs (an index finds them), no longer written on claims.
+    (
+        """CREATE TABLE copies (
+            id INTEGER PRIMARY KEY,
+            set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX copies_set ON copies (set_id)",
+        """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+                                  WHERE i < (SELECT COALESCE(MAX(remaining), 0) FROM sets))
+           INSERT INTO copies (set_id) SELECT s.id FROM sets s JOIN n
+           ON n.i <= s.remaining - (SELECT COUNT(*) FROM runs r WHERE r.set_id = s.id AND r.result IS NULL)""",
+        "CREATE INDEX runs_open_job ON runs (job_id) WHERE result IS NULL",
+        "ALTER TABLE jobs DROP COLUMN acquired_by",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

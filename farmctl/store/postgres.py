@@ -3,7 +3,8 @@
 Statements arrive written for SQLite (see ``dialect``). A write transaction takes one advisory
 lock per database first, so writers run one at a time as SQLite's ``BEGIN IMMEDIATE`` makes
 them, and a read-then-write decision sees every earlier commit (READ COMMITTED reads the latest
-committed rows once the lock is held). A read transaction is a REPEATABLE READ snapshot that
+committed rows once the lock is held). A claim's write takes no advisory lock: it locks the
+rows it takes (``copies``), so claims do not wait for each other. A read transaction is a REPEATABLE READ snapshot that
 takes no lock, so state/get never waits for a writer.
 """
 
@@ -17,8 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from farmctl.errors import FarmctlError
-from farmctl.store.dialect import numbered_placeholders, postgresql_ddl
-from farmctl.store.sql import ConstraintViolation, Row, Sql
+from farmctl.store.dialect import LockStrength, numbered_placeholders, postgresql_ddl, row_lock
+from farmctl.store.sql import ConstraintViolation, DatabaseBusy, Row, Sql
 
 WRITE_LOCK = 0x6661726D  # "farm": the advisory lock every write transaction holds
 POOL_SIZE = 4
@@ -80,6 +81,9 @@ class PostgresSql:
         xmin, xmax, running = str(text).split(":")
         return (int(xmin), int(xmax), *(int(x) for x in running.split(",") if x))
 
+    def row_lock(self, strength: LockStrength, *, skip_locked: bool = False) -> str:
+        return row_lock(strength, skip_locked=skip_locked)
+
 
 _VERSIONS = itertools.count()
 
@@ -115,15 +119,23 @@ class PostgresBackend:
         return next(_VERSIONS)
 
     @asynccontextmanager
-    async def transaction(self, write: bool) -> AsyncIterator[Sql]:
+    async def transaction(self, write: bool, lock_database: bool = True) -> AsyncIterator[Sql]:
         async with self._pool.acquire() as conn:
             if write:
                 async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    if lock_database:
+                        await self._lock_database(conn)
                     yield PostgresSql(conn)
             else:
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     yield PostgresSql(conn)
+
+    async def _lock_database(self, conn: Any) -> None:
+        """The write lock, waited for up to the busy timeout, then refused as SQLite refuses."""
+        try:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+        except TimeoutError:
+            raise DatabaseBusy(self.where) from None
 
     async def has_table(self, sql: Sql, name: str) -> bool:
         return await sql.one("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "

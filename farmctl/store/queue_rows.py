@@ -12,18 +12,24 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from farmctl.store.copies import CopyRows
 from farmctl.store.records import (
     ARCHIVE_QUEUE, SET_FIELDS, JobRecord, QueueRecord, SetFields, SetRecord, Strategy,
 )
-from farmctl.store.sql import Row, Rows
+from farmctl.store.sql import Row, Rows, Sql
 
-_JOB_COLUMNS = frozenset({"queue_id", "name", "rank", "count", "remaining", "draft", "acquired_by", "archived"})
+_JOB_COLUMNS = frozenset({"queue_id", "name", "rank", "count", "remaining", "draft", "archived"})
 _SET_COLUMNS = frozenset(SET_FIELDS) | {"rank"}
 _JSON_SET_COLUMNS = frozenset({"materials", "profiles"})
 _BOOL_SET_COLUMNS = frozenset({"sd"})
 
-_JOB_SELECT = """SELECT j.id, q.name AS queue, j.name, j.rank, j.count, j.remaining, j.created,
-    j.draft, j.acquired_by, j.archived FROM jobs j JOIN queues q ON q.id = j.queue_id"""
+# Who holds the job is the printer of its latest open run: read, never stored, so a claim writes
+# no job row (claims of one job's copies on several nodes would queue behind that row's lock).
+# (One grouped pass over the open runs, not a lookup per job: a queue of 10,000 jobs is read whole.)
+_JOB_SELECT = """SELECT j.id, q.name AS queue, j.name, j.rank, j.count, j.remaining, j.created, j.draft,
+    held.printer AS acquired_by, j.archived FROM jobs j JOIN queues q ON q.id = j.queue_id
+    LEFT JOIN (SELECT r.job_id, r.printer FROM runs r WHERE r.id IN
+               (SELECT MAX(id) FROM runs WHERE result IS NULL GROUP BY job_id)) held ON held.job_id = j.id"""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -153,11 +159,15 @@ class JobRows(Rows):
     async def delete(self, job_id: int) -> None:
         await self._sql.write("DELETE FROM jobs WHERE id = ?", (job_id,))
 
-    async def release_all(self) -> None:
-        await self._sql.write("UPDATE jobs SET acquired_by = NULL WHERE acquired_by IS NOT NULL")
 
 
 class SetRows(Rows):
+    """A change to a set's ``remaining`` tells ``copies``, which rebalances its free copies at commit."""
+
+    def __init__(self, sql: Sql, copies: CopyRows) -> None:
+        super().__init__(sql)
+        self._copies = copies
+
     async def local_paths(self) -> list[str]:
         """Every file a set names on the host (not on a printer's SD card), each once."""
         return [row[0] for row in await self._sql.all("SELECT DISTINCT path FROM sets WHERE sd = 0")]
@@ -174,9 +184,11 @@ class SetRows(Rows):
         names = ", ".join(SET_FIELDS)
         marks = ", ".join("?" * len(SET_FIELDS))
         values = [_to_column(name, getattr(fields, name)) for name in SET_FIELDS]
-        return await self._sql.insert(
+        set_id = await self._sql.insert(
             f"INSERT INTO sets (job_id, rank, {names}) VALUES (?, ?, {marks}) RETURNING id", (job_id, rank, *values)
         )
+        self._copies.touched([set_id])
+        return set_id
 
     async def replace(self, set_id: int, rank: float, fields: SetFields) -> None:
         await self.update(set_id, rank=rank, **{name: getattr(fields, name) for name in SET_FIELDS})
@@ -185,6 +197,8 @@ class SetRows(Rows):
         if changes:
             assignments, values = _assignments(changes, _SET_COLUMNS)
             await self._sql.write(f"UPDATE sets SET {assignments} WHERE id = ?", (*values, set_id))
+            if "remaining" in changes:
+                self._copies.touched([set_id])
 
     async def delete(self, set_id: int) -> None:
         await self._sql.write("DELETE FROM sets WHERE id = ?", (set_id,))
@@ -192,3 +206,4 @@ class SetRows(Rows):
     async def refill(self, job_id: int) -> None:
         """Start the job's next pass: every set owes its full count again."""
         await self._sql.write("UPDATE sets SET remaining = count, completed = 0 WHERE job_id = ?", (job_id,))
+        self._copies.touched(r["id"] for r in await self._sql.all("SELECT id FROM sets WHERE job_id = ?", (job_id,)))

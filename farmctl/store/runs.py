@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from farmctl.store.copies import CopyRows
 from farmctl.store.records import RunRecord, RunResult
-from farmctl.store.sql import Row, Rows
+from farmctl.store.sql import Row, Rows, Sql
 
 
 def _run_record(row: Row) -> RunRecord:
@@ -17,6 +18,13 @@ def _run_record(row: Row) -> RunRecord:
 
 
 class RunRows(Rows):
+    """Closing or dropping an open run frees its copy: ``copies`` hears of it and settles at commit.
+    Opening one is a claim's, which takes its copy itself (``CopyRows.take``)."""
+
+    def __init__(self, sql: Sql, copies: CopyRows) -> None:
+        super().__init__(sql)
+        self._copies = copies
+
     async def insert(self, *, queue_name: str, job_name: str, set_path: str, printer: str, start: float,
                      job_id: int, set_id: int, node: str | None = None) -> RunRecord:
         """Open a run (result NULL); while open it reserves one copy of its set."""
@@ -55,11 +63,18 @@ class RunRows(Rows):
         return {r["set_id"]: r["n"] for r in rows}
 
     async def close(self, run_id: int, result: RunResult, end: float) -> None:
+        await self._freeing(run_id)
         await self._sql.write('UPDATE runs SET result = ?, "end" = ? WHERE id = ? AND result IS NULL',
                               (result.value, end, run_id))
 
     async def delete_open(self, run_id: int) -> None:
+        await self._freeing(run_id)
         await self._sql.write("DELETE FROM runs WHERE id = ? AND result IS NULL", (run_id,))
+
+    async def _freeing(self, run_id: int) -> None:
+        row = await self._sql.one("SELECT set_id FROM runs WHERE id = ? AND result IS NULL", (run_id,))
+        if row is not None:
+            self._copies.touched([row["set_id"]])
 
     async def settle_aborted(self, run_id: int, result: RunResult) -> None:
         await self._sql.write("UPDATE runs SET result = ? WHERE id = ? AND result = 'aborted'", (result.value, run_id))

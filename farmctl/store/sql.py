@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from farmctl.errors import FarmctlError
+from farmctl.store.dialect import LockStrength
 
 import sqlite3
 
@@ -56,6 +57,11 @@ class Sql(Protocol):
         """A value that differs whenever committed data may have changed since it was last read."""
         ...
 
+    def row_lock(self, strength: LockStrength, *, skip_locked: bool = False) -> str:
+        """The clause that makes a ``SELECT`` lock the rows it reads, on a backend that locks rows;
+        empty where the transaction itself excludes every other writer."""
+        ...
+
 
 class SqliteSql:
     """``Sql`` over one aiosqlite connection."""
@@ -97,6 +103,9 @@ class SqliteSql:
         other = await self.one("PRAGMA data_version")
         assert own is not None and other is not None
         return int(own[0]), int(other[0])
+
+    def row_lock(self, strength: LockStrength, *, skip_locked: bool = False) -> str:
+        return ""  # BEGIN IMMEDIATE already holds the only write lock SQLite has
 
 
 class Rows:

@@ -60,7 +60,8 @@ class SqliteBackend:
             return next(_BUSY_VERSIONS)
 
     @asynccontextmanager
-    async def transaction(self, write: bool) -> AsyncIterator[Sql]:
+    async def transaction(self, write: bool, lock_database: bool = True) -> AsyncIterator[Sql]:
+        """``lock_database`` is moot: SQLite's only write lock is the database's."""
         async with self._lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from farmctl.store.appkeys import AppKeyRows
 from farmctl.store.auth import AuthRows
 from farmctl.store.automation import AutomationRows
+from farmctl.store.copies import CopyRows
 from farmctl.store.farm_rows import FarmRows
 from farmctl.store.nodes import NodeRows
 from farmctl.store.printers import PrinterRows
@@ -24,14 +25,15 @@ class Tx:
     """The open transaction's view of the database: ``tx.jobs.get(7)``, ``tx.runs.open("p1")``."""
 
     __slots__ = ("_sql", "queues", "jobs", "sets", "runs", "run_stats", "automation", "auth", "app_keys", "printers",
-                 "nodes", "farm", "upload_hashes")
+                 "nodes", "farm", "upload_hashes", "copies")
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
+        self.copies = CopyRows(sql)
         self.queues = QueueRows(sql)
         self.jobs = JobRows(sql)
-        self.sets = SetRows(sql)
-        self.runs = RunRows(sql)
+        self.sets = SetRows(sql, self.copies)
+        self.runs = RunRows(sql, self.copies)
         self.run_stats = RunStatsRows(sql)
         self.automation = AutomationRows(sql)
         self.auth = AuthRows(sql)
