@@ -86,9 +86,9 @@ async def test_migrating_an_older_queue_gives_each_set_its_free_copies(database:
     await make_job(model, [("C", 2)])
     claim = await model.counting.claim("p1")
     await store.close()
-    # The queue as schema version 10 kept it: no copy rows, the holder written on the job.
+    # The queue as schema version 12 kept it: no copy rows, the holder written on the job.
     for statement in ("DROP TABLE copies", "DROP INDEX runs_open_job", "ALTER TABLE jobs ADD COLUMN acquired_by TEXT",
-                      "UPDATE schema_version SET version = 10"):
+                      "UPDATE schema_version SET version = 12"):
         await execute(database, statement)
 
     store = await Store.open(database)
