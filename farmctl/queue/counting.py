@@ -14,7 +14,7 @@ nothing: a copy that was printing when farmctl died is still owed exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,15 @@ class Claim:
     run: RunRecord
     job: JobRecord
     set: SetRecord
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQuery:
+    """What a printer could claim from: its queues, printer profile and loaded materials."""
+
+    queues: tuple[str, ...]
+    profile: str | None
+    materials: tuple[str | None, ...] | None
 
 
 def profile_allows(item: SetRecord, profile: str | None) -> bool:
@@ -114,6 +123,20 @@ class Counting:
         """Whether a claim would find a copy now (read only: nothing is reserved)."""
         async with self._db.read() as tx:
             return _pick(await tx.jobs.printable(queues), await tx.runs.open_per_set(), profile, materials) is not None
+
+    async def with_work(self, wanted: Mapping[str, WorkQuery]) -> set[str]:
+        """Which of these printers a claim would find a copy for now, from one read for all of them."""
+        if not wanted:
+            return set()
+        names = sorted({queue for query in wanted.values() for queue in query.queues})
+        async with self._db.read() as tx:
+            jobs, reserved = await tx.jobs.printable(names), await tx.runs.open_per_set()
+        found = set()
+        for printer, query in wanted.items():
+            mine = [job for job in jobs if job.queue in query.queues]
+            if _pick(mine, reserved, query.profile, query.materials) is not None:
+                found.add(printer)
+        return found
 
     async def waiting_for_material(
         self, profile: str | None, materials: Sequence[str | None] | None, *, queues: Sequence[str] = (LOCAL_QUEUE,),
