@@ -4,6 +4,7 @@ Debian's chromium driven by Playwright, logging in, and the axe-core accessibili
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from farmctl.http.app import build_main_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path("/tmp/farmctl-screenshots")
+SCREENSHOTS = Path(os.environ.get("FARMCTL_SCREENSHOTS", "/tmp/farmctl-screenshots"))
+"""Where the tests' screenshots go (to look at; the README's are copied from here)."""
 SERIOUS = ("serious", "critical")
 
 
@@ -92,7 +94,7 @@ def moves_file(folder: Path, name: str = "bracket.gcode", count: int = 150) -> P
 
 
 async def screenshot(page, name: str, full_page: bool = False) -> Path:
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -1,7 +1,7 @@
 // One printer in the farm view: state and reason, progress with time left and the clock time it
 // ends, the file, hotend and bed with a trend, the queue, and the everyday buttons.
 import { html } from "../html.js";
-import { clockIn, duration, heater, stateClass } from "../format.js";
+import { clockIn, duration, heater, material, stateClass } from "../format.js";
 import { Sparkline } from "./sparkline.js";
 import { act, cancelPrint, printerAction } from "./actions.js";
 
@@ -24,6 +24,21 @@ function fileText(card) {
   const running = ["PRINTING", "PAUSED", "PAUSING", "CANCELLING"].includes(card.state.id);
   if (job.script) return job.path ? `${job.path} · ${job.script}` : job.script;
   return running ? job.path : `Last: ${job.path}`;
+}
+
+// The materials loaded per tool (when the printer tracks them) and the printer's groups.
+function Loadout({ card }) {
+  const loaded = (card.materials || []).map((key, tool) => [tool, key]).filter(([, key]) => key);
+  const tags = card.tags || [];
+  if (!loaded.length && !tags.length) return null;
+  const several = (card.materials || []).length > 1;
+  return html`<p class="tags">
+    ${loaded.map(([tool, key]) => {
+      const { text, swatch } = material(key);
+      return html`<span class="tag material" title=${`Tool ${tool}: ${key}`}>${swatch && html`<i class="spool"
+        style=${`background:${swatch}`}></i>`}${several ? `T${tool} ` : ""}${text}</span>`;
+    })}
+    ${tags.map((t) => html`<span class="tag">${t}</span>`)}</p>`;
 }
 
 export function Card({ card, ctx, selected, onSelect }) {
@@ -61,7 +76,7 @@ export function Card({ card, ctx, selected, onSelect }) {
         <${Sparkline} points=${card.trend} label=${`${name} temperature trend`} />
       </div>
       <p class="queue-status">${card.maintenance ? `Maintenance: ${card.maintenance}` : card.queue ? card.queue.status : ""}</p>
-      ${card.tags && card.tags.length > 0 && html`<p class="tags">${card.tags.map((t) => html`<span class="tag">${t}</span>`)}</p>`}
+      <${Loadout} card=${card} />
       <div class="actions">
         <button type="button" class="manage" onClick=${toggleManage} disabled=${!!card.maintenance && !manage}>
           ${manage ? "Stop managing" : "Start managing"}</button>
