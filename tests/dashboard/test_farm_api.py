@@ -18,6 +18,7 @@ from farmctl.farm.config import FarmConfig, PrinterConfig, WebcamConfig, load_co
 from farmctl.farm.farm import Farm, SimOptions
 from farmctl.http.app import build_main_app
 from farmctl.http.farm_api import push
+from farmctl.printer import PrinterState
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -34,6 +35,10 @@ async def running(data: Path, printers: tuple[PrinterConfig, ...] = PRINTERS) ->
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             for entry in farm.printers.values():
                 await entry.printer.command("M105", timeout=10)  # connected and past the handshake
+            for _ in range(100):  # ... and past the firmware's capability report: Operational
+                if all(entry.printer.state is PrinterState.OPERATIONAL for entry in farm.printers.values()):
+                    break
+                await asyncio.sleep(0.05)
             yield farm, client, {"X-Api-Key": key}
 
 
