@@ -76,6 +76,20 @@ async def chromium() -> AsyncIterator[object]:
             await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def logged_in_page(browser, served: Served, viewport: dict[str, int], path: str = "/") -> AsyncIterator[object]:
+    """A page of its own browser context, logged in with the farm's key; no page error may happen
+    while the caller uses it."""
+    context = await browser.new_context(viewport=viewport)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await log_in(page, served, path)
+    yield page
+    await context.close()
+    assert not errors, errors
+
+
 async def log_in(page, served: Served, path: str = "/") -> None:
     from playwright.async_api import expect
 

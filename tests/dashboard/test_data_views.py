@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from farmctl.auth import Role
 from farmctl.farm.config import PrinterConfig
-from dashboard_harness import CHROMIUM, Served, log_in, screenshot, serious_violations, served_farm
+from dashboard_harness import CHROMIUM, Served, logged_in_page, screenshot, serious_violations, served_farm
 
 pytestmark = [
     pytest.mark.timeout(90),
@@ -70,17 +70,10 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
         yield farm
 
 
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser, served: Served):
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await log_in(page, served)
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with logged_in_page(browser, served, {"width": 1440, "height": 900}) as page:
+        yield page
 
 
 async def api(served: Served, method: str, path: str, body: object = None, key: str | None = None) -> object:

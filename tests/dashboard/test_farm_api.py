@@ -35,7 +35,7 @@ async def running(data: Path, printers: tuple[PrinterConfig, ...] = PRINTERS) ->
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             for entry in farm.printers.values():
                 await entry.printer.command("M105", timeout=10)  # connected and past the handshake
-            for _ in range(100):  # ... and past the firmware's capability report: Operational
+            for _ in range(200):  # ... and past the firmware's capability report: Operational
                 if all(entry.printer.state is PrinterState.OPERATIONAL for entry in farm.printers.values()):
                     break
                 await asyncio.sleep(0.05)

@@ -18,7 +18,7 @@ import pytest_asyncio
 from farmctl.auth import Role
 from farmctl.farm.config import PrinterConfig
 from dashboard_harness import (
-    CHROMIUM, Served, log_in, moves_file, screenshot, serious_violations, served_farm,
+    CHROMIUM, Served, log_in, logged_in_page, moves_file, screenshot, serious_violations, served_farm,
 )
 
 pytestmark = [
@@ -39,17 +39,10 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
         yield farm
 
 
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser, served: Served):
-    context = await browser.new_context(viewport={"width": 1600, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await log_in(page, served)
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with logged_in_page(browser, served, {"width": 1600, "height": 900}) as page:
+        yield page
 
 
 async def test_a_wrong_key_is_refused_and_the_right_one_opens_the_farm(browser, served: Served) -> None:

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from farmctl.farm.config import PrinterConfig
-from dashboard_harness import CHROMIUM, Served, log_in, screenshot, serious_violations, serve, served_farm
+from dashboard_harness import CHROMIUM, Served, logged_in_page, screenshot, serious_violations, serve, served_farm
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -32,14 +32,8 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def page(browser, served: Served):
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await log_in(page, served, "/#/printer/mk3")
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with logged_in_page(browser, served, {"width": 1440, "height": 1000}, "/#/printer/mk3") as page:
+        yield page
 
 
 async def test_the_terminal_sends_m105_and_shows_the_reply(page, served: Served) -> None:

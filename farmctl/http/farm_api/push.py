@@ -26,6 +26,7 @@ from farmctl.farm.farm import Farm
 from farmctl.http.app import PRINCIPAL, SESSION_COOKIE, api_key_of, farm_of
 from farmctl.http.farm_api.printers import card, trend
 from farmctl.http.octoprint_job import job_file_info, job_path
+from farmctl.http.push import let_go
 
 log = logging.getLogger(__name__)
 
@@ -205,14 +206,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass
     finally:
-        farm.unsubscribe(inbox)
-        for future in (receiving, getting):
-            future.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await future
-        if not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
+        await let_go(farm, inbox, (receiving, getting), ws)
     return ws
 
 
