@@ -101,6 +101,7 @@ async def accessible_and_pictured(page, name: str) -> None:
     await screenshot(page, f"{name}-desktop", full_page=True)
     desktop = page.viewport_size
     await page.set_viewport_size(PHONE)
+    assert await page.locator(".toast").count() <= 3  # the newest few, not a column over the view
     await screenshot(page, f"{name}-phone", full_page=True)
     # Nothing wider than the phone: a wide table scrolls inside its panel, the page does not.
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{name} is wider than a phone"
