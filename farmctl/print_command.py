@@ -23,8 +23,7 @@ EXIT_CANCELLED = 3
 EXIT_FAILED = 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("print", help="stream one G-code file to one printer")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--port", required=True, help="device path, pty path or pyserial URL")
     parser.add_argument("--baud", type=int, default=None, help="default: the firmware profile's")

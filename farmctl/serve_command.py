@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_DATA = Path("farm-data")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="run the farm server (a demo farm of simulated printers without --config)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="farm.toml with one [[printers]] table per printer")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="database, uploads and logs (default ./farm-data)")
     parser.add_argument("--host", default="127.0.0.1")

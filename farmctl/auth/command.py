@@ -33,9 +33,8 @@ _REQUEST_ID_HELP = "the request's id, as 'farmctl keys requests' shows it"
 T = TypeVar("T")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    keys = subparsers.add_parser("keys", help="add, list and revoke API keys; decide app key requests",
-                                 description="Add, list and revoke API keys; approve or deny app key requests.")
+def register_keys(keys: argparse.ArgumentParser) -> None:
+    keys.description = "Add, list and revoke API keys; approve or deny app key requests."
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     add = _action(key_commands, "add", run_keys_add, "create an API key and print it once",
                   "Create an API key; its text is printed alone on the last line.")
@@ -66,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "Deny an app key request by id; the app's next poll gets 404.")
     deny.add_argument("id", metavar="ID", help=_REQUEST_ID_HELP)
 
-    users = subparsers.add_parser("users", help="add users who log in with a password",
-                                  description="Add users who log in with a password.")
+
+def register_users(users: argparse.ArgumentParser) -> None:
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     user_add = user_commands.add_parser(
         "add", help="add a user; the password is read from stdin",

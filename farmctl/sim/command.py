@@ -21,9 +21,7 @@ DELIVERIES = ("lines", "bytes")
 """``Delivery``'s values, spelled here so that ``farmctl --help`` need not import the simulator."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sim", help="run a simulated Marlin printer on a pseudo-terminal",
-                                   description="Run a simulated Marlin printer on a pseudo-terminal.")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="firmware profile (default %(default)s)")
     parser.add_argument("--baud", type=int, default=None, help="wire speed with real timing (default: the profile's)")
     parser.add_argument("--full-speed", action="store_true", help="deliver bytes instantly instead of at the baud rate")

@@ -12,26 +12,8 @@ from pathlib import Path
 from farmctl.auth import AppKeyState, AuthService, Role
 from farmctl.store import Store
 
-# Until cli.py registers farmctl.auth.command, run cli.main with the module added; afterwards this
-# is plain ``python -m farmctl`` (see farmctl_argv).
-_SHIM = (
-    "import sys; from farmctl import cli; from farmctl.auth import command; r = cli._registrars; "
-    "cli._registrars = lambda: [*r(), command.register]; sys.exit(cli.main(sys.argv[1:]))"
-)
-
-
-def farmctl_argv() -> list[str]:
-    from farmctl import cli
-    from farmctl.auth import command
-
-    registrars = getattr(cli, "_registrars", None)
-    if registrars is None or command.register in registrars():
-        return [sys.executable, "-m", "farmctl"]
-    return [sys.executable, "-c", _SHIM]
-
-
 def farmctl(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*farmctl_argv(), *args], cwd=cwd, input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "farmctl", *args], cwd=cwd, input=stdin, capture_output=True,
                           text=True, timeout=60, check=False)
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("aiohttp", "serial", "farmctl.printer", "farmctl.http", "farmctl.farm", "farmctl.sim.printer")
+COMMAND_BODIES = ("asyncio", "farmctl.print_command", "farmctl.serve_command", "farmctl.auth.command",
+                  "farmctl.sim.command")
+"""What listing the commands needs none of: asyncio alone is most of a small command's start-up."""
 _RUN = """
 import json, os, sys
 from farmctl.cli import main
@@ -23,18 +26,27 @@ print(json.dumps({"status": status, "heavy": heavy}))
 """
 
 
-def run(*argv: str) -> tuple[dict[str, object], str]:
-    done = subprocess.run([sys.executable, "-c", _RUN, *argv], env=dict(os.environ, HEAVY=" ".join(HEAVY)),
+def run(*argv: str, heavy: tuple[str, ...] = HEAVY) -> tuple[dict[str, object], str]:
+    done = subprocess.run([sys.executable, "-c", _RUN, *argv], env=dict(os.environ, HEAVY=" ".join(heavy)),
                           capture_output=True, text=True, timeout=60)
     *output, last = done.stdout.strip().splitlines()
     return json.loads(last), "\n".join(output)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["sim", "--help"], ["keys", "--help"]])
-def test_help_loads_no_command_body(argv: list[str]) -> None:
-    result, output = run(*argv)
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-v", "--help"]])
+def test_listing_the_commands_loads_none_of_them(argv: list[str]) -> None:
+    result, output = run(*argv, heavy=HEAVY + COMMAND_BODIES)
     assert result == {"status": 0, "heavy": []}
     assert "usage: farmctl" in output or output.startswith("farmctl ")
+    if "--help" in argv:
+        assert all(name in output for name in ("serve", "print", "sim", "keys", "users"))
+
+
+@pytest.mark.parametrize("argv", [["sim", "--help"], ["keys", "--help"], ["keys", "list", "--help"]])
+def test_a_commands_help_loads_only_that_command(argv: list[str]) -> None:
+    result, output = run(*argv)
+    assert result == {"status": 0, "heavy": []}
+    assert f"usage: farmctl {' '.join(argv[:-1])}" in output
 
 
 def test_keys_add_and_list_load_no_web_server_or_serial_stack(tmp_path: Path) -> None:
