@@ -8,15 +8,22 @@ that only waits for its queue to be managed comes last.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from farmctl.farm.driver import DriverState
 from farmctl.printer import PrinterState
+from farmctl.queue.counting import WorkQuery
+from farmctl.store import ARCHIVE_QUEUE
 
 if TYPE_CHECKING:
-    from farmctl.farm.farm import FarmPrinter
+    from farmctl.farm.farm import Farm, FarmPrinter
+
+WORK_RECHECK = 10.0
+"""Seconds an answer of :class:`WorkLookout` is kept when the queue's revision has not moved (a
+queue shared by other nodes changes without this process's revision moving)."""
 
 
 class AttentionKind(Enum):
@@ -53,6 +60,44 @@ _HELD_BY_SCRIPT = {
     DriverState.CLEARING_BED: ("Print done: clear the plate", "Plate cleared — start next"),
     DriverState.FINISHING: ("Queue finished: clear the plate", "Plate cleared"),
 }
+
+
+def may_idle_with_work(entry: FarmPrinter) -> bool:
+    """Whether this printer would show "idle while its queue has work" if its queue had work: the
+    printers worth asking the queue about (a printing or managed printer never shows it)."""
+    printer, driver = entry.printer, entry.driver
+    return (entry.maintenance is None and printer.prompt is None and printer.state == PrinterState.OPERATIONAL
+            and not driver.active and not driver.reason)
+
+
+class WorkLookout:
+    """Which idle, unmanaged printers' queues have work, for every open page at once: one read of
+    the queue per queue revision (or per :data:`WORK_RECHECK`) for all of them, so neither the number
+    of printers nor the number of open pages multiplies the reads of a long queue."""
+
+    def __init__(self, farm: Farm) -> None:
+        self._farm = farm
+        self._lock = asyncio.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._until = 0.0
+        self._with_work: frozenset[str] = frozenset()
+
+    async def with_work(self, now: float) -> frozenset[str]:
+        """The printers, among those that :func:`may_idle_with_work`, whose queues hold a copy for them."""
+        farm = self._farm
+        wanted = {entry.name: entry.loadout for entry in farm.printers.values() if may_idle_with_work(entry)}
+        key = (farm.revisions["queue"], tuple(sorted(wanted.items(), key=lambda item: item[0])))
+        async with self._lock:
+            if key != self._key or now >= self._until:
+                self._with_work = frozenset(await self._look(wanted)) if wanted else frozenset()
+                self._key, self._until = key, now + WORK_RECHECK
+            return self._with_work
+
+    async def _look(self, wanted: dict[str, Any]) -> set[str]:
+        model = self._farm.model
+        queues = tuple(q.name for q in await model.settings.get_queues() if q.name != ARCHIVE_QUEUE)
+        return await model.counting.with_work({name: WorkQuery(queues, loadout.profile, loadout.materials)
+                                               for name, loadout in wanted.items()})
 
 
 def needs_attention(entry: FarmPrinter, queue_has_work: bool) -> Attention | None:

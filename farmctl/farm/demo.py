@@ -60,11 +60,8 @@ async def seed(farm: Farm) -> bool:
 
 
 async def _demo_job(farm: Farm) -> JobRecord | None:
-    for contents in (await farm.model.state.snapshot()).queues:
-        for job in contents.jobs:
-            if job.name == DEMO_JOB:
-                return job
-    return None
+    found = await farm.model.jobs.jobs_named(DEMO_JOB)
+    return found[0] if found else None
 
 
 async def offer(farm: Farm) -> dict[str, Any] | None:

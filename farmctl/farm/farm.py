@@ -20,6 +20,7 @@ from typing import Any
 from farmctl.auth import AuthService
 from farmctl.auth.peers import PeerAuth
 from farmctl.automation import Event as HookEvent
+from farmctl.farm.attention import WorkLookout
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm import fleet
 from farmctl.farm.driver import Loadout, QueueDriver
@@ -154,6 +155,8 @@ class Farm:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.revisions: dict[str, int] = {area: 0 for area in AREAS}
         """How often each area (queue, history, files) changed since start: a page refetches what it shows."""
+        self.work_lookout = WorkLookout(self)
+        """Which idle, unmanaged printers' queues have work (the farm view's hint), shared by every page."""
         self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
         workers = default_count(len(config.printers)) if config.serial_workers is None else config.serial_workers

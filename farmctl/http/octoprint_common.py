@@ -14,6 +14,7 @@ from farmctl.farm import control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http.params import form, json_body
 from farmctl.printer import Printer, PrinterState
+from farmctl.queue.validate import json_number as number  # noqa: F401 (the OctoPrint routes import it from here)
 
 VERSION = "1.11.8"
 API_VERSION = "0.1"
@@ -57,17 +58,6 @@ def command_of(body: dict[str, Any], known: tuple[str, ...]) -> str:
     if command not in known:
         raise FarmctlError(f"unknown command {command!r}; known: {', '.join(known)}")
     return command
-
-
-def number(body: dict[str, Any], name: str, low: float, high: float, default: float | None = None) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if value is None:
-            raise FarmctlError(f"missing {name!r}")
-        raise FarmctlError(f"{name} must be a number, not {value!r}")
-    if not low <= value <= high:
-        raise FarmctlError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
-    return float(value)
 
 
 def url_prefix(request: web.Request) -> str:

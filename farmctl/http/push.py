@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -339,18 +340,26 @@ async def _serve(request: web.Request, framing: Framing) -> web.StreamResponse:
     except ConnectionResetError:
         pass
     finally:
-        farm.unsubscribe(inbox)
-        for future in (receiving, getting):
-            future.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await future
-        if not ws.closed:
-            if framing == Framing.SOCKJS:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.send_str('c[3000,"Go away!"]'), 1.0)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
+        await let_go(farm, inbox, (receiving, getting), ws,
+                     'c[3000,"Go away!"]' if framing == Framing.SOCKJS else None)
     return ws
+
+
+async def let_go(farm: Farm, inbox: asyncio.Queue[dict[str, Any]], pending: Iterable[asyncio.Future[Any]],
+                 ws: web.WebSocketResponse, goodbye: str | None = None) -> None:
+    """A push connection's end (OctoPrint's or the dashboard's): off the farm's subscribers, its
+    pending reads cancelled, the socket closed, after ``goodbye`` when there is one."""
+    farm.unsubscribe(inbox)
+    for future in pending:
+        future.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await future
+    if not ws.closed:
+        if goodbye is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.send_str(goodbye), 1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 1.0)
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

@@ -35,6 +35,15 @@ class Claim:
     set: SetRecord
 
 
+@dataclass(frozen=True, slots=True)
+class WorkQuery:
+    """What a printer could claim from: its queues, printer profile and loaded materials."""
+
+    queues: tuple[str, ...]
+    profile: str | None
+    materials: tuple[str | None, ...] | None
+
+
 def profile_allows(item: SetRecord, profile: str | None) -> bool:
     return not item.profiles or profile in item.profiles
 
@@ -133,6 +142,20 @@ class Counting:
             jobs = await tx.jobs.printable(queues)
             picked = next(_printable(jobs, await tx.runs.open_per_set(), profile, materials), None)
         return picked[1] if picked is not None else None
+
+    async def with_work(self, wanted: Mapping[str, WorkQuery]) -> set[str]:
+        """Which of these printers a claim would find a copy for now, from one read for all of them."""
+        if not wanted:
+            return set()
+        names = sorted({queue for query in wanted.values() for queue in query.queues})
+        async with self._db.read() as tx:
+            jobs, reserved = await tx.jobs.printable(names), await tx.runs.open_per_set()
+        found = set()
+        for printer, query in wanted.items():
+            mine = [job for job in jobs if job.queue in query.queues]
+            if next(_printable(mine, reserved, query.profile, query.materials), None) is not None:
+                found.add(printer)
+        return found
 
     async def waiting_for_material(
         self, profile: str | None, materials: Sequence[str | None] | None, *, queues: Sequence[str] = (LOCAL_QUEUE,),

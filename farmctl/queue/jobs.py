@@ -50,6 +50,11 @@ class Jobs:
         async with self._db.read() as tx:
             return await tx.jobs.in_queue((await queue_named(tx, queue)).id)
 
+    async def jobs_named(self, name: str) -> list[JobRecord]:
+        """Jobs of this name in any queue (one read of those rows, not the whole queue)."""
+        async with self._db.read() as tx:
+            return await tx.jobs.named(name)
+
     async def _insert_job(self, tx: Tx, queue: str, name: str, draft: bool) -> int:
         q = await queue_named(tx, queue)
         return await tx.jobs.insert(

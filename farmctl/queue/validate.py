@@ -73,6 +73,18 @@ def as_number(value: Any, name: str, *, minimum: float, maximum: float) -> float
     return number
 
 
+def json_number(body: Mapping[str, Any], name: str, low: float, high: float, default: float | None = None) -> float:
+    """A JSON body's number within bounds (a JSON number only: ``"210"`` is refused, unlike a form's)."""
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            raise FarmctlError(f"missing {name!r}")
+        raise FarmctlError(f"{name} must be a number, not {value!r}")
+    if not low <= value <= high:
+        raise FarmctlError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    return float(value)
+
+
 def as_id(value: Any, name: str = "id") -> int:
     return as_int(value, name, minimum=1)
 

@@ -117,6 +117,10 @@ class JobRows(Rows):
         found = await self._select("j.id = ?", (job_id,))
         return found[0] if found else None
 
+    async def named(self, name: str) -> list[JobRecord]:
+        """Jobs of this name in any queue, in queue order."""
+        return await self._select("j.name = ?", (name,))
+
     async def in_queue(self, queue_id: int) -> list[JobRecord]:
         return await self._select("j.queue_id = ?", (queue_id,))
 

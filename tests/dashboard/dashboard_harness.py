@@ -4,6 +4,7 @@ Debian's chromium driven by Playwright, logging in, and the axe-core accessibili
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from farmctl.http.app import build_main_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path("/tmp/farmctl-screenshots")
+SCREENSHOTS = Path(os.environ.get("FARMCTL_SCREENSHOTS", "/tmp/farmctl-screenshots"))
+"""Where the tests' screenshots go (to look at; the README's are copied from here)."""
 SERIOUS = ("serious", "critical")
 
 
@@ -74,6 +76,20 @@ async def chromium() -> AsyncIterator[object]:
             await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def logged_in_page(browser, served: Served, viewport: dict[str, int], path: str = "/") -> AsyncIterator[object]:
+    """A page of its own browser context, logged in with the farm's key; no page error may happen
+    while the caller uses it."""
+    context = await browser.new_context(viewport=viewport)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await log_in(page, served, path)
+    yield page
+    await context.close()
+    assert not errors, errors
+
+
 async def log_in(page, served: Served, path: str = "/") -> None:
     from playwright.async_api import expect
 
@@ -92,7 +108,7 @@ def moves_file(folder: Path, name: str = "bracket.gcode", count: int = 150) -> P
 
 
 async def screenshot(page, name: str, full_page: bool = False) -> Path:
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import posixpath
+import re
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +19,11 @@ from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.farm import Farm, SimOptions
 from farmctl.printer import PrinterState
 from farmctl.http.app import build_main_app
+from farmctl.http.farm_api import STATIC_DIR
 
 pytestmark = pytest.mark.timeout(30)
+
+STATIC_IMPORT = re.compile(r'(?:^|[;\s])(?:import|export)\s*(?:[^"\';]*?\sfrom\s*)?["\']([^"\']+)["\']', re.M)
 
 
 @pytest.fixture
@@ -113,3 +119,27 @@ async def test_terminal_shows_a_printers_new_lines_and_refuses_bad_values(farm_c
     assert unknown.status == 404 and "error" in await unknown.json()
     refused = await client.get("/api/farm/printers/p1/terminal")
     assert refused.status == 403
+
+
+def _static_imports(start: str, import_map: dict[str, str]) -> set[str]:
+    """Every module ``start`` (a /static/ URL) loads before it runs: its static imports, transitively."""
+    seen, todo = set(), [start]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        source = (STATIC_DIR / url.removeprefix("/static/")).read_text()
+        for spec in STATIC_IMPORT.findall(source):
+            todo.append(import_map.get(spec) or posixpath.normpath(posixpath.join(posixpath.dirname(url), spec)))
+    return seen
+
+
+def test_the_page_preloads_every_module_the_farm_view_needs_and_no_other() -> None:
+    """The browser fetches the farm view's modules in one go, not one import level at a time: a
+    module added to (or dropped from) the farm view's imports must be in (or out of) the list."""
+    page = (STATIC_DIR / "index.html").read_text()
+    import_map = json.loads(re.search(r'<script type="importmap">(.*?)</script>', page, re.S).group(1))["imports"]
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', page))
+    needed = _static_imports("/static/js/app.js", import_map) | _static_imports("/static/js/views/farm.js", import_map)
+    assert preloaded == needed

@@ -18,11 +18,11 @@ import pytest_asyncio
 
 from farmctl.auth import Role
 from farmctl.farm.config import PrinterConfig
-from dashboard_harness import CHROMIUM, Served, chromium, log_in, screenshot, serious_violations, served_farm
+from dashboard_harness import CHROMIUM, Served, logged_in_page, screenshot, serious_violations, served_farm
 
 pytestmark = [
     pytest.mark.timeout(90),
-    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed: apt-get install chromium"),
 ]
 
@@ -64,28 +64,16 @@ WATCH_PROGRESS = """(name) => {
 }"""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
     async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS, time_scale=0.1) as farm:
         yield farm
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[object]:
-    async with chromium() as browser:
-        yield browser
-
-
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="session")
 async def page(browser, served: Served):
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await log_in(page, served)
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with logged_in_page(browser, served, {"width": 1440, "height": 900}) as page:
+        yield page
 
 
 async def api(served: Served, method: str, path: str, body: object = None, key: str | None = None) -> object:
@@ -113,7 +101,10 @@ async def accessible_and_pictured(page, name: str) -> None:
     await screenshot(page, f"{name}-desktop", full_page=True)
     desktop = page.viewport_size
     await page.set_viewport_size(PHONE)
+    assert await page.locator(".toast").count() <= 3  # the newest few, not a column over the view
     await screenshot(page, f"{name}-phone", full_page=True)
+    # Nothing wider than the phone: a wide table scrolls inside its panel, the page does not.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{name} is wider than a phone"
     await page.set_viewport_size(desktop)
     await page.evaluate("document.documentElement.dataset.theme = 'dark'")
     assert await serious_violations(page) == []  # contrast in the dark theme too

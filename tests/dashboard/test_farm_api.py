@@ -19,6 +19,7 @@ from farmctl.farm.farm import Farm, SimOptions
 from farmctl.farm.one_view import OneView
 from farmctl.http.app import build_main_app
 from farmctl.http.farm_api import push
+from farmctl.printer import PrinterState
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -35,6 +36,10 @@ async def running(data: Path, printers: tuple[PrinterConfig, ...] = PRINTERS) ->
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             for entry in farm.printers.values():
                 await entry.printer.command("M105", timeout=10)  # connected and past the handshake
+            for _ in range(200):  # ... and past the firmware's capability report: Operational
+                if all(entry.printer.state is PrinterState.OPERATIONAL for entry in farm.printers.values()):
+                    break
+                await asyncio.sleep(0.05)
             yield farm, client, {"X-Api-Key": key}
 
 
@@ -217,3 +222,41 @@ def test_farm_toml_tags_and_webcam_are_checked_with_their_line(tmp_path: Path) -
         with pytest.raises(FarmctlError) as caught:
             load_config(path)
         assert words in caught.value.message and ":4:" in caught.value.message, caught.value.message
+
+
+async def test_idle_with_work_is_looked_up_once_for_every_open_page_and_per_loadout(tmp_path: Path) -> None:
+    """"Idle while its queue has work" asks the queue once per revision for all idle, unmanaged
+    printers and all pages together, and each printer by its own profile and loaded material."""
+    async with running(tmp_path / "data") as (farm, client, headers):
+        reads = []
+        with_work = farm.model.counting.with_work
+
+        async def counted(wanted):
+            reads.append(sorted(wanted))
+            return await with_work(wanted)
+
+        farm.model.counting.with_work = counted  # type: ignore[method-assign]
+        await farm.set_materials(farm.printers["p3"], ["PETG_black_#000000"])
+        await farm.model.jobs.add_set({"path": "part.gcode", "count": 1, "materials": ["PLA_red_#ff0000"]},
+                                      job_name="red part", job_draft=False)
+        pages = [await client.ws_connect(f"/api/farm/push?apikey={headers['X-Api-Key']}") for _ in range(3)]
+        for ws in pages:
+            cards = {card["name"]: card for card in (await messages(ws, "snapshot"))["printers"]}
+            # p1 and p2 track no material, so the red part may print on them; p3 has PETG loaded.
+            assert cards["p1"]["attention"]["kind"] == "idle_with_work"
+            assert cards["p2"]["attention"]["kind"] == "idle_with_work"
+            assert cards["p3"]["attention"] is None
+        assert reads == [["p1", "p2", "p3"]]  # one read for three printers and three pages
+
+        await farm.set_materials(farm.printers["p3"], ["PLA_red_#ff0000"])  # a new loadout asks again
+        for ws in pages:
+            diff = await messages(ws, "diff")
+            assert diff["printers"]["p3"]["attention"]["kind"] == "idle_with_work"
+        assert len(reads) == 2
+
+        await farm.printers["p1"].driver.set_active(True)  # managed: never asked about again
+        for ws in pages:
+            await messages(ws, "diff")
+        assert all("p1" not in read for read in reads[2:])
+        for ws in pages:
+            await ws.close()

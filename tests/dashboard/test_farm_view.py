@@ -18,12 +18,12 @@ import pytest_asyncio
 from farmctl.auth import Role
 from farmctl.farm.config import PrinterConfig
 from dashboard_harness import (
-    CHROMIUM, Served, chromium, log_in, moves_file, screenshot, serious_violations, served_farm,
+    CHROMIUM, Served, log_in, logged_in_page, moves_file, screenshot, serious_violations, served_farm,
 )
 
 pytestmark = [
     pytest.mark.timeout(60),
-    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed: apt-get install chromium"),
 ]
 
@@ -33,28 +33,16 @@ PRINTERS = (PrinterConfig("p1", "sim", profile="marlin2", tags=("left",)),
             PrinterConfig("p4", "sim", profile="marlin2-advanced-ok", tags=("right",)))
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
     async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS) as farm:
         yield farm
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[object]:
-    async with chromium() as browser:
-        yield browser
-
-
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="session")
 async def page(browser, served: Served):
-    context = await browser.new_context(viewport={"width": 1600, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await log_in(page, served)
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with logged_in_page(browser, served, {"width": 1600, "height": 900}) as page:
+        yield page
 
 
 async def test_a_wrong_key_is_refused_and_the_right_one_opens_the_farm(browser, served: Served) -> None:
@@ -237,17 +225,28 @@ async def test_sixteen_printers_fit_a_desktop_screen_and_read_on_a_phone_and_in_
                      for n in range(1, 17))
     async with served_farm(tmp_path / "data", printers, time_scale=0.2) as big:
         moves_file(big.farm.uploads_dir, "part.gcode", count=4000)
+        spools = ("PLA_black_#222222", "PETG_orange_#ff7f00", "PLA_white_#f4f4f4", "ASA_grey_#8a8a8a")
+        for n, entry in enumerate(big.farm.printers.values()):
+            await big.farm.set_materials(entry, [spools[n % len(spools)]])
         context = await browser.new_context(viewport={"width": 1920, "height": 1080})
         page = await context.new_page()
         await log_in(page, big)
         await expect(page.locator(".card .state", has_text="Operational")).to_have_count(16, timeout=20_000)
+        # Each card shows what is loaded, with the spool's colour.
+        await expect(page.locator('.card[data-printer="farm-02"] .material')).to_have_text("PETG orange")
+        assert await page.locator('.card[data-printer="farm-02"] .material .spool').evaluate(
+            "el => getComputedStyle(el).backgroundColor") == "rgb(255, 127, 0)"
         await page.click("#select-all")
         await page.click("#bulk-preheat")  # PLA, the first preset
         await page.select_option("#bulk-file", "part.gcode")
         await page.click("#bulk-print")
         await expect(page.locator(".card .state", has_text="Printing")).to_have_count(16, timeout=15_000)
-        await page.wait_for_timeout(3000)
+        # Every card shows its time left and the clock time it ends (after three seconds of printing).
+        await expect(page.locator(".card .progress-text", has_text="left · ends")).to_have_count(16, timeout=15_000)
         await page.click("#select-all")
+        # As an operator opening the page mid-print sees it: each card's snapshot brings its recent trend.
+        await page.reload()
+        await expect(page.locator(".card .spark")).to_have_count(16, timeout=10_000)
         await screenshot(page, "farm-16-printing")
         assert await page.evaluate("document.documentElement.scrollHeight") <= 1080  # no scrolling
         await page.click("#theme")  # auto -> light

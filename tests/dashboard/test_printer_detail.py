@@ -11,11 +11,11 @@ import pytest
 import pytest_asyncio
 
 from farmctl.farm.config import PrinterConfig
-from dashboard_harness import CHROMIUM, Served, chromium, log_in, screenshot, serious_violations, serve, served_farm
+from dashboard_harness import CHROMIUM, Served, logged_in_page, screenshot, serious_violations, serve, served_farm
 
 pytestmark = [
     pytest.mark.timeout(60),
-    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed: apt-get install chromium"),
 ]
 
@@ -23,22 +23,17 @@ PRINTERS = (PrinterConfig("mk3", "sim", profile="prusa-mk3"),
             PrinterConfig("spare", "sim", profile="marlin2"))
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
-    async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS) as farm:
+    # Moves and heating at four times their speed: homing and a heat-up take a second or two.
+    async with served_farm(tmp_path_factory.mktemp("farm") / "data", PRINTERS, time_scale=0.25) as farm:
         yield farm
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def page(served: Served):
-    async with chromium() as browser:
-        context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await log_in(page, served, "/#/printer/mk3")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def page(browser, served: Served):
+    async with logged_in_page(browser, served, {"width": 1440, "height": 1000}, "/#/printer/mk3") as page:
         yield page
-        assert not errors, errors
 
 
 async def test_the_terminal_sends_m105_and_shows_the_reply(page, served: Served) -> None:
@@ -76,7 +71,11 @@ async def test_a_preset_sets_the_targets_and_the_detail_view_is_accessible(page,
     await page.locator(".heaters").get_by_role("button", name="PETG").click()
     await expect(page.locator(".heaters .now-tool0")).to_contain_text("/ 240 °C", timeout=5_000)
     await expect(page.locator(".heaters .now-bed")).to_contain_text("/ 80 °C", timeout=5_000)
-    await page.wait_for_timeout(2500)  # a few temperature reports on the chart
+    # Heating up: the chart draws the rise (the picture in the README).
+    await page.wait_for_function("parseFloat(document.querySelector('.heaters .now-tool0').textContent) >= 120",
+                                 timeout=20_000)
+    await page.fill("#terminal-input", "")  # the refused line the first test left there
+    await page.locator("#terminal-input").blur()
     await screenshot(page, "printer-detail")
     assert await serious_violations(page) == []
     await page.locator(".heaters").get_by_role("button", name="Cool down").click()
@@ -111,7 +110,7 @@ async def test_the_page_reconnects_after_the_server_restarts(page, served: Serve
     runner = served.runner
     await runner.cleanup()  # the server goes away; the printers and the farm stay up
     banner = page.locator("#connection")
-    await expect(banner).to_contain_text("Reconnecting", timeout=10_000)
+    await expect(banner).to_contain_text(re.compile(r"Reconnecting( in \d+ s|…) \(the printers carry on"), timeout=10_000)
     await screenshot(page, "farm-reconnecting")
     async with serve(served.farm, served.port) as restarted:
         served.runner = restarted

@@ -7,7 +7,8 @@ from queue_helpers import make_job, print_all
 
 from farmctl.errors import FarmctlError
 from farmctl.queue import QueueModel
-from farmctl.store import RunResult
+from farmctl.queue.counting import WorkQuery
+from farmctl.store import LOCAL_QUEUE, RunResult
 
 
 async def test_count_3_alternates_sets(model: QueueModel) -> None:
@@ -160,3 +161,25 @@ async def test_deleting_a_printing_set_still_closes_its_run(model: QueueModel) -
     closed = await model.counting.finish_run(claim.run.id, "success")
     assert closed.result is RunResult.SUCCESS
     assert await print_all(model) == ["B"]
+
+
+async def test_with_work_answers_many_printers_as_has_work_answers_each(model: QueueModel) -> None:
+    """One read for several printers gives each the answer its own has_work gives: by profile,
+    by loaded material, with a reserved copy taken, and a draft never counting."""
+    await model.jobs.add_set({"path": "draft.gcode", "count": 1}, job_name="draft", job_draft=True)
+    await model.jobs.add_set({"path": "red.gcode", "count": 1, "materials": ["PLA_red_#ff0000"],
+                              "profiles": ["mk3"]}, job_name="red", job_draft=False)
+    queries = {"mk3-red": WorkQuery((LOCAL_QUEUE,), "mk3", ("PLA_red_#ff0000",)),
+               "mk3-untracked": WorkQuery((LOCAL_QUEUE,), "mk3", None),
+               "mk3-blue": WorkQuery((LOCAL_QUEUE,), "mk3", ("PLA_blue_#0000ff",)),
+               "ender-red": WorkQuery((LOCAL_QUEUE,), "ender", ("PLA_red_#ff0000",))}
+
+    async def each() -> set[str]:
+        return {name for name, q in queries.items()
+                if await model.counting.has_work(q.profile, queues=q.queues, materials=q.materials)}
+
+    assert await model.counting.with_work(queries) == await each() == {"mk3-red", "mk3-untracked"}
+    assert [job.name for job in await model.jobs.jobs_named("red")] == ["red"]
+    assert await model.counting.claim("p1", "mk3", materials=("PLA_red_#ff0000",)) is not None
+    assert await model.counting.with_work(queries) == await each() == set()  # its one copy is reserved
+    assert await model.counting.with_work({}) == set()

@@ -1,15 +1,16 @@
 """The farm view and one printer's detail: ``/api/farm/printers...``.
 
 A card (:func:`card`) is what the farm view shows of a printer, built from memory only, so the
-push channel can build all of them every tick and send what changed. Actions on a printer go to
-``farmctl.farm.control``, the code the OctoPrint routes use too.
+push channel can build all of them every tick and send what changed. Actions on a printer are
+``farmctl.farm.actions``' table, shared with the farm view's bulk toolbar.
 
 - ``GET /api/farm/me``: who is calling (the page's login check).
 - ``GET /api/farm/printers``: every card (the push channel's snapshot has the same), the other
   nodes' printers too, each marked with its node (``?scope=node``: this node's printers only).
 - ``GET /api/farm/printers/<name>``: a card, its 30 minutes of temperatures and its terminal.
 - ``GET /api/farm/printers/<name>/terminal?since=N``: terminal lines after ``seq`` N.
-- ``POST /api/farm/printers/<name>/action``: ``{"action": "jog", ...}`` (see :data:`ACTIONS`).
+- ``POST /api/farm/printers/<name>/action``: ``{"action": "jog", ...}`` (see
+  :data:`farmctl.farm.actions.ACTIONS`).
 
 Every route with a ``<name>`` serves another node's printer too, forwarded to that node (see
 :mod:`farmctl.http.farm_api.remote`).
@@ -18,7 +19,6 @@ Every route with a ``<name>`` serves another node's printer too, forwarded to th
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -27,12 +27,12 @@ from farmctl.auth import Principal
 from farmctl.auth.peers import is_signed
 from farmctl.automation import Event as HookEvent
 from farmctl.errors import FarmctlError
-from farmctl.farm import control
+from farmctl.farm import actions, control
 from farmctl.farm.farm import Farm, FarmPrinter
 from farmctl.http import cp_json
 from farmctl.http.app import PRINCIPAL, farm_of
 from farmctl.http.farm_api import remote
-from farmctl.http.octoprint_common import number, state_text
+from farmctl.http.octoprint_common import state_text
 from farmctl.http.octoprint_job import progress_record
 from farmctl.http.octoprint_printer import temperature_now, temperature_samples
 from farmctl.http.params import json_body
@@ -182,63 +182,13 @@ async def printer_profile(request: web.Request) -> web.Response:
     return web.json_response({"printer": card(farm, entry, time.monotonic())})
 
 
-# -- actions -------------------------------------------------------------------------------------
-
-Action = Callable[[Farm, FarmPrinter, dict[str, Any]], Awaitable[None]]
-
-
-def _axes(body: dict[str, Any]) -> dict[str, float]:
-    return {axis: number(body, axis, -1000, 1000) for axis in ("x", "y", "z") if body.get(axis) is not None}
-
-
-def _targets(body: dict[str, Any]) -> dict[str, float]:
-    targets = body.get("targets")
-    if not isinstance(targets, dict) or not targets:
-        raise FarmctlError('targets must be an object like {"tool0": 210, "bed": 60}')
-    return {str(heater): number(targets, heater, 0, control.MAX_TEMPERATURE) for heater in targets}
-
-
-def _commands(body: dict[str, Any]) -> list[Any]:
-    commands = body.get("commands")
-    if not isinstance(commands, list) or not commands:
-        raise FarmctlError('commands must be a list of G-code lines, e.g. ["M105"]')
-    return commands
-
-
-async def _sync(call: Callable[[FarmPrinter], None], entry: FarmPrinter) -> None:
-    call(entry)
-
-
-ACTIONS: dict[str, Action] = {
-    "pause": lambda farm, entry, body: _sync(control.pause, entry),
-    "resume": lambda farm, entry, body: _sync(control.resume, entry),
-    "cancel": lambda farm, entry, body: _sync(control.cancel, entry),
-    "jog": lambda farm, entry, body: control.jog(entry, _axes(body)),
-    "home": lambda farm, entry, body: control.home(entry, body.get("axes") or ["x", "y", "z"]),
-    "extrude": lambda farm, entry, body: control.extrude(entry, number(body, "amount", -100, 100)),
-    "targets": lambda farm, entry, body: control.set_targets(entry, _targets(body)),
-    "cooldown": lambda farm, entry, body: control.cool_down(entry),
-    "fan": lambda farm, entry, body: control.fan(entry, number(body, "percent", 0, 100)),
-    "motors_off": lambda farm, entry, body: control.motors_off(entry),
-    "emergency_stop": lambda farm, entry, body: control.emergency_stop(entry),
-    "connect": lambda farm, entry, body: control.connect(entry),
-    "card_init": lambda farm, entry, body: control.init_card(entry, must_mount=True),
-    "disconnect": lambda farm, entry, body: control.disconnect(entry),
-    "answer": lambda farm, entry, body: _sync(lambda e: e.printer.answer_prompt(as_int(body.get("choice"), "choice",
-                                                                                      minimum=0)), entry),
-    "manage": lambda farm, entry, body: entry.driver.set_active(True),
-    "unmanage": lambda farm, entry, body: entry.driver.set_active(False),
-    "commands": lambda farm, entry, body: control.send(entry, _commands(body)),
-}
-
-
 async def action(request: web.Request) -> web.Response:
     farm = farm_of(request)
     entry = farm.printer(request.match_info["name"])
     body = await json_body(request)
-    if not isinstance(body, dict) or body.get("action") not in ACTIONS:
-        raise FarmctlError(f"send {{\"action\": ...}}, one of {', '.join(ACTIONS)}")
-    await ACTIONS[body["action"]](farm, entry, body)
+    if not isinstance(body, dict):
+        raise FarmctlError(f"send {{\"action\": ...}}, one of {', '.join(actions.ACTIONS)}")
+    await actions.prepare(farm, body.get("action"), body)(entry)
     return web.json_response({"printer": card(farm, entry, time.monotonic())})
 
 

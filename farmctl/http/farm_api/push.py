@@ -27,10 +27,11 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from farmctl.auth import Principal
 from farmctl.auth.peers import is_signed
 from farmctl.farm.attention import needs_attention
-from farmctl.farm.farm import Farm, FarmPrinter
+from farmctl.farm.farm import Farm
 from farmctl.http.app import PRINCIPAL, SESSION_COOKIE, api_key_of, farm_of
 from farmctl.http.farm_api.printers import card, trend, whole_farm
 from farmctl.http.octoprint_job import job_file_info, job_path
+from farmctl.http.push import let_go
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ TERMINAL_INTERVAL = 0.25
 OPEN_CHANNELS = web.AppKey("dashboard push channels", set)
 """The app's open channels, closed when it shuts down: a page, or another node following this one,
 would otherwise hold a stopping server until its shutdown timeout."""
-WORK_RECHECK = 10.0
-"""Seconds between looks at whether an unmanaged printer's queue has work (a queue change looks at once)."""
 
 
 class FarmPushSession:
@@ -59,7 +58,7 @@ class FarmPushSession:
         self.whole_farm = whole_farm
         self._sent: dict[str, dict[str, Any]] = {}
         self._estimates: dict[str, tuple[str | None, float | None]] = {}
-        self._has_work: dict[str, bool] = {}
+        self._with_work: frozenset[str] = frozenset()
         self._watching: str | None = None
         self._terminal_seq = 0
         self._next_terminal = 0.0
@@ -70,7 +69,7 @@ class FarmPushSession:
         for name, entry in self.farm.printers.items():
             path, estimate = self._estimates.get(name, (None, None))
             known = estimate if path == job_path(self.farm, entry) else None
-            attention = needs_attention(entry, self._has_work.get(name, False))
+            attention = needs_attention(entry, name in self._with_work)
             cards[name] = card(self.farm, entry, now, known, None if attention is None else attention.as_dict())
         if self.whole_farm:
             cards.update((name, remote) for name, remote in self.farm.one_view.cards().items() if name not in cards)
@@ -141,11 +140,9 @@ class FarmPushSession:
     def estimate_found(self, name: str, path: str, seconds: float | None) -> None:
         self._estimates[name] = (path, seconds)
 
-    def unmanaged(self) -> list[FarmPrinter]:
-        return [entry for entry in self.farm.printers.values() if not entry.driver.active]
-
-    def work_found(self, name: str, has_work: bool) -> None:
-        self._has_work[name] = has_work
+    def work_found(self, with_work: frozenset[str]) -> None:
+        """The idle, unmanaged printers whose queues have work (:class:`farmctl.farm.attention.WorkLookout`)."""
+        self._with_work = with_work
 
 
 async def _look_up(farm: Farm, session: FarmPushSession) -> None:
@@ -155,9 +152,8 @@ async def _look_up(farm: Farm, session: FarmPushSession) -> None:
         session.estimate_found(name, path, analysis.estimated_print_time if analysis is not None else None)
 
 
-async def _look_for_work(farm: Farm, session: FarmPushSession) -> None:
-    for entry in session.unmanaged():
-        session.work_found(entry.name, await entry.driver.has_work())
+async def _look_for_work(farm: Farm, session: FarmPushSession, now: float) -> None:
+    session.work_found(await farm.work_lookout.with_work(now))
 
 
 async def _still_allowed(farm: Farm, request: web.Request) -> bool:
@@ -184,19 +180,17 @@ async def serve(request: web.Request) -> web.StreamResponse:
     receiving: asyncio.Future[Any] = asyncio.ensure_future(ws.receive())
     getting: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(inbox.get())
     next_access_check = loop.time() + ACCESS_CHECK
-    next_work_check = 0.0
 
     async def send(messages: list[dict[str, Any]]) -> None:
         for message in messages:
             await asyncio.wait_for(ws.send_str(json.dumps(message, separators=(",", ":"))), SEND_TIMEOUT)
 
     try:
-        await _look_for_work(farm, session)
+        await _look_for_work(farm, session, loop.time())
         await _look_up(farm, session)
         if session.whole_farm:
             await farm.peer_watch.fresh()
         now = loop.time()
-        next_work_check = now + WORK_RECHECK
         await send([{"type": "hello", "user": {"name": principal.user, "role": principal.role.value}}]
                    + session.snapshot(now))
         while not ws.closed:
@@ -211,8 +205,6 @@ async def serve(request: web.Request) -> web.StreamResponse:
                     messages.append(inbox.get_nowait())
                 for message in messages:
                     out += session.changed(message, now)
-                    if message.get("type") == "changed" and "queue" in (message.get("areas") or {}):
-                        next_work_check = now
                 getting = asyncio.ensure_future(inbox.get())
             if receiving in done:
                 frame = receiving.result()
@@ -221,9 +213,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
                 with contextlib.suppress(ValueError):
                     out += session.received(json.loads(frame.data))
                 receiving = asyncio.ensure_future(ws.receive())
-            if now >= next_work_check:
-                next_work_check = now + WORK_RECHECK
-                await _look_for_work(farm, session)
+            await _look_for_work(farm, session, now)  # the farm's answer, unless the queue or a printer changed
             if now >= next_access_check:
                 next_access_check = now + ACCESS_CHECK
                 if not await _still_allowed(farm, request):
@@ -241,14 +231,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         channels.discard(ws)
-        farm.unsubscribe(inbox)
-        for future in (receiving, getting):
-            future.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await future
-        if not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
+        await let_go(farm, inbox, (receiving, getting), ws)
     return ws
 
 

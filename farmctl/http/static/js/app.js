@@ -100,11 +100,19 @@ function App() {
   const [loginError, setLoginError] = useState("");
   const route = useRoute();
 
+  // The push channel opens alongside the login check (its snapshot is what the farm view waits
+  // for); if the check says nobody is logged in, the channel stops and the login form shows.
   async function enter() {
-    const me = await api.get("/api/farm/me");
+    push.start();
+    let me;
+    try {
+      me = await api.get("/api/farm/me");
+    } catch (err) {
+      push.stop();
+      throw err;
+    }
     store.set({ user: me });
     setLoginError("");
-    push.start();
   }
 
   useEffect(() => {

@@ -33,3 +33,9 @@ export function stateClass(state) {
     default: return "busy";
   }
 }
+
+// A loaded material as Continuous Print keys it, "PLA_red_#ff0000": what it reads as and its colour.
+export function material(key) {
+  const [kind, colour, hex] = String(key).split("_");
+  return { text: [kind, colour].filter(Boolean).join(" "), swatch: /^#[0-9a-f]{3,8}$/i.test(hex || "") ? hex : null };
+}

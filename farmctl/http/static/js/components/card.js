@@ -3,7 +3,7 @@
 // printer carries that node's name; while the node is away the card says so and its buttons rest.
 import { html } from "../html.js";
 import { away, heardAt, remote } from "./nodes.js";
-import { clockIn, duration, heater, stateClass } from "../format.js";
+import { clockIn, duration, heater, material, stateClass } from "../format.js";
 import { Sparkline } from "./sparkline.js";
 import { act, cancelPrint, printerAction } from "./actions.js";
 
@@ -35,6 +35,21 @@ function awayLines(card) {
     : node.state === "unreachable" ? `Node ${node.name} is not answering` : `Waiting for node ${node.name}`;
   const seen = card.state.lastSeen ? `Last seen: ${card.state.lastSeen}` : "Not seen from this node yet";
   return [why, node.state === "gone" ? `${seen} · heard ${heardAt(node)}` : seen];
+}
+
+// The materials loaded per tool (when the printer tracks them) and the printer's groups.
+function Loadout({ card }) {
+  const loaded = (card.materials || []).map((key, tool) => [tool, key]).filter(([, key]) => key);
+  const tags = card.tags || [];
+  if (!loaded.length && !tags.length) return null;
+  const several = (card.materials || []).length > 1;
+  return html`<p class="tags">
+    ${loaded.map(([tool, key]) => {
+      const { text, swatch } = material(key);
+      return html`<span class="tag material" title=${`Tool ${tool}: ${key}`}>${swatch && html`<i class="spool"
+        style=${`background:${swatch}`}></i>`}${several ? `T${tool} ` : ""}${text}</span>`;
+    })}
+    ${tags.map((t) => html`<span class="tag">${t}</span>`)}</p>`;
 }
 
 export function Card({ card, ctx, selected, onSelect, showNode }) {
@@ -77,7 +92,7 @@ export function Card({ card, ctx, selected, onSelect, showNode }) {
         <${Sparkline} points=${card.trend} label=${`${name} temperature trend`} />
       </div>
       <p class="queue-status">${card.maintenance ? `Maintenance: ${card.maintenance}` : card.queue ? card.queue.status : ""}</p>
-      ${card.tags && card.tags.length > 0 && html`<p class="tags">${card.tags.map((t) => html`<span class="tag">${t}</span>`)}</p>`}
+      <${Loadout} card=${card} />
       <div class="actions">
         <button type="button" class="manage" onClick=${toggleManage} disabled=${out || (!!card.maintenance && !manage)}>
           ${manage ? "Stop managing" : "Start managing"}</button>

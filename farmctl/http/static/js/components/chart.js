@@ -3,6 +3,7 @@ import uPlot from "uplot";
 import { html, useEffect, useRef } from "../html.js";
 
 const WINDOW_S = 30 * 60;
+const steps = uPlot.paths.stepped({ align: 1 });
 
 function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -32,13 +33,15 @@ export function TemperatureChart({ samples, name }) {
       height: 240,
       scales: { x: { time: true }, y: { range: (u, low, high) => [0, Math.max(60, Math.ceil((high + 10) / 10) * 10)] } },
       axes: [{ stroke: axis, grid }, { stroke: axis, grid, label: "°C" }],
+      // A target changes in one step: drawn as steps, not as a ramp between two samples.
       series: [
         {},
-        { label: "Hotend", stroke: hot, width: 2 },
-        { label: "Hotend target", stroke: hot, dash: [5, 5], width: 1 },
-        { label: "Bed", stroke: cold, width: 2 },
-        { label: "Bed target", stroke: cold, dash: [5, 5], width: 1 },
+        { label: "Hotend", stroke: hot, width: 2, points: { show: false } },
+        { label: "Hotend target", stroke: hot, dash: [5, 5], width: 1, paths: steps, points: { show: false } },
+        { label: "Bed", stroke: cold, width: 2, points: { show: false } },
+        { label: "Bed target", stroke: cold, dash: [5, 5], width: 1, paths: steps, points: { show: false } },
       ],
+      legend: { live: false },
     };
     plot.current = new uPlot(options, columns(samples), box.current);
     const resize = new ResizeObserver(() => plot.current && plot.current.setSize({ width: box.current.clientWidth, height: 240 }));

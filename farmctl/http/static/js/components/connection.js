@@ -14,8 +14,8 @@ export function ConnectionBanner({ store, push }) {
   const seconds = Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000));
   return html`
     <div class="banner" id="connection" role="status">
-      <span>Lost the connection to the farm server. Reconnecting${seconds ? ` in ${seconds} s` : "…"}
-        (the printers carry on without this page).</span>
+      <span>${`Lost the connection to the farm server. Reconnecting${seconds ? ` in ${seconds} s` : "…"} `
+        + "(the printers carry on without this page)."}</span>
       <button type="button" class="quiet" onClick=${() => push.retryNow()}>Try now</button>
     </div>`;
 }

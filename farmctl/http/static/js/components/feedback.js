@@ -4,6 +4,7 @@ import { html, useEffect, useRef } from "../html.js";
 import { useStore } from "../store.js";
 
 const TOAST_MS = 6000;
+const TOASTS_SHOWN = 3; // the newest; more would cover a phone's screen
 let nextToast = 1;
 
 export function createToasts(store) {
@@ -21,7 +22,7 @@ export function Toasts({ store }) {
   const dismiss = (id) => store.set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
   return html`
     <div class="toasts" aria-live="polite">
-      ${toasts.map((t) => html`
+      ${toasts.slice(-TOASTS_SHOWN).map((t) => html`
         <div class=${`toast ${t.kind}`} role=${t.kind === "error" ? "alert" : "status"} key=${t.id}>
           <span>${t.message}</span>
           <button type="button" class="quiet" aria-label="Dismiss" onClick=${() => dismiss(t.id)}>×</button>

@@ -15,7 +15,7 @@ function path(points, index, low, high, width, height) {
 
 export function Sparkline({ points, label }) {
   const width = 100, height = 24;
-  if (!points || points.length < 2) return html`<svg class="spark" viewBox="0 0 100 24" aria-hidden="true"></svg>`;
+  if (!points || points.length < 2) return null; // no trend yet: no empty box either
   const values = points.flat().filter((v) => v !== null && v !== undefined);
   const low = Math.min(20, ...values), high = Math.max(60, ...values);
   return html`

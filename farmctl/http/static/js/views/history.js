@@ -77,20 +77,20 @@ function Statistics({ stats }) {
       </div>
       <${DayChart} days=${stats.days} />
       <div class="stats-tables">
-        <table class="per-printer">
+        <div class="table-scroll"><table class="per-printer">
           <caption>Per printer</caption>
           <thead><tr><th scope="col">Printer</th><th scope="col">Success rate</th><th scope="col">Success</th>
             <th scope="col">Failed</th><th scope="col">Cancelled</th><th scope="col">Hours</th><th scope="col">Filament</th></tr></thead>
           <tbody>${printers.map(([name, t]) => html`<tr key=${name} data-printer=${name}><th scope="row">${name}</th>
             <td>${percent(t.successRate)}</td><td>${t.success}</td><td>${t.failure}</td><td>${t.cancelled + t.aborted}</td>
             <td>${hours(t.hours)}</td><td>${metres(t.filamentMm)}</td></tr>`)}</tbody>
-        </table>
-        <table class="reasons">
+        </table></div>
+        <div class="table-scroll"><table class="reasons">
           <caption>Failures by reason</caption>
           <thead><tr><th scope="col">Reason</th><th scope="col">Prints</th></tr></thead>
           <tbody>${stats.failureReasons.length ? stats.failureReasons.map((r) => html`<tr key=${r.reason}><td>${r.reason}</td><td>${r.runs}</td></tr>`)
             : html`<tr><td colspan="2" class="hint">No failures.</td></tr>`}</tbody>
-        </table>
+        </table></div>
       </div>
     </section>`;
 }
