@@ -6,6 +6,7 @@ simulated printer (``farm.printers[name].sim.executed``), which a child process 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from farmctl.auth import Role
 from farmctl.farm.config import FarmConfig, PrinterConfig
 from farmctl.farm.farm import Farm, SimOptions
 from farmctl.http.app import build_main_app
+from farmctl.printer import PrinterState
 
 
 @pytest.fixture
@@ -62,9 +64,14 @@ async def in_process(data: Path, *names: str, time_scale: float = 0.0,
                      printers: tuple[PrinterConfig, ...] = ()) -> AsyncIterator[InProcess]:
     """The main app of a farm of simulated printers (full speed) on an aiohttp test server.
 
-    ``time_scale`` > 0 lets the machine take time (heating, cooling, moves), scaled down."""
+    ``time_scale`` > 0 lets the machine take time (heating, cooling, moves), scaled down. It is
+    handed over once every printer is connected, as a person would find it, so no test races the
+    handshake on a loaded machine."""
     config = FarmConfig(printers=printers or tuple(PrinterConfig(n, "sim", profile="marlin2") for n in names))
     async with Farm.running(config, data, sim=SimOptions(full_speed=True, time_scale=time_scale)) as farm:
+        async with asyncio.timeout(30):
+            while any(entry.printer.state != PrinterState.OPERATIONAL for entry in farm.printers.values()):
+                await asyncio.sleep(0.02)
         key = await farm.auth.add_key("test", Role.ADMIN)
         async with TestClient(TestServer(build_main_app(farm), host="127.0.0.1")) as client:
             yield InProcess(farm, client, key, farm.uploads_dir)
