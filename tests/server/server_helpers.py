@@ -119,6 +119,13 @@ class ServerProcess:
             return False
         return True
 
+    def wait_connected(self, *printers: str, timeout: float = 20.0) -> None:
+        """Until each printer answers ``/api/printer`` (connected and Operational), as a person finds it."""
+        headers = {"X-Api-Key": next(iter(self.keys.values()))}
+        for name in printers:
+            wait_until(lambda: requests.get(f"{self.url}/printers/{name}/api/printer", headers=headers,
+                                            timeout=10).ok, timeout, f"printer {name} to connect")
+
     def log(self) -> str:
         return (self.root / f"serve-{self.starts}.log").read_text(errors="replace")
 

@@ -59,6 +59,7 @@ class Oracle:
     sims: dict[str, SimulatedPrinter]
     sent: dict[str, str] = field(default_factory=dict)      # upload name -> sha1 of the whole file
     asked: dict[str, int] = field(default_factory=dict)     # part name -> copies asked for
+    unanswered: dict[str, int] = field(default_factory=dict)  # a set/add the kill cut off: taken or not
     kills: list[float] = field(default_factory=list)        # monotonic times of the kills
     cut_off: int = 0                                         # copies printed to END but not counted
     looked: dict[str, int] = field(default_factory=dict)     # printer -> commands it had run at the last look
@@ -89,6 +90,12 @@ class Oracle:
 
 def check_after_restart(server: ServerProcess, key: str, oracle: Oracle, trial: int) -> None:
     cp = Client(server.farm_cp, key)
+    # A set/add the kill cut off got no answer: it was taken whole or not at all, and the queue says which.
+    listed = {item["path"] for job in local_jobs(cp.state()) for item in job["sets"]}
+    for name, copies in list(oracle.unanswered.items()):
+        if name in listed:
+            oracle.asked[name] = copies
+        del oracle.unanswered[name]
     headers = {"X-Api-Key": key}
     listing = requests.get(f"{server.url}/printers/p1/api/files?recursive=true", headers=headers, timeout=10).json()
     files = listing["files"] if "files" in listing else pytest.fail(f"trial {trial}: {listing}")
@@ -155,10 +162,11 @@ def busy_client(server: ServerProcess, key: str, oracle: Oracle, trial: int, rnd
                                  headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
         assert response.status_code == 201, response.text
         copies = rnd.choice((1, 2))
-        oracle.asked[name] = copies
+        oracle.unanswered[name] = copies
         response = cp.post("set/add", data={"path": name, "sd": False, "count": copies, "jobName": f"job{trial}",
                                             "jobDraft": False})
         assert response.status_code == 200, response.text
+        oracle.asked[name] = oracle.unanswered.pop(name)
         big = f"big{trial}.gcode"
         blob = b"G1 X1 Y1\n" * (200_000 + trial)
         oracle.sent[big] = hashlib.sha1(blob).hexdigest()

@@ -31,8 +31,7 @@ def test_the_log_file_audits_and_keeps_no_secret(tmp_path) -> None:
         [waiting] = requests.get(f"{url}/api/farm/appkeys", headers=headers, timeout=10).json()["requests"]
         requests.post(f"{url}/api/farm/appkeys/{waiting['id']}", json={"decision": "allow"}, headers=headers, timeout=10)
         app_key = requests.get(f"{url}/plugin/appkeys/request/{token}", timeout=10).json()["api_key"]
-        wait_until(lambda: requests.get(f"{url}/printers/p1/api/printer", headers=headers, timeout=10).ok, 15,
-                   "the printer to be connected")  # a print asked of a printer still connecting is refused
+        server.wait_connected("p1")  # a print asked of a printer still connecting is refused
         uploaded = requests.post(f"{url}/printers/p1/api/files/local", files={"file": ("cube.gcode", GCODE)},
                                  data={"print": "true"}, headers=headers, timeout=10)
         assert uploaded.status_code == 201, uploaded.text

@@ -28,6 +28,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     try:
         proc.start()
         proc.add_key("admin")
+        proc.wait_connected("p1")
         Client(proc.cp("p1"), proc.keys["admin"]).post(
             "set/add", data={"path": "a.gcode", "sd": False, "count": 1, "jobName": "keep"})
         yield proc
