@@ -190,6 +190,9 @@ class QueueDriver:
                 if claim is None:
                     await self._wait_for_work(loadout, queues)
                     continue
+                if self.loadout != loadout:  # the spool or profile changed while claiming: look again
+                    await self.model.counting.withdraw(claim.run.id)
+                    continue
                 await self._print_claim(claim)
             if self.state not in STOPPED:
                 self._set(DriverState.INACTIVE)

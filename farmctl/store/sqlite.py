@@ -69,6 +69,11 @@ class SqliteBackend:
                 if _is_busy(exc):
                     raise DatabaseBusy(self.path.name) from exc
                 raise
+            except BaseException:
+                # Cancelled while waiting: the BEGIN still runs on the connection's thread. The
+                # rollback queues behind it before the lock is given up, so no one inherits it.
+                await self._conn.rollback()
+                raise
             try:
                 yield SqliteSql(self._conn)
                 await self._conn.commit()

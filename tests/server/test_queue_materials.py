@@ -82,6 +82,34 @@ async def test_each_set_goes_only_to_the_printer_with_its_material(inproc2: InPr
     await until_status(inproc2, "p1", "Idle")
 
 
+async def test_a_spool_swapped_while_the_queue_claims_is_never_printed_with(inproc: InProcess,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator swaps the spool just as the driver claims a copy for the old one: the copy is given
+    back and waits for its material, rather than printing black on red."""
+    write_file(inproc, "black.gcode", "BLACK")
+    await post(inproc, "automation/edit", {"json": NO_HOOKS}, FARM_CP)
+    await load(inproc, "p1", [BLACK])
+    farm, claim = inproc.farm, inproc.farm.model.counting.claim
+    swapped = []
+
+    async def claim_as_the_spool_is_swapped(*args: Any, **kwargs: Any) -> Any:
+        if not swapped:  # the swap is committed while this claim is under way
+            swapped.append(await farm.set_materials(farm.printers["p1"], [RED]))
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(farm.model.counting, "claim", claim_as_the_spool_is_swapped)
+    await material_job(inproc, "black.gcode", BLACK, 1)
+    await post(inproc, "set_active", {"active": True}, FARM_CP)
+    state = await until_status(inproc, "p1", "Need ")
+    assert state["status"] == "Need PETG (black) in tool 0, but PLA (red) is loaded"
+    assert swapped and markers(inproc, "p1") == []
+    assert [r for r in await get(inproc, "history/get", FARM_CP)] == []  # the copy was given back, not run
+
+    await load(inproc, "p1", [BLACK])
+    assert [r["set_path"] for r in await wait_for_runs(inproc, 1, timeout=10, base=FARM_CP)] == ["black.gcode"]
+    assert markers(inproc, "p1") == ["BLACK"]
+
+
 async def test_bad_materials_are_refused_and_change_nothing(inproc: InProcess) -> None:
     await load(inproc, "p1", [RED])
     for bad in (["red"], [RED, BLACK], [42], "PLA", ["PLA_red_ff0000"]):

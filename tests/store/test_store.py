@@ -83,6 +83,27 @@ async def test_a_failed_transaction_leaves_nothing(database: Database) -> None:
     await store.close()
 
 
+async def test_a_task_cancelled_as_its_transaction_begins_leaves_the_database_usable(database: Database) -> None:
+    """A request handler is cancelled when its client goes away, at whatever await it is at: one
+    cancelled while its transaction begins must not leave the connection inside that transaction."""
+    store = await Store.open(database)
+    for write in (False, True):
+        async def begin_and_wait() -> None:
+            async with store.transaction(write=write):
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(begin_and_wait())
+        await asyncio.sleep(0)  # the task is at its first await: the transaction's BEGIN
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with store.transaction() as tx:
+            await tx.queues.insert(f"after-{write}", 5.0, None, Strategy.LINEAR)
+    async with store.transaction(write=False) as tx:
+        assert await tx.queues.named("after-True") is not None
+    await store.close()
+
+
 async def test_new_rows_get_their_own_ids_and_times_keep_their_fraction(database: Database) -> None:
     store = await Store.open(database)
     async with store.transaction() as tx:
