@@ -17,6 +17,7 @@ intervals, server CPU per acknowledged line and peak RSS, each against the goal 
     python bench/farm_load.py --printers 4 --lines 1000
     python bench/farm_load.py --baseline-tree DIR   # first the server from another checkout, same load
     python bench/farm_load.py --serial-workers 0 --serial-workers 2   # in-process reactor, then 2 workers
+    python bench/farm_load.py --gather-ms 0 --gather-ms 1             # the reactor waking for every reply, then gathering
 
 With serial workers (farm.toml's ``serial_workers``) the server's CPU and peak RSS are those of its
 main process and its workers together (the RSS a sum of each process's peak: an upper bound), and
@@ -150,9 +151,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(path: Path, sims: list[SimulatorProcess], baud: int, workers: int | None) -> None:
-    farm_wide = [] if workers is None else [f"serial_workers = {workers}\n"]
-    tables = farm_wide + [f'[[printers]]\nname = "p{i:02d}"\nport = "{sim.path}"\nbaud = {baud}\nprofile = "marlin2"\n'
+def write_config(path: Path, sims: list[SimulatorProcess], baud: int, farm_wide: dict[str, float]) -> None:
+    tables = [f"{key} = {value}\n" for key, value in farm_wide.items()] + [f'[[printers]]\nname = "p{i:02d}"\nport = "{sim.path}"\nbaud = {baud}\nprofile = "marlin2"\n'
               for i, sim in enumerate(sims)]
     path.write_text("\n".join(tables))
 
@@ -388,7 +388,7 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
             "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved, "ledgers exact": float(exact)}
 
 
-def run(tree: Path, args: argparse.Namespace, workers: int | None = None) -> dict[str, float]:
+def run(tree: Path, args: argparse.Namespace, farm_wide: dict[str, float] | None = None) -> dict[str, float]:
     """One whole run against the server from ``tree``: simulators, server, load, report."""
     min_mm, max_mm, time_scale = JOBS[args.job]
     names = [f"p{i:02d}" for i in range(args.printers)]
@@ -402,7 +402,7 @@ def run(tree: Path, args: argparse.Namespace, workers: int | None = None) -> dic
         with contextlib.ExitStack() as stack:
             for sim in sims:
                 stack.enter_context(sim)
-            write_config(workdir / "farm.toml", sims, args.baud, workers)
+            write_config(workdir / "farm.toml", sims, args.baud, farm_wide or {})
             server = Server(workdir / "farm.toml", workdir / "data", free_port(), tree)
             seen = Observed()
             try:
@@ -429,12 +429,18 @@ def main() -> None:
     parser.add_argument("--serial-workers", type=int, action="append", metavar="N",
                         help="repeatable: run this tree's server with farm.toml's serial_workers = N, each in turn "
                              "under the same load (0: the in-process reactor); the first is the baseline")
+    parser.add_argument("--gather-ms", type=float, action="append", metavar="MS",
+                        help="repeatable: farm.toml's serial_gather_ms = MS, each in turn (with every --serial-workers)")
     args = parser.parse_args()
-    if args.serial_workers:
+    if args.serial_workers or args.gather_ms:
+        designs = [{**({} if workers is None else {"serial_workers": workers}),
+                    **({} if gather is None else {"serial_gather_ms": gather})}
+                   for workers in args.serial_workers or [None] for gather in args.gather_ms or [None]]
         results = {}
-        for workers in args.serial_workers:
-            print(f"\n== serial_workers = {workers}")
-            results[workers] = run(ROOT, args, workers)
+        for farm_wide in designs:
+            label = ", ".join(f"{key} = {value:g}" for key, value in farm_wide.items())
+            print(f"\n== {label}")
+            results[label] = run(ROOT, args, farm_wide)
         compare(results)
         return
     if args.baseline_tree is None:
@@ -450,19 +456,20 @@ def main() -> None:
               f"  {name:20} {before[name]:8.3f} -> {value:8.3f}")
 
 
-def compare(results: dict[int, dict[str, float]]) -> None:
+def compare(results: dict[str, dict[str, float]]) -> None:
     """The designs side by side, each figure also as a ratio to the first design's."""
     designs = list(results)
     first = results[designs[0]]
-    print("\nside by side, same load, same run (x: against serial_workers = %d)" % designs[0])
-    print(f"{'':22}" + "".join(f"{f'workers = {n}':>22}" for n in designs))
+    width = max(22, *(len(n) + 2 for n in designs))
+    print(f"\nside by side, same load, same run (x: against {designs[0]})")
+    print(f"{'':22}" + "".join(f"{n:>{width}}" for n in designs))
     for name in first:
         cells = []
         for n in designs:
             value = results[n][name]
             ratio = f" ({value / first[name]:.2f} x)" if first[name] and n != designs[0] else ""
             cells.append(f"{value:.3f}{ratio}")
-        print(f"{name:22}" + "".join(f"{cell:>22}" for cell in cells))
+        print(f"{name:22}" + "".join(f"{cell:>{width}}" for cell in cells))
 
 
 if __name__ == "__main__":

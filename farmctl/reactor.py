@@ -22,12 +22,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GATHER = 0.001
+"""Seconds a pass waits after the one before it, so that one wakeup serves the replies of several
+ports (bench/farm_load.py: 16 busy printers, 0.063 -> 0.053 ms of CPU per line). It costs a lone
+port nothing, as its replies come further apart, and is not used while only one port is attached."""
+
 
 class Reactor:
     """Serves the ports of the links attached to it on one thread, started with the first one."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, gather: float = GATHER) -> None:
         self._clock = clock
+        self._gather = gather
         self._lock = threading.Lock()
         self._links: dict[int, SerialLink] = {}  # by file descriptor; replaced, never changed in place
         self._woken: set[SerialLink] = set()
@@ -90,6 +96,8 @@ class Reactor:
 
     def _run(self) -> None:
         poller, wake_r = self._poller, self._wake_r
+        gather, monotonic, sleep = self._gather, time.monotonic, time.sleep  # real time: it is slept
+        last_pass = 0.0
         while True:
             links = self._links  # a snapshot: attach and detach replace the dict
             if not links:
@@ -99,7 +107,10 @@ class Reactor:
                         return
                 continue
             deadline = min((link.deadline for link in links.values() if link.deadline is not None), default=None)
+            if gather and len(links) > 1 and (wait := last_pass + gather - monotonic()) > 0:
+                sleep(wait)
             ready = poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
+            last_pass = monotonic()
             woken: set[SerialLink] = set()
             if self._woken:
                 with self._lock:

@@ -21,6 +21,7 @@ from farmctl.farm.checks import NAME, name, typed, within
 from farmctl.farm.mqtt_config import MqttConfig, parse_mqtt
 from farmctl.farm.node_config import node_url, shared_uploads
 from farmctl.profiles import load_profiles
+from farmctl.reactor import GATHER
 
 SIM_PORT = "sim"
 MB = 1 << 20
@@ -83,6 +84,8 @@ def default_node_name() -> str:
 
 
 MAX_SERIAL_WORKERS = 64
+MAX_GATHER_MS = 10
+"""Longer would hold back a fast port's replies for little more saving."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,9 @@ class FarmConfig:
     serial_workers: int | None = None
     """Processes that serve the printers' ports (0: one reactor thread in the main process); None: chosen
     from the printers and the cores (``farmctl.workers.default_count``)."""
+    serial_gather: float = GATHER
+    """Seconds each serial reactor lets pass between its wakeups while several ports are busy
+    (``serial_gather_ms``; 0: wake for every reply), so one wakeup serves several ports' replies."""
     node_url: str | None = None
     """Where the other nodes reach this one (no trailing slash); None: ``serve`` derives it from the
     host name and port it listens on (:func:`farmctl.farm.node_config.default_node_url`)."""
@@ -296,6 +302,8 @@ _FARM_WIDE = {
     "mqtt": ("mqtt", parse_mqtt),
     "serial_workers": ("serial_workers", lambda v: within(typed(v, int, "serial_workers"), 0 <= v <= MAX_SERIAL_WORKERS,
                                                          f"serial_workers must be 0 to {MAX_SERIAL_WORKERS}, not {v}")),
+    "serial_gather_ms": ("serial_gather", lambda v: within(typed(v, (int, float), "serial_gather_ms"), 0 <= v <= MAX_GATHER_MS,
+                                                           f"serial_gather_ms must be 0 to {MAX_GATHER_MS}, not {v}") / 1000),
 }
 
 

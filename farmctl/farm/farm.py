@@ -160,7 +160,8 @@ class Farm:
         self._prints: set[asyncio.Future[JobResult]] = set()
         self._access_watch: asyncio.Task[None] | None = None
         workers = default_count(len(config.printers)) if config.serial_workers is None else config.serial_workers
-        self.serving: Reactor | SerialWorkers = SerialWorkers(workers) if workers else Reactor()
+        self.serving: Reactor | SerialWorkers = (SerialWorkers(workers, config.serial_gather) if workers
+                                                 else Reactor(gather=config.serial_gather))
         """Serves every printer's port: one reactor thread (bench/designs.py: less CPU per line than a thread
         each), or ``serial_workers`` processes, each a reactor for its share, so serial work uses several cores."""
         self._heartbeat: asyncio.Task[None] | None = None

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from farmctl.errors import FarmctlError
 from farmctl.link import LinkEvent
 from farmctl.profiles import FirmwareProfile
+from farmctl.reactor import GATHER
 from farmctl.workers import messages as m
 from farmctl.workers.remote_link import WorkerLink
 
@@ -36,8 +37,9 @@ MAX_RESTART_PAUSE = 30.0
 class WorkerProcess:
     """One slot: the worker process serving it now, started on first use and after each death."""
 
-    def __init__(self, slot: int) -> None:
+    def __init__(self, slot: int, gather: float = GATHER) -> None:
         self.slot = slot
+        self._gather = gather
         self.links: dict[int, WorkerLink] = {}
         self.pid: int | None = None
         self.deaths = 0
@@ -72,7 +74,7 @@ class WorkerProcess:
         ours, theirs = socket.socketpair()
         try:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "farmctl.workers.worker", str(theirs.fileno()), str(self.slot),
+                sys.executable, "-m", "farmctl.workers.worker", str(theirs.fileno()), str(self.slot), repr(self._gather),
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL)
         except OSError as exc:
             ours.close()
@@ -148,10 +150,10 @@ class WorkerProcess:
 class SerialWorkers:
     """``count`` worker processes serving the farm's ports, dealt out in turn as printers are made."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, gather: float = GATHER) -> None:
         if count < 1:
             raise ValueError("at least one serial worker")
-        self.processes = [WorkerProcess(slot) for slot in range(count)]
+        self.processes = [WorkerProcess(slot, gather) for slot in range(count)]
         self._links = 0
 
     def link(self, port: str, baud: int, profile: FirmwareProfile,

@@ -47,9 +47,9 @@ class _Served:
 
 
 class Worker:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, gather: float) -> None:
         self._reader, self._writer = reader, writer
-        self._reactor = Reactor()
+        self._reactor = Reactor(gather=gather)
         self._served: dict[int, _Served] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -152,13 +152,13 @@ class _ToMainProcess(logging.Handler):
             pass  # the loop has ended: the worker is exiting
 
 
-async def _main(fd: int) -> None:
+async def _main(fd: int, gather: float) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock)
     root = logging.getLogger()
     root.handlers[:] = [_ToMainProcess(writer)]
     root.setLevel(logging.INFO)
-    await Worker(reader, writer).run()
+    await Worker(reader, writer, gather).run()
 
 
 def main() -> None:
@@ -168,7 +168,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)  # until the channel is up
-    asyncio.run(_main(int(sys.argv[1])))
+    asyncio.run(_main(int(sys.argv[1]), float(sys.argv[3])))  # the channel, the slot (for ps), the gather
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ the print stops in a clear state and nothing after the stop runs.
 """
 
 import asyncio
+import contextlib
 import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from farmctl.printer import JobOutcome, Printer
+from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
 from servings import SERVINGS, close_serving, serving_for
@@ -67,7 +69,11 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     assert not stray, f"a flushed line's tail ran: {stray}"
 
 
-@pytest.mark.parametrize("serving", SERVINGS)
+SHARED_REACTOR = "reactor shared with an idle printer"
+"""A reactor with two ports attached gathers its wakeups (farmctl.reactor.GATHER), as in a farm."""
+
+
+@pytest.mark.parametrize("serving", [*SERVINGS, SHARED_REACTOR])
 @settings(max_examples=PTY_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
@@ -106,15 +112,21 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
 
 
 async def _print(sim: SimulatedPrinter, job, noise, serving: str):
-    served = serving_for(serving)
-    printer = Printer("prop", sim.path, handshake_timeout=5, serving=served)
-    await printer.connect()
-    set_noise(sim, *noise)
-    try:
-        result = await asyncio.wait_for(printer.print_file(job), 120)
-        count = len(sim.executed)
-        await asyncio.sleep(0.05)
-        return result, count
-    finally:
-        await printer.disconnect()
-        await close_serving([served])
+    with contextlib.ExitStack() as stack:
+        served = Reactor() if serving == SHARED_REACTOR else serving_for(serving)
+        printers = [Printer("prop", sim.path, handshake_timeout=5, serving=served)]
+        if serving == SHARED_REACTOR:
+            other = stack.enter_context(SimulatedPrinter("marlin2", full_speed=True, time_scale=0))
+            printers.append(Printer("idle", other.path, handshake_timeout=5, serving=served))
+        try:
+            for printer in printers:
+                await printer.connect()
+            set_noise(sim, *noise)
+            result = await asyncio.wait_for(printers[0].print_file(job), 120)
+            count = len(sim.executed)
+            await asyncio.sleep(0.05)
+            return result, count
+        finally:
+            for printer in printers:
+                await printer.disconnect()
+            await close_serving([served])
