@@ -162,12 +162,14 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool, de
     return {"lines_s": len(encoded) / timing["wall"], "cpu_10k": timing["cpu"] / len(encoded) * 10_000}
 
 
-def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delivery: Delivery) -> tuple[float, float]:
+def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delivery: Delivery, *,
+                  board: str = "marlin2", profile: str = "marlin2") -> tuple[float, float]:
     """``farmctl print`` in a process of its own: its whole CPU (user + system, start-up included), and the
-    seconds the print took by its own summary (start-up and handshake excluded, so lines/s is the stream's)."""
-    with SimulatorProcess("marlin2", baud=baud, latency=latency, time_scale=0.0, delivery=delivery) as sim:
+    seconds the print took by its own summary (start-up and handshake excluded, so lines/s is the stream's).
+    ``board``: the simulator's firmware profile; ``profile``: the one farmctl is told."""
+    with SimulatorProcess(board, baud=baud, latency=latency, time_scale=0.0, delivery=delivery) as sim:
         command = [sys.executable, "-m", "farmctl", "print", str(path), "--port", sim.path, "--baud", str(baud),
-                   "--profile", "marlin2"] + (["--ping-pong"] if ping_pong else [])
+                   "--profile", profile] + (["--ping-pong"] if ping_pong else [])
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         assert process.stdout is not None and process.stderr is not None
@@ -222,16 +224,25 @@ def marginal_cli(workdir: Path, repeat: int) -> None:
 
 
 def native_usb(workdir: Path, lines: int, repeat: int) -> None:
-    """A native-USB board: the line runs at USB speed (10 Mbaud here) and each reply takes about 1 ms."""
+    """A native-USB board: the line runs at USB speed (10 Mbaud here) and each reply takes about 1 ms.
+
+    The board is the ``marlin2-usb`` simulator (back-pressure: bytes the ring has no room for wait
+    instead of being dropped). Ping-pong is the baseline; send-ahead runs once with the window of a
+    UART bridge (``--profile marlin2``: unacknowledged bytes within the 127-byte ring) and once told
+    it is a native-USB board (``--profile marlin2-usb``: the ring plus the command queue's lines).
+    """
     path = workdir / "usb.gcode"
     write_job(path, next(j for j in JOBS if j.name == "wire-bound"), lines)
-    print(f"native-USB-like line (10 Mbaud, 1 ms reply latency), {lines} lines, farmctl print as a process:")
+    print(f"native-USB-like line (10 Mbaud, 1 ms reply latency, back-pressure), {lines} lines, farmctl print as a process;")
+    print("lines/s (x ping-pong), whole-process CPU per line with start-up:")
     for _ in range(repeat):
-        pong_cpu, pong_wall = print_process(path, 10_000_000, 0.001, True, Delivery.LINES)
-        ahead_cpu, ahead_wall = print_process(path, 10_000_000, 0.001, False, Delivery.LINES)
-        print(f"  ping-pong {lines / pong_wall:6.0f} lines/s   send-ahead {lines / ahead_wall:6.0f} lines/s   "
-              f"= {pong_wall / ahead_wall:.2f} x ping-pong   (whole-process CPU per line, start-up included: "
-              f"{pong_cpu / lines * 1000:.3f} / {ahead_cpu / lines * 1000:.3f} ms)", flush=True)
+        runs = [("ping-pong", True, "marlin2"), ("send-ahead, ring window", False, "marlin2"),
+                ("send-ahead, marlin2-usb", False, "marlin2-usb")]
+        measured = [print_process(path, 10_000_000, 0.001, ping_pong, Delivery.LINES, board="marlin2-usb", profile=profile)
+                    for _, ping_pong, profile in runs]
+        base = measured[0][1]
+        print("  " + "   ".join(f"{name} {lines / wall:5.0f} ({base / wall:.2f} x, {cpu / lines * 1000:.3f} ms)"
+                                for (name, _, _), (cpu, wall) in zip(runs, measured)), flush=True)
     print()
 
 

@@ -40,6 +40,9 @@ class FirmwareProfile:
     ping_pong: bool
     history: int
     rx_timeout: float | None = None
+    back_pressure: bool = False
+    """A native-USB (CDC) port: the board stops taking bytes while its buffers are full instead of
+    dropping them, so the host need not keep its unacknowledged bytes within the RX ring."""
     m115_firmware_name: str = ""
     m115_ok_fields: bool = False
 
@@ -50,7 +53,7 @@ class FirmwareProfile:
         return FirmwareProfile(**values)
 
 
-_REQUIRED = {f.name for f in fields(FirmwareProfile)} - {"rx_timeout", "m115_firmware_name", "m115_ok_fields"}
+_REQUIRED = {f.name for f in fields(FirmwareProfile)} - {"rx_timeout", "back_pressure", "m115_firmware_name", "m115_ok_fields"}
 
 
 def _from_toml(path: Path) -> FirmwareProfile:

@@ -94,6 +94,23 @@ class _Transmission(NamedTuple):
     line: _Line | None  # None for emergency commands
 
 
+def window_bytes(profile: FirmwareProfile) -> int:
+    """Unacknowledged bytes a host may have on the line.
+
+    Through a UART bridge, what the RX ring holds: more is dropped. A native-USB board holds the
+    rest back, so the window may also cover the lines its command queue took out of the ring.
+    """
+    ring = profile.rx_buffer - 1
+    return ring + profile.command_slots * (profile.max_line_length + 1) if profile.back_pressure else ring
+
+
+def window_lines(profile: FirmwareProfile) -> int:
+    """Unacknowledged lines: the command queue's (BUFSIZE); with back-pressure, as many again in the ring."""
+    if profile.ping_pong:
+        return 1
+    return 2 * profile.command_slots if profile.back_pressure else profile.command_slots
+
+
 class Sender:
     """Numbering, flow control and resend rules for one printer's serial line."""
 
@@ -101,7 +118,7 @@ class Sender:
         self.profile = profile
         self.stats = SenderStats()
         self._stall_timeout = max(STALL_TIMEOUT_MIN, 2 * profile.keepalive + 1)
-        self._max_bytes = profile.rx_buffer - 1
+        self._max_bytes = window_bytes(profile)
         self._history_size = max(profile.history, 256)
         self._mode = _M.STREAMING
         self._codec: MeatPack | None = None
@@ -110,7 +127,7 @@ class Sender:
     def _reset(self, now: float) -> None:
         """Forget the session: numbering, history, window and every doubt."""
         self._set_mode(_M.STREAMING, new_session=True)
-        self._slots = 1 if self.profile.ping_pong else self.profile.command_slots
+        self._slots = window_lines(self.profile)
         self._rx = b""
         self._rx_since = now  # when the partial reply in _rx began
         self._out = bytearray()

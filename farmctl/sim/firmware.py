@@ -7,7 +7,9 @@ own (a move finishing, a keepalive, a temperature report).
 
 What the model keeps from Marlin 2.x, because hosts break on exactly these details:
 
-* the RX ring holds ``rx_buffer - 1`` bytes and drops what arrives when it is full;
+* the RX ring holds ``rx_buffer - 1`` bytes and drops what arrives when it is full; on a
+  native-USB board (``back_pressure``) the bytes wait on the USB side instead, unseen even by the
+  emergency parser, until the ring has room;
 * lines are read from the ring only while the command queue has a free slot and no command
   is blocking, so a host that over-sends overflows the ring;
 * a line error flushes the whole ring; the tail of a line cut in half arrives later as a new
@@ -86,6 +88,8 @@ class MarlinFirmware:
         self.planner = Planner(self.profile.planner_blocks)
         self._ring = bytearray()
         self._ring_overflowed = False
+        self._held = bytearray()  # back_pressure: bytes the USB side holds back while the ring is full
+        self._releasing = False
         self._last_rx_at = now
         self._assembler = LineAssembler(self.profile.max_line_length)
         self._unpacker: Unpacker | None = None
@@ -176,9 +180,12 @@ class MarlinFirmware:
     def _arrive(self, run: bytes, at: float) -> None:
         """A run of bytes with at most one end of line, at its end, all seen at ``at``."""
         self.now = max(self.now, at)
-        self.stats.bytes_received += len(run)
         if self.halted or self.tripped:
             return
+        if self._held and not self._releasing:
+            self._held += run  # behind what the USB side holds already
+            return
+        self.stats.bytes_received += len(run)
         self._last_rx_at = at
         eol = run[-1] in EOL
         if self._emergency is not None:
@@ -194,6 +201,10 @@ class MarlinFirmware:
             if room <= 0:
                 self._pump(at)  # Marlin reads the ring as fast as bytes come, when it reads at all
                 room = capacity - len(ring)
+                if room <= 0 and self.profile.back_pressure:
+                    self._held[0:0] = run  # first in line when the ring has room
+                    self.stats.bytes_received -= len(run)
+                    return
                 if room <= 0:
                     self.stats.bytes_dropped += len(run)
                     self._ring_overflowed = True
@@ -313,9 +324,24 @@ class MarlinFirmware:
                     return
                 self._complete(running, running.wait.until)
             self._read_lines(now)
+            if self._held and not self._releasing:
+                self._release_held(now)
             if not self._queue:
                 return
             self._execute(self._queue[0], now)
+
+    def _release_held(self, now: float) -> None:
+        """Let in what the USB side held back, a line at a time, while the ring has room."""
+        self._releasing = True
+        try:
+            held = self._held
+            while held and len(self._ring) < self._ring_capacity and not (self.halted or self.tripped):
+                end = next_eol(held, 0) if self._unpacker is None else min(len(held), self._ring_capacity - len(self._ring))
+                run = bytes(held[:end])
+                del held[:end]
+                self._arrive(run, now)
+        finally:
+            self._releasing = False
 
     def _read_lines(self, now: float) -> None:
         if self._ring_overflowed and self.identity.family is Family.PRUSA:

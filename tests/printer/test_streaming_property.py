@@ -69,6 +69,9 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     assert not stray, f"a flushed line's tail ran: {stray}"
 
 
+NAMED_ONLY = {"marlin2-usb"}
+"""Profiles M115 cannot tell apart from another's (a native-USB board answers as Marlin 2): the host is told."""
+
 SHARED_REACTOR = "reactor shared with an idle printer"
 """A reactor with two ports attached gathers its wakeups (farmctl.reactor.GATHER), as in a farm."""
 
@@ -77,7 +80,7 @@ SHARED_REACTOR = "reactor shared with an idle printer"
 @settings(max_examples=PTY_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
-    profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3"]),
+    profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3", "marlin2-usb"]),
     rx_corrupt=noise, rx_drop=noise, tx_corrupt=noise, tx_drop=noise,
     stop=st.sampled_from([None, None, "reset", "unplug"]),
     stop_after=st.integers(min_value=10, max_value=300),
@@ -92,7 +95,8 @@ def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
     faults = Faults(reset_after_commands=stop_after if stop == "reset" else None,
                     unplug_after_commands=stop_after if stop == "unplug" else None, seed=seed)
     with SimulatedPrinter(profile, full_speed=True, time_scale=0, faults=faults) as sim:
-        result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop), serving))
+        result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop), serving,
+                                                      profile if profile in NAMED_ONLY else None))
         executed = sim.executed
     fired = stop is not None and len(executed) >= stop_after  # the reset or unplug happened
     if result.outcome == JobOutcome.DONE:
@@ -111,10 +115,10 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
     sim.inspect(apply)
 
 
-async def _print(sim: SimulatedPrinter, job, noise, serving: str):
+async def _print(sim: SimulatedPrinter, job, noise, serving: str, profile: str | None = None):
     with contextlib.ExitStack() as stack:
         served = Reactor() if serving == SHARED_REACTOR else serving_for(serving)
-        printers = [Printer("prop", sim.path, handshake_timeout=5, serving=served)]
+        printers = [Printer("prop", sim.path, profile=profile, handshake_timeout=5, serving=served)]
         if serving == SHARED_REACTOR:
             other = stack.enter_context(SimulatedPrinter("marlin2", full_speed=True, time_scale=0))
             printers.append(Printer("idle", other.path, handshake_timeout=5, serving=served))

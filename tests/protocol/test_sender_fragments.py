@@ -97,7 +97,7 @@ noise = st.one_of(st.just(0.0), st.floats(min_value=0.0005, max_value=0.01))
 @settings()  # the profile's count: 200 in the suite
 @given(
     moves=st.integers(min_value=1, max_value=60),
-    profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3"]),
+    profile=st.sampled_from(["marlin2", "marlin2-advanced-ok", "marlin1", "prusa-mk3", "marlin2-usb"]),
     rx_corrupt=noise, rx_drop=noise, tx_corrupt=noise, tx_drop=noise,
     seed=st.integers(min_value=0, max_value=2**16),
     cuts=st.integers(min_value=0, max_value=2**32),

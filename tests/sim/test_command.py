@@ -24,7 +24,7 @@ def test_unknown_profile_is_one_line_error() -> None:
     out, err = process.communicate(timeout=20)
     assert process.returncode == 2
     assert err.strip().splitlines() == [
-        "farmctl: unknown firmware profile 'nope'; known: marlin1, marlin2, marlin2-advanced-ok, prusa-mk3"]
+        "farmctl: unknown firmware profile 'nope'; known: marlin1, marlin2, marlin2-advanced-ok, marlin2-usb, prusa-mk3"]
 
 
 def test_prints_the_link_serves_it_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

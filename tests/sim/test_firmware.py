@@ -159,6 +159,28 @@ def test_ring_overflow_drops_bytes_while_marlin_is_not_reading() -> None:
     assert feed(fw, encode(20, "G1 X1"), now=21.0) == ["Error:checksum mismatch, Last Line: 7", "Resend: 8", "ok"]
 
 
+def test_a_native_usb_board_holds_back_what_its_ring_has_no_room_for() -> None:
+    fw = make("marlin2-usb", time_scale=1.0)
+    feed(fw, encode(1, "G28"))  # blocking: nothing moves from the RX ring to the queue
+    flood = b"".join(encode(n, "G1 X1 Y1 Z1") for n in range(2, 20))
+    assert feed(fw, flood, now=1.0) == []
+    assert fw.stats.bytes_dropped == 0
+    assert fw.stats.bytes_received == len(encode(1, "G28")) + 127  # the rest waits on the USB side, unread
+    fw.advance(20.0)
+    assert quiet(replies(fw)) == ["ok"] * 19  # G28 and every line of the flood, none lost
+    assert [e.line_number for e in fw.executed] == list(range(1, 20))
+    assert fw.stats.bytes_received == len(encode(1, "G28")) + len(flood)
+
+
+def test_an_m112_behind_held_back_bytes_waits_for_room_in_the_ring() -> None:
+    fw = make("marlin2-usb", time_scale=1.0, caps={"EMERGENCY_PARSER": True})
+    feed(fw, encode(1, "G28"))
+    feed(fw, b"".join(encode(n, "G1 X1 Y1 Z1") for n in range(2, 20)) + b"M112\n", now=1.0)
+    assert not fw.halted  # its bytes have not reached the board
+    fw.advance(20.0)
+    assert fw.halted
+
+
 # -- when the ok comes ----------------------------------------------------------------------
 
 def test_g1_acks_only_when_it_enters_the_planner() -> None:
