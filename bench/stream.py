@@ -162,12 +162,17 @@ def bare_loop(job: Job, baud: int, lines: int, workdir: Path, wakeable: bool, de
     return {"lines_s": len(encoded) / timing["wall"], "cpu_10k": timing["cpu"] / len(encoded) * 10_000}
 
 
+HOST_COMMANDS = frozenset({"M105", "M110 N0", "M115", "M155 S2", "M876 P1", "M21", "M20", "M20 L"})
+"""What farmctl sends on its own: the handshake, autoreport, prompt support, polls and the card."""
+
+
 def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delivery: Delivery, *,
                   board: str = "marlin2", profile: str = "marlin2") -> tuple[float, float]:
     """``farmctl print`` in a process of its own: its whole CPU (user + system, start-up included), and the
     seconds the print took by its own summary (start-up and handshake excluded, so lines/s is the stream's).
     ``board``: the simulator's firmware profile; ``profile``: the one farmctl is told."""
-    with SimulatorProcess(board, baud=baud, latency=latency, time_scale=0.0, delivery=delivery) as sim:
+    with SimulatorProcess(board, baud=baud, latency=latency, time_scale=0.0, delivery=delivery,
+                          record_executed=True) as sim:
         command = [sys.executable, "-m", "farmctl", "print", str(path), "--port", sim.path, "--baud", str(baud),
                    "--profile", profile] + (["--ping-pong"] if ping_pong else [])
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -177,10 +182,15 @@ def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delive
         error = process.stderr.read().decode(errors="replace").strip()
         process.stdout.close()
         process.stderr.close()
-        sim.stop()
+        report = sim.stop()
     summary = re.search(r"done: (\d+) lines in ([\d.]+) s", out)
     if status != 0 or summary is None:
         raise SystemExit(f"farmctl print failed: {error or out}")
+    assert report.executed is not None
+    ran = [e.command for e in report.executed if e.numbered and e.command not in HOST_COMMANDS]
+    if ran != [line.command for line in read_job(path)]:
+        raise SystemExit(f"farmctl print with profile {profile} on a {board} board: the job did not run exactly once "
+                         f"in order ({len(ran)} numbered job lines ran)")
     return usage.ru_utime + usage.ru_stime, float(summary.group(2))
 
 

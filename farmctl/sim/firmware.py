@@ -89,7 +89,6 @@ class MarlinFirmware:
         self._ring = bytearray()
         self._ring_overflowed = False
         self._held = bytearray()  # back_pressure: bytes the USB side holds back while the ring is full
-        self._releasing = False
         self._last_rx_at = now
         self._assembler = LineAssembler(self.profile.max_line_length)
         self._unpacker: Unpacker | None = None
@@ -182,29 +181,21 @@ class MarlinFirmware:
         self.now = max(self.now, at)
         if self.halted or self.tripped:
             return
-        if self._held and not self._releasing:
-            self._held += run  # behind what the USB side holds already
+        if self.profile.back_pressure:
+            self._held += run  # the USB side takes it; the ring gets it as it has room
+            self._pump(at)
             return
         self.stats.bytes_received += len(run)
         self._last_rx_at = at
         eol = run[-1] in EOL
-        if self._emergency is not None:
-            self._emergency.feed_text(run[:-1] if eol else run)
-            urgent = self._emergency.end_line() if eol else None
-            if urgent is not None:
-                self._on_emergency(urgent[0], urgent[1], at)
-                if self.halted:
-                    return
+        if not self._scan_emergency(run, eol, at):
+            return
         ring, capacity = self._ring, self._ring_capacity
         while run:
             room = capacity - len(ring)
             if room <= 0:
                 self._pump(at)  # Marlin reads the ring as fast as bytes come, when it reads at all
                 room = capacity - len(ring)
-                if room <= 0 and self.profile.back_pressure:
-                    self._held[0:0] = run  # first in line when the ring has room
-                    self.stats.bytes_received -= len(run)
-                    return
                 if room <= 0:
                     self.stats.bytes_dropped += len(run)
                     self._ring_overflowed = True
@@ -318,30 +309,49 @@ class MarlinFirmware:
     def _pump(self, now: float) -> None:
         """Marlin's loop(): finish what is due, read lines while there is room, run the next."""
         while not (self.halted or self.tripped):
+            if self._held:
+                self._release_held(now)
             running = self._running
             if running is not None:
                 if running.wait.until > now:
                     return
                 self._complete(running, running.wait.until)
             self._read_lines(now)
-            if self._held and not self._releasing:
-                self._release_held(now)
+            if self._held and self._release_held(now):
+                continue  # the ring has lines again
             if not self._queue:
                 return
             self._execute(self._queue[0], now)
 
-    def _release_held(self, now: float) -> None:
-        """Let in what the USB side held back, a line at a time, while the ring has room."""
-        self._releasing = True
-        try:
-            held = self._held
-            while held and len(self._ring) < self._ring_capacity and not (self.halted or self.tripped):
-                end = next_eol(held, 0) if self._unpacker is None else min(len(held), self._ring_capacity - len(self._ring))
-                run = bytes(held[:end])
-                del held[:end]
-                self._arrive(run, now)
-        finally:
-            self._releasing = False
+    def _release_held(self, now: float) -> bool:
+        """Let into the ring what the USB side held back, as far as it has room; whether any came in."""
+        held, ring = self._held, self._ring
+        room = min(len(held), self._ring_capacity - len(ring))
+        if room <= 0:
+            return False
+        run = bytes(held[:room])
+        del held[:room]
+        self.stats.bytes_received += room
+        self._last_rx_at = now
+        start = 0
+        while start < len(run):  # the emergency parser sees each byte once, a line at a time
+            end = next_eol(run, start)
+            if not self._scan_emergency(run[start:end], run[end - 1] in EOL, now):
+                return False
+            start = end
+        ring += run
+        return True
+
+    def _scan_emergency(self, run: bytes, eol: bool, at: float) -> bool:
+        """The emergency parser's look at a run with at most one end of line, at its end; False if it halted."""
+        if self._emergency is not None:
+            self._emergency.feed_text(run[:-1] if eol else run)
+            urgent = self._emergency.end_line() if eol else None
+            if urgent is not None:
+                self._on_emergency(urgent[0], urgent[1], at)
+                if self.halted:
+                    return False
+        return True
 
     def _read_lines(self, now: float) -> None:
         if self._ring_overflowed and self.identity.family is Family.PRUSA:

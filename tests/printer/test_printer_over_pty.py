@@ -45,6 +45,21 @@ async def test_forced_profile_wins_over_detection(connect):
         assert printer.profile.name == "marlin1"
 
 
+@pytest.mark.parametrize("board, overruns", [("marlin2-usb", False), ("marlin2", True)])
+async def test_the_native_usb_window_prints_exactly_and_overruns_only_a_bridge_board(connect, job_file, board, overruns):
+    # short moves at real speed, so the planner fills and the firmware stops reading its ring
+    moves = [f"G1 X{index % 2 * 0.5:.1f} Y{index % 3 * 0.5:.1f} F6000" for index in range(300)]
+    job_file.write_text("".join(f"{move}\n" for move in moves))
+    with SimulatedPrinter(board, full_speed=True, time_scale=1.0) as sim:
+        printer = await connect(sim.path, profile="marlin2-usb")
+        result = await printer.print_file(job_file)
+        assert result.outcome == JobOutcome.DONE
+        assert job_commands(sim) == moves  # each once, in order, either way
+        dropped = sim.inspect(lambda fw: fw.stats.bytes_dropped)
+    assert (dropped > 0) == overruns
+    assert (printer.sender_stats.lines_resent > 0) == overruns  # what naming marlin2-usb for a bridge board costs
+
+
 async def test_autoreport_is_used_when_advertised_else_m105_polling(connect):
     with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
         printer = await connect(sim.path)
