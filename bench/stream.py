@@ -9,7 +9,8 @@ compare with ping-pong measured in the same run. Three parts:
 * ``cli``: ``farmctl print`` as a process of its own, its whole CPU (start-up included) for a 2,000
   and a 20,000-line wire-bound job at 250000 baud; the difference over 18,000 lines is the marginal
   CPU per line, as an outside harness measures it. Both deliveries, so the gap between them shows.
-* ``usb``: a native-USB-like line (10 Mbaud, 1 ms): lines/s.
+* ``usb``: a native-USB-like board (10 Mbaud, 1 ms, back-pressure): lines/s of ping-pong, of
+  send-ahead within the RX ring and of send-ahead told the board is native USB (``marlin2-usb``).
 * ``table``: the jobs below through the real stack in this process (Printer -> SerialLink -> pty):
   wire use, planner starvation, resends, CPU around the print, and a CPU floor.
 
