@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GATHER = 0.001
-"""Seconds a pass waits after the one before it, so that one wakeup serves the replies of several
-ports (bench/farm_load.py: 16 busy printers, 0.063 -> 0.053 ms of CPU per line). It costs a lone
-port nothing, as its replies come further apart, and is not used while only one port is attached."""
+GATHER = 0.0
+"""Seconds a pass waits after the one before it while several ports are attached, so that one
+wakeup serves the replies of several (farm.toml's ``serial_gather_ms``). Off by default: in
+bench/farm_load.py, 1 ms cut 16 printers' CPU per line on a 250-lines/s job by 10-20 %, but
+starved the planner on a 420-lines/s job (worst printer 0.35 and 1.28 % against 0.07 and 0.16 %),
+as every held-back reply holds back the next line too."""
 
 
 class Reactor:

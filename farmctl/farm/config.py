@@ -104,8 +104,8 @@ class FarmConfig:
     """Processes that serve the printers' ports (0: one reactor thread in the main process); None: chosen
     from the printers and the cores (``farmctl.workers.default_count``)."""
     serial_gather: float = GATHER
-    """Seconds each serial reactor lets pass between its wakeups while several ports are busy
-    (``serial_gather_ms``; 0: wake for every reply), so one wakeup serves several ports' replies."""
+    """Seconds each serial reactor lets pass between its wakeups while it serves several ports
+    (``serial_gather_ms``; 0, the default: wake for every reply): less CPU, at the cost of dense jobs."""
     node_url: str | None = None
     """Where the other nodes reach this one (no trailing slash); None: ``serve`` derives it from the
     host name and port it listens on (:func:`farmctl.farm.node_config.default_node_url`)."""

@@ -72,8 +72,8 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
 NAMED_ONLY = {"marlin2-usb"}
 """Profiles M115 cannot tell apart from another's (a native-USB board answers as Marlin 2): the host is told."""
 
-SHARED_REACTOR = "reactor shared with an idle printer"
-"""A reactor with two ports attached gathers its wakeups (farmctl.reactor.GATHER), as in a farm."""
+SHARED_REACTOR = "reactor gathering 1 ms, shared with an idle printer"
+"""A reactor with two ports attached gathers its wakeups (farm.toml's serial_gather_ms = 1)."""
 
 
 @pytest.mark.parametrize("serving", [*SERVINGS, SHARED_REACTOR])
@@ -117,7 +117,7 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
 
 async def _print(sim: SimulatedPrinter, job, noise, serving: str, profile: str | None = None):
     with contextlib.ExitStack() as stack:
-        served = Reactor() if serving == SHARED_REACTOR else serving_for(serving)
+        served = Reactor(gather=0.001) if serving == SHARED_REACTOR else serving_for(serving)
         printers = [Printer("prop", sim.path, profile=profile, handshake_timeout=5, serving=served)]
         if serving == SHARED_REACTOR:
             other = stack.enter_context(SimulatedPrinter("marlin2", full_speed=True, time_scale=0))
