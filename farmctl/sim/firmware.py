@@ -179,13 +179,14 @@ class MarlinFirmware:
     def _arrive(self, run: bytes, at: float) -> None:
         """A run of bytes with at most one end of line, at its end, all seen at ``at``."""
         self.now = max(self.now, at)
-        if self.halted or self.tripped:
-            return
-        if self.profile.back_pressure:
-            self._held += run  # the USB side takes it; the ring gets it as it has room
-            self._pump(at)
+        if self.profile.back_pressure:  # the USB side takes it; the ring gets it (and counts it) as it has room
+            if not (self.halted or self.tripped):
+                self._held += run
+                self._pump(at)
             return
         self.stats.bytes_received += len(run)
+        if self.halted or self.tripped:
+            return
         self._last_rx_at = at
         eol = run[-1] in EOL
         if not self._scan_emergency(run, eol, at):

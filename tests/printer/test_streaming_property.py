@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from farmctl.printer import JobOutcome, Printer
+from farmctl.profiles import get_profile
 from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
@@ -69,9 +70,6 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
     assert not stray, f"a flushed line's tail ran: {stray}"
 
 
-NAMED_ONLY = {"marlin2-usb"}
-"""Profiles M115 cannot tell apart from another's (a native-USB board answers as Marlin 2): the host is told."""
-
 SHARED_REACTOR = "reactor gathering 1 ms, shared with an idle printer"
 """A reactor with two ports attached gathers its wakeups (farm.toml's serial_gather_ms = 1)."""
 
@@ -96,7 +94,7 @@ def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
                     unplug_after_commands=stop_after if stop == "unplug" else None, seed=seed)
     with SimulatedPrinter(profile, full_speed=True, time_scale=0, faults=faults) as sim:
         result, executed_at_stop = asyncio.run(_print(sim, job, (rx_corrupt, rx_drop, tx_corrupt, tx_drop), serving,
-                                                      profile if profile in NAMED_ONLY else None))
+                                                      named_only(profile)))
         executed = sim.executed
     fired = stop is not None and len(executed) >= stop_after  # the reset or unplug happened
     if result.outcome == JobOutcome.DONE:
@@ -106,6 +104,11 @@ def test_every_command_runs_once_in_order_or_the_print_stops_clearly(
         assert ("reset" in result.reason) if stop == "reset" else ("port gone" in result.reason)
         check_ran_once_in_order(executed, expected, complete=False)
         assert len(executed) == executed_at_stop, "something ran after the print stopped"
+
+
+def named_only(profile: str) -> str | None:
+    """The profile, if M115 cannot tell it (a native-USB board answers as Marlin 2): the host is told."""
+    return None if get_profile(profile).m115_firmware_name else profile
 
 
 def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -> None:
