@@ -85,6 +85,23 @@ class _Line(NamedTuple):
     long_running: bool  # acks only when finished: G28, M109, M400…
 
 
+class Burst(NamedTuple):
+    """The steady stream handed to a hot loop (``farmctl.hotloop``): these lines out as the window
+    frees, each plain ``ok`` the oldest line's, until something else arrives or time is up.
+
+    The same rules as ``data_to_send`` and ``receive_data`` in STREAMING, reduced to numbers a loop
+    with no Python in it can follow; ``Sender.burst_done`` then books what it did.
+    """
+
+    lines: bytes                # the next lines as they go out, back to back
+    ends: tuple[int, ...]       # where each of them ends in ``lines``
+    in_flight: tuple[int, ...]  # the sizes of the transmissions on the wire, oldest first
+    slots: int                  # lines that may be in flight
+    max_bytes: int              # bytes that may be in flight
+    quiet: float | None         # seconds from now until ``tick`` is due, None: not before a reply
+    quiet_after_ok: float       # after each ok, seconds until ``tick`` is due
+
+
 class _Transmission(NamedTuple):
     """One line on its way: sent, its ``ok`` not yet seen."""
 
@@ -279,7 +296,7 @@ class Sender:
         if not self._inflight:
             self._progress(now)  # the stall and tickle clocks start when lines go in flight, not at the last ok
         while self._mode is not _M.PROBING and (line := self._next_line()) is not None and self._fits(line):
-            self._take_next_line(line)
+            self._out += self._take_next_line(line)
         if not self._out:
             return b""
         data = bytes(self._out)
@@ -310,9 +327,10 @@ class Sender:
             encoded = self._codec.pack(encoded)
         return _Line(number, encoded, command, tag, submitted, gcode.is_long_running(command))
 
-    def _number_ahead(self) -> None:
-        pending, number = self._pending, self._next_number
-        for offset in range(min(ENCODE_AHEAD, len(pending))):
+    def _number_ahead(self, count: int = ENCODE_AHEAD) -> None:
+        """Number up to ``count`` more pending job lines, after those numbered already."""
+        pending, number = self._pending, self._next_number + len(self._ahead)
+        for offset in range(min(count, len(pending))):
             command, tag = pending.popleft()
             self._ahead.append(self._numbered(number + offset, command, tag, True))
 
@@ -320,8 +338,8 @@ class Sender:
         self._pending.extendleft((line.command, line.tag) for line in reversed(self._ahead))
         self._ahead.clear()
 
-    def _take_next_line(self, line: _Line) -> None:
-        """Send the line ``_next_line`` chose and put it in flight."""
+    def _take_next_line(self, line: _Line) -> bytes:
+        """Put the line ``_next_line`` chose in flight; returns its bytes as they go out."""
         resync = self._mode is _M.RECOVERING
         if self._resend_cursor is not None:
             self.stats.lines_resent += 1
@@ -338,11 +356,11 @@ class Sender:
             self._next_number += 1
             resync = False
         encoded = self._wire(line.encoded, resync)
-        self._out += encoded
         stats = self.stats
         stats.lines_sent += 1
         stats.bytes_sent += len(encoded)
         self._track(line.number, len(encoded), line)
+        return encoded
 
     def _fits(self, line: _Line) -> bool:
         """Room for one more line in the RX buffer and the command slots (always room for one).
@@ -385,6 +403,43 @@ class Sender:
         if resync and self._codec is not None:
             prefix = self._codec.resync
         return prefix + encoded if prefix else encoded
+
+    # -- the hot loop's share ----------------------------------------------------------------------
+
+    def burst(self, now: float) -> Burst | None:
+        """The job lines waiting, for a hot loop to send as plain ``ok`` s make room; None unless the
+        stream is in its steady state: certain, unpacked, nothing but job lines waiting, no reply half read.
+
+        Call it right after ``data_to_send``, whose bytes must be written before the burst runs.
+        """
+        if (self._mode is not _M.STREAMING or self._codec is not None or self._rx or self._out or self._urgent
+                or self._prefix or self._uncredited_ok_next or self._nudge is not None
+                or self._resend_cursor is not None or not (self._ahead or self._pending)):
+            return None
+        self._number_ahead(len(self._pending))
+        ahead = self._ahead
+        if any(line.long_running for line in ahead):
+            return None  # its ok may come minutes later: the general path's timers judge that silence
+        ends, end = [], 0
+        for line in ahead:
+            end += len(line.encoded)
+            ends.append(end)
+        deadline = self.next_deadline()
+        return Burst(b"".join(line.encoded for line in ahead), tuple(ends),
+                     tuple(t.size for t in self._inflight), self._slots, self._max_bytes,
+                     None if deadline is None else max(0.0, deadline - now), TICKLE_QUIET)
+
+    def burst_done(self, sent: int, oks: int, last_ok: float) -> list[Event]:
+        """Book what a hot loop did with ``burst``'s lines: the first ``sent`` went out, and ``oks``
+        plain oks came in, the last at ``last_ok``. The same books as the general path's, in the same
+        order per transmission: the window is first in, first out, so sends and oks commute."""
+        take = self._take_next_line
+        for _ in range(sent):
+            take(self._ahead[0])
+        events: list[Event] = []
+        for _ in range(oks):
+            events += self._plain_ok(last_ok)
+        return events
 
     # -- bytes in --------------------------------------------------------------------------------
 
