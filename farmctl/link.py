@@ -10,6 +10,11 @@ commands' acknowledgements, the feed settling (paused or finished), the port goi
 A ``Reactor`` may serve the port instead of a thread of its own: one thread for every port, each
 pass the same ``_pass`` a link's own thread runs.
 
+On a thread of its own, the link hands the steady stream to a hot loop (``farmctl.hotloop``)
+whenever the sender offers a ``Burst``: plain oks in and numbered lines out with no Python per line
+(the C loop also without the interpreter lock), until a reply needs the general path. Meanwhile the
+loop's ``control()`` first stops the burst, so the sender is never changed under it.
+
 The thread and the event loop share one lock. The loop changes the sender or the feed inside
 ``control()``, which wakes the thread to send what became due; the thread hands events to the loop
 at one point (``call_soon_threadsafe``), in arrival order.
@@ -30,13 +35,13 @@ from dataclasses import dataclass
 import serial
 
 from farmctl.errors import FarmctlError
-from farmctl import link_ops
+from farmctl import hotloop, link_ops
 from farmctl.job import FeedSpec, FeedState, JobFeed, JobProgress
 from farmctl.profiles import FirmwareProfile
 from farmctl.protocol.gcode import ZHeight
 from farmctl.protocol.replies import Ok
 from farmctl.protocol.events import Acknowledged, Event, SenderStats
-from farmctl.protocol.sender import Sender
+from farmctl.protocol.sender import Burst, Sender
 from farmctl.reactor import Reactor, drain
 from farmctl.terminal import Terminal
 
@@ -87,6 +92,10 @@ class SerialLink:
         self._on_events = on_events
         self._clock = clock
         self._lock = threading.Lock()
+        self._hot_loop: hotloop.Runner | None = None  # on a thread of its own: the executor of bursts
+        self._bursting = False  # a hot loop runs: the sender is its, not to be changed
+        self._controllers = 0  # event-loop calls waiting for a burst to stop: no new one starts
+        self._burst_over = threading.Condition(self._lock)
         self._feed: JobFeed | None = None
         self._settled: FeedState | None = None  # the feed state last reported as settled
         self._outbox: list[LinkEvent] = []
@@ -141,6 +150,7 @@ class SerialLink:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._hot_loop = hotloop.chosen() if self._fd is not None else None
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 
@@ -153,7 +163,7 @@ class SerialLink:
         await asyncio.to_thread(self._detached.wait, _CLOSE_TIMEOUT)
         if not self._detached.is_set():
             log.warning("%s: the serial link did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
-        self._thread = self._served_by = None
+        self._thread = self._served_by = self._hot_loop = None
         port, self._serial, self._fd = self._serial, None, None
         if port is not None:
             await asyncio.to_thread(_close_quietly, port)
@@ -168,8 +178,17 @@ class SerialLink:
 
     @contextmanager
     def control(self) -> Iterator[Sender]:
-        """Change the sender (or the feed) under the lock; on exit the thread sends what became due."""
+        """Change the sender (or the feed) under the lock, once a burst stopped; on exit the thread sends
+        what became due."""
         with self._lock:
+            if self._bursting:
+                self._controllers += 1
+                try:
+                    while self._bursting:
+                        self._wake()
+                        self._burst_over.wait()
+                finally:
+                    self._controllers -= 1
             yield self.sender
         self._wake()
 
@@ -252,10 +271,13 @@ class SerialLink:
         """Read what arrived, step the sender, write what is due; False once the link is done."""
         try:
             data = read()
-            self.deadline, out = self._step(data, self.deadline)
-            if out:
-                self._send(poller, out)
-            return True
+            while True:
+                self.deadline, out, burst = self._step(data, self.deadline)
+                if out:
+                    self._send(poller, out)
+                if burst is None or self._unwritten:
+                    return True
+                data = self._burst(poller, burst)
         except _Closing:
             pass
         except PortGoneError as exc:
@@ -266,8 +288,9 @@ class SerialLink:
             self._post_gone("internal error in the serial link (see the log)")
         return False
 
-    def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes]:
-        """Feed what arrived, run timers if due, top up the print; returns the next deadline and what to send."""
+    def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes, Burst | None]:
+        """Feed what arrived, run timers if due, top up the print; returns the next deadline, what to
+        send, and the steady stream for the hot loop once that is sent (None: serve the next reply here)."""
         with self._lock:
             if self._closing:
                 raise _Closing
@@ -284,6 +307,9 @@ class SerialLink:
             out = sender.data_to_send(now)
             if out:
                 self.terminal.sent(out)
+            burst = None
+            if self._hot_loop is not None and not self._controllers and not self.advanced_ok_seen:
+                burst = sender.burst(now)
             if feed is not None:
                 settled = None if feed.state is FeedState.FEEDING else self._settled_state()
                 if settled is not None and settled is not self._settled:
@@ -295,7 +321,45 @@ class SerialLink:
             deadline = sender.next_deadline()
         if notify:
             self._notify()
-        return deadline, out
+        return deadline, out, burst
+
+    def _burst(self, poller: select.poll | select.epoll, burst: Burst) -> bytes:
+        """Run the hot loop on ``burst`` without the lock, then book what it did; returns what it left unread."""
+        assert self._hot_loop is not None and self._fd is not None
+        with self._lock:
+            self._bursting = True
+        try:
+            outcome = self._hot_loop(self._fd, self._wake_r, burst)
+        finally:
+            with self._lock:
+                self._bursting = False
+                self._burst_over.notify_all()
+        with self._lock:
+            events = self.sender.burst_done(outcome.sent, outcome.oks, self._clock() - outcome.since_last_ok)
+            self._record_burst(burst, outcome)
+            self._route(events)
+        if outcome.stop is hotloop.Stop.WOKEN:
+            drain(self._wake_r)  # the step that follows looks at whatever the wake was for
+        if outcome.unwritten:
+            end = burst.ends[outcome.sent - 1]
+            self._unwritten = burst.lines[end - outcome.unwritten:end]
+            self._flush(poller)
+        if outcome.stop is hotloop.Stop.GONE:
+            raise PortGoneError(outcome.error)
+        return outcome.rest
+
+    def _record_burst(self, burst: Burst, outcome: hotloop.Outcome) -> None:
+        """The terminal's record of a burst, in wire order: each line sent after the oks read before it."""
+        terminal, lines, ends = self.terminal, burst.lines, burst.ends
+        taken = begin = 0
+        for index, before in enumerate(outcome.oks_before):
+            if before > taken:
+                terminal.received(b"ok\n" * (before - taken))
+                taken = before
+            terminal.sent(lines[begin:ends[index]])
+            begin = ends[index]
+        if outcome.oks > taken:
+            terminal.received(b"ok\n" * (outcome.oks - taken))
 
     def _route(self, events: list[Event]) -> None:
         """Keep the per-line events on this thread; everything else goes to the event loop."""

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from farmctl.printer import Printer
-from servings import SERVINGS, close_serving, serving_for
+from servings import SERVINGS, close_serving, hot_loop_env, serving_for
 
 
 def write_job_file(path: Path, moves: int, seed: int = 0, header: str = "G28\n") -> list[str]:
@@ -29,8 +29,10 @@ def job_file(tmp_path):
 
 
 @pytest.fixture(params=SERVINGS)
-def serving(request):
+def serving(request, monkeypatch):
     """How the printers' ports are served (closed by ``connect``)."""
+    for name, value in hot_loop_env(request.param).items():
+        monkeypatch.setenv(name, value)
     return serving_for(request.param)
 
 

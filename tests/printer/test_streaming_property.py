@@ -7,6 +7,7 @@ the print stops in a clear state and nothing after the stop runs.
 import asyncio
 import contextlib
 import os
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -16,7 +17,7 @@ from farmctl.profiles import get_profile
 from farmctl.reactor import Reactor
 from farmctl.sim import Faults, SimulatedPrinter
 from farmctl.sim.wire import LineFaults
-from servings import SERVINGS, close_serving, serving_for
+from servings import SERVINGS, close_serving, hot_loop_env, serving_for
 
 
 PTY_EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 12
@@ -120,6 +121,7 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
 
 async def _print(sim: SimulatedPrinter, job, noise, serving: str, profile: str | None = None):
     with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(os.environ, hot_loop_env(serving)))
         served = Reactor(gather=0.001) if serving == SHARED_REACTOR else serving_for(serving)
         printers = [Printer("prop", sim.path, profile=profile, handshake_timeout=5, serving=served)]
         if serving == SHARED_REACTOR:
