@@ -37,6 +37,21 @@ class JobSummary:
     path: Path
     size: int
     commands: int
+    modified_ns: int = 0
+    """The file's mtime when it was checked, if it did not change during the check (0: unknown)."""
+    max_line_length: int = 0
+    """The line length it was checked against."""
+
+    def still_holds(self, max_line_length: int) -> bool:
+        """The file is as it was when checked, against a limit no longer than ``max_line_length``: a
+        print may start on this check instead of reading the whole file again."""
+        if not self.modified_ns or not 0 < self.max_line_length <= max_line_length:
+            return False
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return False
+        return (stat.st_size, stat.st_mtime_ns) == (self.size, self.modified_ns)
 
 
 @dataclass(slots=True)
@@ -92,6 +107,7 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
     """Reject a file Marlin would mangle before a single line is sent; count its commands."""
     if not path.is_file():
         raise FarmctlError(f"{path}: no such file")
+    before = path.stat()
     commands = 0
     try:
         for line in read_job(path):
@@ -103,7 +119,9 @@ def check_job(path: Path, max_line_length: int) -> JobSummary:
                 commands += 1
     except gcode.GcodeError as exc:
         raise FarmctlError(f"{path.name}: {exc}") from exc
-    return JobSummary(path, path.stat().st_size, commands)
+    after = path.stat()
+    unchanged = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    return JobSummary(path, after.st_size, commands, after.st_mtime_ns if unchanged else 0, max_line_length)
 
 
 @dataclass(frozen=True, slots=True)

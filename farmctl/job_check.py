@@ -23,8 +23,13 @@ IN_PROCESS_BELOW = 256 * 1024
 """Files smaller than this (some 8,000 lines, well under 50 ms to check) are checked in a thread."""
 
 
-async def check_job_aside(path: Path, max_line_length: int) -> JobSummary:
-    """``check_job`` without holding up the event loop; cancelling it stops the check at once."""
+async def check_job_aside(path: Path, max_line_length: int, checked: JobSummary | None = None) -> JobSummary:
+    """``check_job`` without holding up the event loop; cancelling it stops the check at once.
+
+    ``checked``: this file's summary from an earlier check, trusted while the file is unchanged.
+    """
+    if checked is not None and checked.path == path and await asyncio.to_thread(checked.still_holds, max_line_length):
+        return checked
     try:
         size = await asyncio.to_thread(lambda: path.stat().st_size if path.is_file() else -1)
     except OSError as exc:

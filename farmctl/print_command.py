@@ -94,7 +94,7 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
     from farmctl.protocol.gcode import MAX_LINE_LENGTH
 
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    check_job(path, MAX_LINE_LENGTH)  # a missing or unsendable file is refused before the port is touched
+    checked = check_job(path, MAX_LINE_LENGTH)  # a missing or unsendable file is refused before the port is touched
     printer = Printer("printer", port, baud, profile, ping_pong=ping_pong)
     loop = asyncio.get_running_loop()
     interrupts: set[asyncio.Task[None]] = set()
@@ -113,7 +113,7 @@ async def print_file(path: Path, port: str, baud: int | None, profile: str | Non
     loop.add_signal_handler(signal.SIGTERM, printer.cancel)
     try:
         try:
-            job = await printer.start_print(path)
+            job = await printer.start_print(path, checked)
         except FarmctlError:
             if not interrupted:
                 raise

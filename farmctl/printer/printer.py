@@ -382,16 +382,18 @@ class Printer:
         """Stream one file; returns when every line is acknowledged, or the print ended otherwise."""
         return await (await self.start_print(path))
 
-    async def start_print(self, path: Path) -> asyncio.Future[JobResult]:
+    async def start_print(self, path: Path, checked: JobSummary | None = None) -> asyncio.Future[JobResult]:
         """Check the file, start streaming it and return the print's result to await.
 
         The check reads the whole file (seconds for 100 MB), so it runs aside (``check_job_aside``) while
         the printer is STARTING, and the event loop and other printers go on meanwhile; a cancel stops it.
         Raises FarmctlError (409 when not ready) if the print does not start; the printer is then as it was.
+        ``checked``: the caller's own check of the file, trusted while the file is unchanged (``farmctl
+        print`` checks before it opens the port).
         """
         self.check_ready()
         max_length = self.profile.max_line_length
-        check = self._check = asyncio.ensure_future(check_job_aside(path, max_length))
+        check = self._check = asyncio.ensure_future(check_job_aside(path, max_length, checked))
         self._check_called_off = False
         self._set_state(PrinterState.STARTING)
         try:
