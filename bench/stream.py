@@ -8,7 +8,9 @@ compare with ping-pong measured in the same run. Three parts:
 
 * ``cli``: ``farmctl print`` as a process of its own, its whole CPU (start-up included) for a 2,000
   and a 20,000-line wire-bound job at 250000 baud; the difference over 18,000 lines is the marginal
-  CPU per line, as an outside harness measures it. Both deliveries, so the gap between them shows.
+  CPU per line, as an outside harness measures it. With each hot loop (``FARMCTL_HOT_LOOP``: the C
+  loop, its Python fallback, and off, every reply on the general path), and both deliveries for the
+  default, so the gap between them shows.
 * ``usb``: a native-USB-like board (10 Mbaud, 1 ms, back-pressure): lines/s of ping-pong, of
   send-ahead within the RX ring and of send-ahead told the board is native USB (``marlin2-usb``).
 * ``table``: the jobs below through the real stack in this process (Printer -> SerialLink -> pty):
@@ -45,7 +47,7 @@ from pathlib import Path  # noqa: E402
 
 from farmctl.job import read_job  # noqa: E402
 from farmctl.printer import JobOutcome, Printer  # noqa: E402
-from farmctl.protocol.gcode import MAX_LINE_LENGTH, encode  # noqa: E402
+from farmctl.protocol.gcode import encode  # noqa: E402
 from farmctl.sim import Delivery, Faults  # noqa: E402
 from farmctl.sim.jobs import write_curves  # noqa: E402
 from farmctl.sim.process import SimulatorProcess  # noqa: E402
@@ -168,15 +170,17 @@ HOST_COMMANDS = frozenset({"M105", "M110 N0", "M115", "M155 S2", "M876 P1", "M21
 
 
 def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delivery: Delivery, *,
-                  board: str = "marlin2", profile: str = "marlin2") -> tuple[float, float]:
+                  board: str = "marlin2", profile: str = "marlin2", hot_loop: str = "") -> tuple[float, float]:
     """``farmctl print`` in a process of its own: its whole CPU (user + system, start-up included), and the
     seconds the print took by its own summary (start-up and handshake excluded, so lines/s is the stream's).
-    ``board``: the simulator's firmware profile; ``profile``: the one farmctl is told."""
+    ``board``: the simulator's firmware profile; ``profile``: the one farmctl is told; ``hot_loop``:
+    ``FARMCTL_HOT_LOOP`` ("": farmctl's default)."""
     with SimulatorProcess(board, baud=baud, latency=latency, time_scale=0.0, delivery=delivery,
                           record_executed=True) as sim:
         command = [sys.executable, "-m", "farmctl", "print", str(path), "--port", sim.path, "--baud", str(baud),
                    "--profile", profile] + (["--ping-pong"] if ping_pong else [])
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env = dict(os.environ, FARMCTL_HOT_LOOP=hot_loop) if hot_loop else None
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         assert process.stdout is not None and process.stderr is not None
         out = process.stdout.read().decode(errors="replace")
@@ -195,42 +199,37 @@ def print_process(path: Path, baud: int, latency: float, ping_pong: bool, delive
     return usage.ru_utime + usage.ru_stime, float(summary.group(2))
 
 
-def check_aside_cpu(path: Path) -> float:
-    """CPU of the child process ``Printer`` checks a file of 256 KB or more in (``farmctl.job_check``)."""
-    command = [sys.executable, "-m", "farmctl.job_check", str(path), str(MAX_LINE_LENGTH)]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, _, usage = os.wait4(child.pid, 0)
-    return usage.ru_utime + usage.ru_stime
-
-
 def marginal_cli(workdir: Path, repeat: int) -> None:
     """Marginal CPU per acknowledged line of ``farmctl print``: (CPU of 20,000 lines - CPU of 2,000) / 18,000.
 
-    The 20,000-line file (350 KB) is checked before its print in a child process, the 2,000-line one
-    in a thread (``farmctl/job_check.py``: 256 KB and more), and the child's CPU counts in the print's
-    (its process waited for it). The last column takes that child's CPU out: the streaming alone.
+    ``farmctl print`` checks its file once, in its own process, before it opens the port (the
+    check costs about 5.5 us per line, and counts in the marginal figure, as it would outside).
     """
     short, long = workdir / "short.gcode", workdir / "long.gcode"
     job = next(j for j in JOBS if j.name == "wire-bound")
     write_job(short, job, 2_000)
     write_job(long, job, 20_000)
-    check = min(check_aside_cpu(long) for _ in range(3))
     print("farmctl print, a process of its own, wire-bound job at 250000 baud, 2 ms reply latency:")
     print("whole-process CPU of a 2,000 and a 20,000-line job; marginal = the difference / 18,000 lines;")
-    print(f"less check: without the {check:.2f} s CPU of the 20,000-line file's check in a child process\n")
-    header = (f"{'replies delivered':28} {'mode':10} {'CPU 2k s':>8} {'CPU 20k s':>9} {'lines/s':>8} "
-              f"{'marginal ms/line':>16} {'less check':>10}")
+    print("x off = marginal CPU relative to the general path (no hot loop) in the same mode and round\n")
+    header = (f"{'replies delivered':21} {'hot loop':9} {'mode':10} {'CPU 2k s':>8} {'CPU 20k s':>9} {'lines/s':>8} "
+              f"{'marginal ms/line':>16} {'x off':>6}")
     print(header)
     print("-" * len(header))
+    runs = [(Delivery.LINES, "off", True), (Delivery.LINES, "off", False), (Delivery.LINES, "c", True),
+            (Delivery.LINES, "c", False), (Delivery.LINES, "python", False), (Delivery.BYTES, "c", False)]
     for _ in range(repeat):
-        for delivery in (Delivery.LINES, Delivery.BYTES):
-            for ping_pong in (True, False):
-                cpu_short, _ = print_process(short, 250000, 0.002, ping_pong, delivery)
-                cpu_long, wall = print_process(long, 250000, 0.002, ping_pong, delivery)
-                name = "one line per write" if delivery is Delivery.LINES else "bytes as they arrive"
-                print(f"{name:28} {'ping-pong' if ping_pong else 'send-ahead':10} {cpu_short:>8.2f} {cpu_long:>9.2f} "
-                      f"{20_000 / wall:>8.0f} {(cpu_long - cpu_short) / 18_000 * 1000:>16.3f} "
-                      f"{(cpu_long - check - cpu_short) / 18_000 * 1000:>10.3f}", flush=True)
+        off: dict[bool, float] = {}
+        for delivery, hot_loop, ping_pong in runs:
+            cpu_short, _ = print_process(short, 250000, 0.002, ping_pong, delivery, hot_loop=hot_loop)
+            cpu_long, wall = print_process(long, 250000, 0.002, ping_pong, delivery, hot_loop=hot_loop)
+            marginal = (cpu_long - cpu_short) / 18_000 * 1000
+            if hot_loop == "off":
+                off[ping_pong] = marginal
+            name = "one line per write" if delivery is Delivery.LINES else "bytes as they arrive"
+            print(f"{name:21} {hot_loop:9} {'ping-pong' if ping_pong else 'send-ahead':10} {cpu_short:>8.2f} "
+                  f"{cpu_long:>9.2f} {20_000 / wall:>8.0f} {marginal:>16.3f} {marginal / off[ping_pong]:>6.2f}",
+                  flush=True)
     print()
 
 
