@@ -70,25 +70,36 @@ def nothing_more(fd: int, wait: float = 0.05) -> bool:
     return not select.select([fd], [], [], wait)[0]
 
 
-def in_thread(run, *args):
-    result: list[hotloop.Outcome] = []
-    thread = threading.Thread(target=lambda: result.append(run(*args)))
-    thread.start()
-    return thread, result
+THREE = ["N1 G1 X1*1", "N2 G1 X2*2", "N3 G1 X3*3"]
+
+
+class InThread:
+    """A burst running on a thread of its own, as on a link's, while the test plays the firmware."""
+
+    def __init__(self, run, *args) -> None:
+        self._result: list[hotloop.Outcome] = []
+        self._thread = threading.Thread(target=lambda: self._result.append(run(*args)))
+        self._thread.start()
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def outcome(self) -> hotloop.Outcome:
+        self._thread.join(2)
+        return self._result[0]
 
 
 def test_lines_go_out_as_oks_free_the_window_until_every_one_is_out(run, port):
     fd, firmware, (wake_r, _) = port
     texts = [f"N{n} G1 X{n}*1" for n in range(1, 7)]
-    thread, result = in_thread(run, fd, wake_r, burst(texts, slots=2))
+    burst_run = InThread(run, fd, wake_r, burst(texts, slots=2))
     first_two = "".join(t + "\n" for t in texts[:2]).encode()
     assert read_firmware(firmware, len(first_two)) == first_two
     assert nothing_more(firmware), "more than the window's two lines went out"
     for text in texts[2:]:
         os.write(firmware, b"ok\n")
         assert read_firmware(firmware, len(text) + 1) == text.encode() + b"\n"
-    thread.join(2)
-    outcome = result[0]
+    outcome = burst_run.outcome()
     assert (outcome.stop, outcome.sent, outcome.oks, outcome.rest) == (Stop.ALL_SENT, 6, 4, b"")
     assert outcome.oks_before == (0, 0, 1, 2, 3, 4)
 
@@ -96,21 +107,20 @@ def test_lines_go_out_as_oks_free_the_window_until_every_one_is_out(run, port):
 def test_bytes_in_flight_count_against_the_window(run, port):
     fd, firmware, (wake_r, _) = port
     big = "N1 G1 X" + "1" * 80  # 88 bytes: with 50 in flight, over a 127-byte window
-    thread, result = in_thread(run, fd, wake_r, burst([big], in_flight=(50,), slots=4))
+    burst_run = InThread(run, fd, wake_r, burst([big], in_flight=(50,), slots=4))
     assert nothing_more(firmware, 0.1)
     os.write(firmware, b"ok\r\n")  # the oldest line's ok, with the CR some boards send
     assert read_firmware(firmware, len(big) + 1) == big.encode() + b"\n"
-    thread.join(2)
-    assert (result[0].stop, result[0].sent, result[0].oks) == (Stop.ALL_SENT, 1, 1)
+    outcome = burst_run.outcome()
+    assert (outcome.stop, outcome.sent, outcome.oks) == (Stop.ALL_SENT, 1, 1)
 
 
 def test_a_reply_other_than_ok_ends_the_burst_and_comes_back_unread(run, port):
     fd, firmware, (wake_r, _) = port
-    thread, result = in_thread(run, fd, wake_r, burst(["N1 G1 X1*1", "N2 G1 X2*2", "N3 G1 X3*3"], slots=2))
+    burst_run = InThread(run, fd, wake_r, burst(THREE, slots=2))
     read_firmware(firmware, 22)
     os.write(firmware, b"ok\nResend: 2\nok\n")
-    thread.join(2)
-    outcome = result[0]
+    outcome = burst_run.outcome()
     assert (outcome.stop, outcome.oks, outcome.rest) == (Stop.OTHER, 1, b"Resend: 2\nok\n")
     assert outcome.sent == 2, "a line went out after a resend request was read"
     assert nothing_more(firmware)
@@ -118,24 +128,22 @@ def test_a_reply_other_than_ok_ends_the_burst_and_comes_back_unread(run, port):
 
 def test_an_ok_split_across_reads_is_taken_and_a_longer_line_is_not(run, port):
     fd, firmware, (wake_r, _) = port
-    thread, result = in_thread(run, fd, wake_r, burst(["N1 G1 X1*1", "N2 G1 X2*2", "N3 G1 X3*3"], slots=1))
+    burst_run = InThread(run, fd, wake_r, burst(THREE, slots=1))
     read_firmware(firmware, 11)
     os.write(firmware, b"o")
     time.sleep(0.02)
     os.write(firmware, b"k\n")
     assert read_firmware(firmware, 11) == b"N2 G1 X2*2\n"
     os.write(firmware, b"ok T:20")  # a temperature report, its end still on the wire
-    thread.join(2)
-    outcome = result[0]
+    outcome = burst_run.outcome()
     assert (outcome.stop, outcome.oks, outcome.rest) == (Stop.OTHER, 1, b"ok T:20")
 
 
 def test_an_ok_with_nothing_in_flight_is_left_to_the_general_path(run, port):
     fd, firmware, (wake_r, _) = port
-    thread, result = in_thread(run, fd, wake_r, burst(["N2 G1 X2*2", "N3 G1 X3*3"], in_flight=(11,), slots=1))
+    burst_run = InThread(run, fd, wake_r, burst(["N2 G1 X2*2", "N3 G1 X3*3"], in_flight=(11,), slots=1))
     os.write(firmware, b"ok\nok\n")  # read at once: the second came before the next line was sent
-    thread.join(2)
-    outcome = result[0]
+    outcome = burst_run.outcome()
     assert (outcome.stop, outcome.oks, outcome.rest) == (Stop.OTHER, 1, b"ok\n")
 
 
@@ -149,24 +157,23 @@ def test_silence_ends_the_burst_when_the_senders_timers_are_due(run, port):
 
 def test_each_ok_moves_the_quiet_deadline_on(run, port):
     fd, firmware, (wake_r, _) = port
-    thread, result = in_thread(run, fd, wake_r, burst(["N1 G1 X1*1"] * 3, slots=1, quiet=0.15, quiet_after_ok=0.3))
+    burst_run = InThread(run, fd, wake_r, burst(["N1 G1 X1*1"] * 3, slots=1, quiet=0.15, quiet_after_ok=0.3))
     time.sleep(0.1)
     os.write(firmware, b"ok\n")
     time.sleep(0.1)  # past the first deadline, before the one the ok set
-    assert thread.is_alive()
-    thread.join(2)
-    assert (result[0].stop, result[0].oks) == (Stop.QUIET, 1)
-    assert result[0].since_last_ok >= 0.29
+    assert burst_run.running()
+    outcome = burst_run.outcome()
+    assert (outcome.stop, outcome.oks) == (Stop.QUIET, 1) and outcome.since_last_ok >= 0.29
 
 
 def test_a_wake_from_the_event_loop_ends_the_burst(run, port):
     fd, firmware, (wake_r, wake_w) = port
-    thread, result = in_thread(run, fd, wake_r, burst(["N1 G1 X1*1", "N2 G1 X2*2"], slots=1))
+    burst_run = InThread(run, fd, wake_r, burst(["N1 G1 X1*1", "N2 G1 X2*2"], slots=1))
     time.sleep(0.05)
-    assert thread.is_alive()
+    assert burst_run.running()
     os.write(wake_w, b"\0")
-    thread.join(2)
-    assert (result[0].stop, result[0].sent) == (Stop.WOKEN, 1)
+    outcome = burst_run.outcome()
+    assert (outcome.stop, outcome.sent) == (Stop.WOKEN, 1)
     assert os.read(wake_r, 8) == b"\0", "the loop left the wake byte for the link to drain"
 
 
