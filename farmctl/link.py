@@ -95,6 +95,7 @@ class SerialLink:
         self._hot_loop: hotloop.Runner | None = None  # on a thread of its own: the executor of bursts
         self._bursting = False  # a hot loop runs: the sender is its, not to be changed
         self._controllers = 0  # event-loop calls waiting for a burst to stop: no new one starts
+        self._changes = 0  # counts control(): a burst planned before a change is not run
         self._burst_over = threading.Condition(self._lock)
         self._feed: JobFeed | None = None
         self._settled: FeedState | None = None  # the feed state last reported as settled
@@ -189,6 +190,7 @@ class SerialLink:
                         self._burst_over.wait()
                 finally:
                     self._controllers -= 1
+            self._changes += 1
             yield self.sender
         self._wake()
 
@@ -288,7 +290,7 @@ class SerialLink:
             self._post_gone("internal error in the serial link (see the log)")
         return False
 
-    def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes, Burst | None]:
+    def _step(self, data: bytes, deadline: float | None) -> tuple[float | None, bytes, tuple[Burst, int] | None]:
         """Feed what arrived, run timers if due, top up the print; returns the next deadline, what to
         send, and the steady stream for the hot loop once that is sent (None: serve the next reply here)."""
         with self._lock:
@@ -309,7 +311,8 @@ class SerialLink:
                 self.terminal.sent(out)
             burst = None
             if self._hot_loop is not None and not self._controllers and not self.advanced_ok_seen:
-                burst = sender.burst(now)
+                offered = sender.burst(now)
+                burst = None if offered is None else (offered, self._changes)
             if feed is not None:
                 settled = None if feed.state is FeedState.FEEDING else self._settled_state()
                 if settled is not None and settled is not self._settled:
@@ -323,10 +326,18 @@ class SerialLink:
             self._notify()
         return deadline, out, burst
 
-    def _burst(self, poller: select.poll | select.epoll, burst: Burst) -> bytes:
-        """Run the hot loop on ``burst`` without the lock, then book what it did; returns what it left unread."""
+    def _burst(self, poller: select.poll | select.epoll, planned: tuple[Burst, int]) -> bytes:
+        """Run the hot loop on a burst without the lock, then book what it did; returns what it left unread.
+
+        A burst planned before the event loop's latest change is dropped: the next step plans again.
+        """
         assert self._hot_loop is not None and self._fd is not None
+        burst, changes = planned
         with self._lock:
+            if self._closing:
+                raise _Closing
+            if changes != self._changes:
+                return b""
             self._bursting = True
         try:
             outcome = self._hot_loop(self._fd, self._wake_r, burst)
