@@ -73,8 +73,10 @@ JOBS = {  # name: (shortest, longest segment in mm, time scale)
 class Server:
     """``farmctl serve`` in a child process; its CPU and peak RSS are read from /proc."""
 
-    def __init__(self, config: Path, data: Path, port: int, tree: Path = ROOT) -> None:
+    def __init__(self, config: Path, data: Path, port: int, tree: Path = ROOT, hot_loop: str | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(tree) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if hot_loop is not None:
+            env["FARMCTL_HOT_LOOP"] = hot_loop
         self.port = port
         self.process = subprocess.Popen(
             [sys.executable, "-m", "farmctl", "serve", "--config", str(config), "--data", str(data),
@@ -388,7 +390,8 @@ def report(names: list[str], reports: list[ProcessReport], expected: list[str], 
             "peak RSS MB": window.rss_mb, "worst starvation %": worst_starved, "ledgers exact": float(exact)}
 
 
-def run(tree: Path, args: argparse.Namespace, farm_wide: dict[str, float] | None = None) -> dict[str, float]:
+def run(tree: Path, args: argparse.Namespace, farm_wide: dict[str, float] | None = None,
+        hot_loop: str | None = None) -> dict[str, float]:
     """One whole run against the server from ``tree``: simulators, server, load, report."""
     min_mm, max_mm, time_scale = JOBS[args.job]
     names = [f"p{i:02d}" for i in range(args.printers)]
@@ -403,7 +406,7 @@ def run(tree: Path, args: argparse.Namespace, farm_wide: dict[str, float] | None
             for sim in sims:
                 stack.enter_context(sim)
             write_config(workdir / "farm.toml", sims, args.baud, farm_wide or {})
-            server = Server(workdir / "farm.toml", workdir / "data", free_port(), tree)
+            server = Server(workdir / "farm.toml", workdir / "data", free_port(), tree, hot_loop)
             seen = Observed()
             try:
                 window = asyncio.run(drive(server, names, job, args, seen))
@@ -431,16 +434,20 @@ def main() -> None:
                              "under the same load (0: the in-process reactor); the first is the baseline")
     parser.add_argument("--gather-ms", type=float, action="append", metavar="MS",
                         help="repeatable: farm.toml's serial_gather_ms = MS, each in turn (with every --serial-workers)")
+    parser.add_argument("--hot-loop", action="append", choices=["c", "python", "off"],
+                        help="repeatable: the server's FARMCTL_HOT_LOOP, each in turn (with every setting above)")
     args = parser.parse_args()
-    if args.serial_workers or args.gather_ms:
-        designs = [{**({} if workers is None else {"serial_workers": workers}),
-                    **({} if gather is None else {"serial_gather_ms": gather})}
-                   for workers in args.serial_workers or [None] for gather in args.gather_ms or [None]]
+    if args.serial_workers or args.gather_ms or args.hot_loop:
+        designs = [({**({} if workers is None else {"serial_workers": workers}),
+                     **({} if gather is None else {"serial_gather_ms": gather})}, hot_loop)
+                   for workers in args.serial_workers or [None] for gather in args.gather_ms or [None]
+                   for hot_loop in args.hot_loop or [None]]
         results = {}
-        for farm_wide in designs:
-            label = ", ".join(f"{key} = {value:g}" for key, value in farm_wide.items())
+        for farm_wide, hot_loop in designs:
+            label = ", ".join([f"{key} = {value:g}" for key, value in farm_wide.items()]
+                              + ([] if hot_loop is None else [f"hot loop {hot_loop}"]))
             print(f"\n== {label}")
-            results[label] = run(ROOT, args, farm_wide)
+            results[label] = run(ROOT, args, farm_wide, hot_loop)
         compare(results)
         return
     if args.baseline_tree is None:

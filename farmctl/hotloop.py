@@ -50,6 +50,12 @@ class Outcome(NamedTuple):
 
 Runner = Callable[[int, int, Burst], Outcome]
 
+try:
+    from farmctl._hotloop import Streams  # type: ignore[import-not-found]
+except ImportError:
+    Streams = None
+    """The C loop's set of bursts (``farmctl/_hotloop.c``), None where it was not built."""
+
 _READ_SIZE = 4096
 
 
@@ -131,19 +137,30 @@ def run_python(fd: int, wake_fd: int, burst: Burst) -> Outcome:
             return outcome(Stop.OTHER, rest=buffer)  # a longer reply is on its way
 
 
+def outcome_of(raw: tuple) -> Outcome:
+    """An outcome as ``_hotloop.Streams`` reports it: (fd, stop, ..., errno, negative for a write)."""
+    _, stop, sent, unwritten, oks, since, rest, before, errno = raw
+    error = ""
+    if stop == Stop.GONE:
+        error = f"{'write' if errno < 0 else 'read'} failed: {os.strerror(abs(errno))}" if errno else "the port closed"
+    return Outcome(Stop(stop), sent, unwritten, oks, since, rest, before, error)
+
+
+def start(streams: Streams, fd: int, burst: Burst) -> None:
+    """Add ``fd``'s burst to the C loop's set."""
+    streams.start(fd, burst.lines, burst.ends, burst.in_flight, burst.slots, burst.max_bytes,
+                  -1.0 if burst.quiet is None else burst.quiet, burst.quiet_after_ok)
+
+
 def _compiled() -> Runner | None:
-    try:
-        from farmctl import _hotloop  # type: ignore[attr-defined]
-    except ImportError:
+    if Streams is None:
         return None
 
     def run_c(fd: int, wake_fd: int, burst: Burst) -> Outcome:
-        stop, sent, unwritten, oks, since, rest, before, errno = _hotloop.run(
-            fd, wake_fd, burst.lines, burst.ends, burst.in_flight, burst.slots, burst.max_bytes,
-            -1.0 if burst.quiet is None else burst.quiet, burst.quiet_after_ok)
-        return Outcome(Stop(stop), sent, unwritten, oks, since, rest, before,
-                       f"{'write' if stop == Stop.GONE and errno < 0 else 'read'} failed: {os.strerror(abs(errno))}"
-                       if errno else ("the port closed" if stop == Stop.GONE else ""))
+        streams = Streams()
+        start(streams, fd, burst)
+        _, _, stopped = streams.run(wake_fd, (), -1.0)
+        return outcome_of(stopped[0] if stopped else streams.stop(fd))
 
     return run_c
 

@@ -93,6 +93,9 @@ class SerialLink:
         self._clock = clock
         self._lock = threading.Lock()
         self._hot_loop: hotloop.Runner | None = None  # on a thread of its own: the executor of bursts
+        self._plans_bursts = False  # a hot loop runs them: on the thread, or the reactor's C loop
+        self.planned: tuple[Burst, int] | None = None
+        """Served by a reactor: the burst its last pass offered, for the reactor's C loop to run."""
         self._bursting = False  # a hot loop runs: the sender is its, not to be changed
         self._controllers = 0  # event-loop calls waiting for a burst to stop: no new one starts
         self._changes = 0  # counts control(): a burst planned before a change is not run
@@ -144,14 +147,17 @@ class SerialLink:
         self.advanced_ok_seen = False  # learnt again from this session's oks
         self.deadline = self._clock()
         self._detached.clear()
+        self.planned = None
         if self._reactor is not None and self._fd is not None:
             self._served_by = self._reactor
+            self._plans_bursts = self._reactor.runs_bursts
             self._reactor.attach(self, self._fd)
             return
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._hot_loop = hotloop.chosen() if self._fd is not None else None
+        self._plans_bursts = self._hot_loop is not None
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 
@@ -165,6 +171,7 @@ class SerialLink:
         if not self._detached.is_set():
             log.warning("%s: the serial link did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
         self._thread = self._served_by = self._hot_loop = None
+        self._plans_bursts = False
         port, self._serial, self._fd = self._serial, None, None
         if port is not None:
             await asyncio.to_thread(_close_quietly, port)
@@ -269,8 +276,28 @@ class SerialLink:
         """The reactor no longer watches the port: ``close`` may close it."""
         self._detached.set()
 
+    @property
+    def wants_write(self) -> bool:
+        """Bytes wait for the port to take them: a reactor watches it for POLLOUT too."""
+        return self._waiting_to_write
+
+    def start_burst(self) -> Burst | None:
+        """The reactor takes the burst this link's last pass offered; None if it went stale (serve it again)."""
+        planned, self.planned = self.planned, None
+        if planned is None or self._closing:
+            return None
+        return self._begin_burst(planned)
+
+    def end_burst(self, poller: select.poll | select.epoll, burst: Burst, outcome: hotloop.Outcome) -> bool:
+        """The reactor's C loop ended this link's burst: book it, then a pass with what it left unread."""
+        return self._pass(poller, lambda: self._end_burst(poller, burst, outcome))
+
     def _pass(self, poller: select.poll | select.epoll, read: Callable[[], bytes]) -> bool:
-        """Read what arrived, step the sender, write what is due; False once the link is done."""
+        """Read what arrived, step the sender, write what is due; False once the link is done.
+
+        A burst the step offers runs here on a thread of its own; a reactor runs it in its C loop.
+        """
+        self.planned = None
         try:
             data = read()
             while True:
@@ -278,6 +305,9 @@ class SerialLink:
                 if out:
                     self._send(poller, out)
                 if burst is None or self._unwritten:
+                    return True
+                if self._served_by is not None:
+                    self.planned = burst
                     return True
                 data = self._burst(poller, burst)
         except _Closing:
@@ -310,7 +340,7 @@ class SerialLink:
             if out:
                 self.terminal.sent(out)
             burst = None
-            if self._hot_loop is not None and not self._controllers and not self.advanced_ok_seen:
+            if self._plans_bursts and not self._controllers and not self.advanced_ok_seen:
                 offered = sender.burst(now)
                 burst = None if offered is None else (offered, self._changes)
             if feed is not None:
@@ -327,30 +357,48 @@ class SerialLink:
         return deadline, out, burst
 
     def _burst(self, poller: select.poll | select.epoll, planned: tuple[Burst, int]) -> bytes:
-        """Run the hot loop on a burst without the lock, then book what it did; returns what it left unread.
-
-        A burst planned before the event loop's latest change is dropped: the next step plans again.
-        """
+        """Run the hot loop on a burst on this thread, then book what it did; returns what it left unread."""
         assert self._hot_loop is not None and self._fd is not None
-        burst, changes = planned
-        with self._lock:
-            if self._closing:
-                raise _Closing
-            if changes != self._changes:
-                return b""
-            self._bursting = True
+        if self._closing:
+            raise _Closing
+        burst = self._begin_burst(planned)
+        if burst is None:
+            return b""
         try:
             outcome = self._hot_loop(self._fd, self._wake_r, burst)
-        finally:
-            with self._lock:
-                self._bursting = False
-                self._burst_over.notify_all()
+        except BaseException:
+            self._burst_stopped()
+            raise
+        if outcome.stop is hotloop.Stop.WOKEN:
+            drain(self._wake_r)  # the step that follows looks at whatever the wake was for
+        return self._end_burst(poller, burst, outcome)
+
+    def _begin_burst(self, planned: tuple[Burst, int]) -> Burst | None:
+        """From here the burst's loop owns the sender, and ``control()`` waits for it to stop.
+
+        A burst planned before the event loop's latest change is dropped (None): the next step plans again.
+        """
+        burst, changes = planned
+        with self._lock:
+            if changes != self._changes:
+                return None
+            self._bursting = True
+        return burst
+
+    def _burst_stopped(self) -> None:
+        with self._lock:
+            self._bursting = False
+            self._burst_over.notify_all()
+
+    def _end_burst(self, poller: select.poll | select.epoll, burst: Burst, outcome: hotloop.Outcome) -> bytes:
+        """Book what the loop did with ``burst`` and hand the sender back (in one hold of the lock, so
+        no change comes between); returns what it read and did not take."""
         with self._lock:
             events = self.sender.burst_done(outcome.sent, outcome.oks, self._clock() - outcome.since_last_ok)
             self._record_burst(burst, outcome)
             self._route(events)
-        if outcome.stop is hotloop.Stop.WOKEN:
-            drain(self._wake_r)  # the step that follows looks at whatever the wake was for
+            self._bursting = False
+            self._burst_over.notify_all()
         if outcome.unwritten:
             end = burst.ends[outcome.sent - 1]
             self._unwritten = burst.lines[end - outcome.unwritten:end]

@@ -5,6 +5,11 @@ also queue for the interpreter lock. Here, as in Klipper's host reactor, one thr
 ``poll`` on every port's file descriptor and one wake pipe, and serves in one pass each port that
 has bytes, a timer due, or a change from the event loop. The per-port work is the link's own
 (``SerialLink.serve``), so both ways of driving a port share every line of protocol code.
+
+With the C hot loop built (``farmctl.hotloop``), the ports whose senders offer a burst are served
+by it instead, all together in one ``Streams`` run that waits on them, the other ports and the wake
+pipe at once; a port leaves it when its burst stops, or when the event loop wakes it, and the
+reactor then books the burst and serves the port the general way.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from farmctl import hotloop
+
 if TYPE_CHECKING:
     from farmctl.link import SerialLink
+    from farmctl.protocol.sender import Burst
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,14 @@ class Reactor:
         os.set_blocking(self._wake_w, False)
         self._poller.register(self._wake_r, select.EPOLLIN)
         self._thread: threading.Thread | None = None
+        compiled = hotloop.COMPILED is not None and hotloop.chosen() is hotloop.COMPILED
+        self._streams = hotloop.Streams() if compiled else None
+        self._bursts: dict[int, tuple[SerialLink, Burst]] = {}  # by fd: the bursts in ``_streams``
+
+    @property
+    def runs_bursts(self) -> bool:
+        """The C hot loop serves the ports whose senders offer a burst."""
+        return self._streams is not None
 
     def attach(self, link: SerialLink, fd: int) -> None:
         """Serve ``link``'s port from now on (its first pass runs at once)."""
@@ -87,6 +103,9 @@ class Reactor:
             pass  # a wakeup is already pending
 
     def _detach(self, fd: int, link: SerialLink) -> None:
+        if fd in self._bursts and self._streams is not None:
+            self._streams.stop(fd)  # the link is done: what its burst did no longer matters
+            del self._bursts[fd]
         with self._lock:
             if self._links.get(fd) is link:  # not a new port that got the number of one closed meanwhile
                 self._links = {other: kept for other, kept in self._links.items() if other != fd}
@@ -108,30 +127,83 @@ class Reactor:
                         self._thread = None  # the next attach starts another
                         return
                 continue
-            deadline = min((link.deadline for link in links.values() if link.deadline is not None), default=None)
-            if gather and len(links) > 1 and (wait := last_pass + gather - monotonic()) > 0:
-                sleep(wait)
-            ready = poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
-            last_pass = monotonic()
-            woken: set[SerialLink] = set()
-            if self._woken:
-                with self._lock:
-                    woken, self._woken = self._woken, set()
             served: set[SerialLink] = set()
+            if self._streams is not None and self._start_bursts(links, served):
+                ready, woken = self._run_bursts(links, served)
+            else:
+                deadline = min((link.deadline for link in links.values() if link.deadline is not None),
+                               default=None)
+                if gather and len(links) > 1 and (wait := last_pass + gather - monotonic()) > 0:
+                    sleep(wait)
+                ready = poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
+                last_pass = monotonic()
+                woken = self._take_woken()
             for fd, mask in ready:
                 if fd == wake_r:
                     drain(wake_r)
-                elif (link := links.get(fd)) is not None:
+                elif (link := links.get(fd)) is not None and link not in served:
                     served.add(link)
                     self._serve(link, fd, mask)
             now = self._clock()
             for fd, link in links.items():
-                if link not in served and (link in woken or (link.deadline is not None and link.deadline <= now)):
+                if link in served or fd in self._bursts:
+                    continue  # a burst's timers are the C loop's
+                if link in woken or (link.deadline is not None and link.deadline <= now):
                     self._serve(link, fd, 0)
 
     def _serve(self, link: SerialLink, fd: int, mask: int) -> None:
         if not link.serve(self._poller, mask):
             self._detach(fd, link)
+
+    def _take_woken(self) -> set[SerialLink]:
+        if not self._woken:
+            return set()
+        with self._lock:
+            woken, self._woken = self._woken, set()
+        return woken
+
+    def _start_bursts(self, links: dict[int, SerialLink], served: set[SerialLink]) -> bool:
+        """Hand the C loop the bursts the links' last passes offered; True if any burst runs.
+
+        A link whose burst went stale meanwhile (the event loop changed its sender) is served again.
+        """
+        assert self._streams is not None
+        for fd, link in links.items():
+            if link.planned is not None and fd not in self._bursts:
+                burst = link.start_burst()
+                if burst is None:
+                    served.add(link)
+                    self._serve(link, fd, 0)
+                else:
+                    hotloop.start(self._streams, fd, burst)
+                    self._bursts[fd] = (link, burst)
+        return bool(self._bursts)
+
+    def _run_bursts(self, links: dict[int, SerialLink],
+                    served: set[SerialLink]) -> tuple[list[tuple[int, int]], set[SerialLink]]:
+        """One wait in the C loop, on the bursts, the other ports and the wake pipe; books the bursts
+        that stopped or whose link was woken. Returns the other ports that are ready, and the woken."""
+        assert self._streams is not None
+        watch, deadline = [], None
+        for fd, link in links.items():
+            if fd not in self._bursts:
+                watch.append((fd, select.POLLIN | select.POLLOUT if link.wants_write else select.POLLIN))
+                if link.deadline is not None and (deadline is None or link.deadline < deadline):
+                    deadline = link.deadline
+        timeout = -1.0 if deadline is None else max(0.0, deadline - self._clock())
+        was_woken, ready, stopped = self._streams.run(self._wake_r, tuple(watch), timeout)
+        if was_woken:
+            drain(self._wake_r)
+        woken = self._take_woken()
+        for fd in [fd for fd, (link, _) in self._bursts.items() if link in woken]:
+            stopped.append(self._streams.stop(fd))  # the event loop wants the sender: its burst stops here
+        for raw in stopped:
+            fd = raw[0]
+            link, burst = self._bursts.pop(fd)
+            served.add(link)
+            if not link.end_burst(self._poller, burst, hotloop.outcome_of(raw)):
+                self._detach(fd, link)
+        return ready, woken
 
 
 def drain(fd: int) -> None:

@@ -6,21 +6,30 @@ from farmctl import hotloop
 from farmctl.reactor import Reactor
 from farmctl.workers import SerialWorkers
 
-HOT_LOOPS = {"thread per port, C hot loop": "c", "thread per port, Python hot loop": "python"}
-"""A thread of its own hands the steady stream to a hot loop: the compiled one, or its fallback."""
-SERVINGS = [*HOT_LOOPS, "reactor", "serial worker"]
+HOT_LOOPS = {
+    "thread per port, C hot loop": "c",
+    "thread per port, Python hot loop": "python",
+    "reactor, C hot loop": "c",
+    "reactor, general path": "off",
+    "serial worker": "c",
+}
+"""Each serving's ``FARMCTL_HOT_LOOP``: a thread of its own hands the steady stream to the C loop or
+its Python fallback; a reactor (a serial worker's too) to its C loop, or serves every reply itself."""
+SERVINGS = list(HOT_LOOPS)
 
 
 def serving_for(name: str) -> Reactor | SerialWorkers | None:
     """What serves the ports: a thread each, one reactor, or a serial worker process (closed by ``close_serving``)."""
     if HOT_LOOPS.get(name) == "c" and hotloop.COMPILED is None:
         pytest.skip("farmctl._hotloop was not built (no C compiler or Python headers at install)")
-    return {"reactor": Reactor, "serial worker": lambda: SerialWorkers(1)}.get(name, lambda: None)()
+    if name.startswith("reactor"):
+        return Reactor()
+    return SerialWorkers(1) if name == "serial worker" else None
 
 
 def hot_loop_env(name: str) -> dict[str, str]:
-    """The environment that picks the serving's hot loop (``FARMCTL_HOT_LOOP``); threads only use one."""
-    return {"FARMCTL_HOT_LOOP": HOT_LOOPS.get(name, "off")}
+    """The environment that picks the serving's hot loop (read when the serving and its links start)."""
+    return {"FARMCTL_HOT_LOOP": HOT_LOOPS.get(name, "c")}
 
 
 async def close_serving(servings) -> None:

@@ -195,3 +195,58 @@ def test_a_closed_port_ends_the_burst_as_gone(run, port):
     os.close(firmware)
     outcome = run(fd, wake_r, burst(["N1 G1 X1*1", "N2 G1 X2*2"], slots=1, quiet=2.0))
     assert outcome.stop is Stop.GONE and outcome.error
+
+
+@pytest.fixture
+def two_ports():
+    """Two host ports (non-blocking fds through pyserial), their firmware ends, and a wake pipe."""
+    opened = []
+    for _ in range(2):
+        firmware, host = os.openpty()
+        serial_port = open_port(os.ttyname(host), 250000)
+        os.set_blocking(serial_port.fileno(), False)
+        opened.append((serial_port, host, firmware))
+    wake_r, wake_w = os.pipe()
+    yield [(s.fileno(), firmware) for s, _, firmware in opened], (wake_r, wake_w)
+    for serial_port, host, firmware in opened:
+        serial_port.close()
+        os.close(host)
+        os.close(firmware)
+    os.close(wake_r)
+    os.close(wake_w)
+
+
+@pytest.fixture
+def streams():
+    if hotloop.Streams is None:
+        pytest.skip("farmctl._hotloop was not built (no C compiler or Python headers at install)")
+    return hotloop.Streams()
+
+
+def test_the_c_loop_runs_many_ports_and_returns_only_those_that_stopped(streams, two_ports):
+    (a, a_firmware), (b, b_firmware) = two_ports[0]
+    wake_r, _ = two_ports[1]
+    hotloop.start(streams, a, burst(THREE, slots=1))
+    hotloop.start(streams, b, burst(THREE, slots=1))
+    woken, ready, stopped = streams.run(wake_r, (), 0.05)  # each sends its first line, then silence
+    assert (woken, ready, stopped) == (False, [], []) and streams.running() == 2
+    assert read_firmware(a_firmware, 11) == b"N1 G1 X1*1\n" and read_firmware(b_firmware, 11) == b"N1 G1 X1*1\n"
+    os.write(a_firmware, b"ok\n")
+    os.write(b_firmware, b"busy: processing\n")  # not an ok: b's burst stops, a's goes on
+    woken, ready, stopped = streams.run(wake_r, (), 1.0)
+    assert [hotloop.outcome_of(raw)[:5] for raw in stopped] == [(Stop.OTHER, 1, 0, 0, pytest.approx(0, abs=2))]
+    assert stopped[0][0] == b and hotloop.outcome_of(stopped[0]).rest == b"busy: processing\n"
+    assert streams.running() == 1 and read_firmware(a_firmware, 11) == b"N2 G1 X2*2\n"
+    a_outcome = hotloop.outcome_of(streams.stop(a))
+    assert (a_outcome.stop, a_outcome.sent, a_outcome.oks) == (Stop.WOKEN, 2, 1) and streams.running() == 0
+    assert streams.stop(a) is None
+
+
+def test_the_c_loop_returns_when_a_watched_port_is_ready(streams, two_ports):
+    (a, _), (b, b_firmware) = two_ports[0]
+    wake_r, _ = two_ports[1]
+    hotloop.start(streams, a, burst(THREE, slots=1))
+    os.write(b_firmware, b"echo: hello\n")
+    woken, ready, stopped = streams.run(wake_r, ((b, select.POLLIN),), -1.0)
+    assert (woken, ready, stopped) == (False, [(b, select.POLLIN)], [])
+    assert streams.running() == 1, "a's burst goes on where it stood"

@@ -72,10 +72,13 @@ def check_ran_once_in_order(executed, expected: list[str], complete: bool) -> No
 
 
 SHARED_REACTOR = "reactor gathering 1 ms, shared with an idle printer"
-"""A reactor with two ports attached gathers its wakeups (farm.toml's serial_gather_ms = 1)."""
+"""A reactor with two ports attached gathers its wakeups (farm.toml's serial_gather_ms = 1), on the general path."""
+SHARED_C_LOOP = "reactor's C hot loop, shared with an idle printer"
+"""The C loop runs the burst while the reactor watches the idle port beside it."""
+SHARED = {SHARED_REACTOR: "off", SHARED_C_LOOP: "c"}
 
 
-@pytest.mark.parametrize("serving", [*SERVINGS, SHARED_REACTOR])
+@pytest.mark.parametrize("serving", [*SERVINGS, *SHARED])
 @settings(max_examples=PTY_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     moves=st.integers(min_value=1, max_value=400),
@@ -121,10 +124,14 @@ def set_noise(sim: SimulatedPrinter, rx_corrupt, rx_drop, tx_corrupt, tx_drop) -
 
 async def _print(sim: SimulatedPrinter, job, noise, serving: str, profile: str | None = None):
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(os.environ, hot_loop_env(serving)))
-        served = Reactor(gather=0.001) if serving == SHARED_REACTOR else serving_for(serving)
+        if serving in SHARED:
+            stack.enter_context(mock.patch.dict(os.environ, {"FARMCTL_HOT_LOOP": SHARED[serving]}))
+            served = Reactor(gather=0.001)
+        else:
+            stack.enter_context(mock.patch.dict(os.environ, hot_loop_env(serving)))
+            served = serving_for(serving)
         printers = [Printer("prop", sim.path, profile=profile, handshake_timeout=5, serving=served)]
-        if serving == SHARED_REACTOR:
+        if serving in SHARED:
             other = stack.enter_context(SimulatedPrinter("marlin2", full_speed=True, time_scale=0))
             printers.append(Printer("idle", other.path, handshake_timeout=5, serving=served))
         try:

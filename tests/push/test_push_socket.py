@@ -405,6 +405,7 @@ async def test_a_firmware_prompt_is_pushed_as_octoprints_prompt_plugin_message(t
         for socket in (ws, other):
             await next_json(socket)
             await socket.send_json({"auth": two.auth})
+            await until(socket, [], "a current after the auth", lambda m: "current" in m)  # listening now
         sim = two.farm.printers["p1"].sim
         assert sim is not None
         sim.prompt("Filament changed?", ("Purge more", "Continue"))
