@@ -8,10 +8,13 @@ not a plain ``ok``, when time is up, when the event loop wakes the port, or once
 The link then books the outcome in the sender (``Sender.burst_done``), hands it what was left unread
 and goes on along the general path. So the rules stay in the sans-I/O sender; this is an executor.
 
-Two executors keep the same contract: ``farmctl._hotloop``, compiled from ``_hotloop.c`` at install
-when a C compiler and Python's headers are there (it runs without the interpreter lock), and
-``run_python`` below, the fallback. ``FARMCTL_HOT_LOOP`` = ``c``, ``python`` or ``off`` chooses
-(default: ``c`` when it was built, else ``python``); ``off`` serves every reply on the general path.
+Two executors keep the same contract for one port: the C loop (``run_c``), compiled from
+``_hotloop.c`` at install where a C compiler and Python's headers are (it runs without the
+interpreter lock), and ``run_python`` below, its fallback. The C loop's ``Streams`` also runs the
+bursts of many ports at once, for the reactor: one ``poll`` on all of them, the ports Python serves
+meanwhile and the wake pipe, returning only the bursts that stopped. ``FARMCTL_HOT_LOOP`` = ``c``,
+``python`` or ``off`` chooses (default: ``c`` where it was built, else ``python``); ``off`` serves
+every reply on the general path, and so does a reactor with anything but ``c``.
 """
 
 from __future__ import annotations
@@ -52,9 +55,8 @@ Runner = Callable[[int, int, Burst], Outcome]
 
 try:
     from farmctl._hotloop import Streams  # type: ignore[import-not-found]
-except ImportError:
+except ImportError:  # not built: no compiler or no Python headers at install
     Streams = None
-    """The C loop's set of bursts (``farmctl/_hotloop.c``), None where it was not built."""
 
 _READ_SIZE = 4096
 
@@ -152,20 +154,15 @@ def start(streams: Streams, fd: int, burst: Burst) -> None:
                   -1.0 if burst.quiet is None else burst.quiet, burst.quiet_after_ok)
 
 
-def _compiled() -> Runner | None:
-    if Streams is None:
-        return None
-
-    def run_c(fd: int, wake_fd: int, burst: Burst) -> Outcome:
-        streams = Streams()
-        start(streams, fd, burst)
-        _, _, stopped = streams.run(wake_fd, (), -1.0)
-        return outcome_of(stopped[0] if stopped else streams.stop(fd))
-
-    return run_c
+def run_c(fd: int, wake_fd: int, burst: Burst) -> Outcome:
+    """The C loop with one port: the contract of ``run_python``."""
+    streams = Streams()
+    start(streams, fd, burst)
+    _, _, stopped = streams.run(wake_fd, (), -1.0)
+    return outcome_of(stopped[0] if stopped else streams.stop(fd))
 
 
-COMPILED = _compiled()
+COMPILED: Runner | None = run_c if Streams is not None else None
 """The C loop, None where it was not built."""
 
 RUNNERS: dict[str, Runner | None] = {"c": COMPILED, "python": run_python, "off": None}
@@ -179,3 +176,8 @@ def chosen() -> Runner | None:
     if name == "c" and COMPILED is None:
         return run_python  # asked for but not built: the fallback keeps the same contract
     return RUNNERS[name]
+
+
+def streams_chosen() -> bool:
+    """A reactor runs its ports' bursts in the C loop: built, and not ruled out by ``FARMCTL_HOT_LOOP``."""
+    return COMPILED is not None and chosen() is COMPILED

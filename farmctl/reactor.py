@@ -53,8 +53,7 @@ class Reactor:
         os.set_blocking(self._wake_w, False)
         self._poller.register(self._wake_r, select.EPOLLIN)
         self._thread: threading.Thread | None = None
-        compiled = hotloop.COMPILED is not None and hotloop.chosen() is hotloop.COMPILED
-        self._streams = hotloop.Streams() if compiled else None
+        self._streams = hotloop.Streams() if hotloop.streams_chosen() else None
         self._bursts: dict[int, tuple[SerialLink, Burst]] = {}  # by fd: the bursts in ``_streams``
 
     @property
@@ -103,9 +102,7 @@ class Reactor:
             pass  # a wakeup is already pending
 
     def _detach(self, fd: int, link: SerialLink) -> None:
-        if fd in self._bursts and self._streams is not None:
-            self._streams.stop(fd)  # the link is done: what its burst did no longer matters
-            del self._bursts[fd]
+        """Stop watching a link that is done (never one with a burst running: it ends its burst first)."""
         with self._lock:
             if self._links.get(fd) is link:  # not a new port that got the number of one closed meanwhile
                 self._links = {other: kept for other, kept in self._links.items() if other != fd}
