@@ -45,8 +45,12 @@ def damaged_undetectably(sent: str, received: str) -> bool:
     flips of the same bit, or a flip in the command and a matching one in the ``*cs`` digits or the
     ``N<n>`` prefix (which the record does not show). No host can catch that; what must never
     happen is a different command in the line's place, which would mean the host numbered wrongly.
+    When one of the flips made a byte ``*`` (``.`` and ``*`` differ in one bit), Marlin's parser ends
+    the command there, so what ran is the damaged line cut short.
     """
-    return edits(sent, received) <= 3
+    if edits(sent, received) <= 3:
+        return True
+    return len(received) < len(sent) and edits(sent[:len(received)], received) <= 2
 
 
 HOST_COMMANDS = frozenset({"M105", "M155 S2", "M115", "M876 P1", "M21", "M20", "M20 L"})  # M21/M20: the card, asked at connect
