@@ -10,10 +10,11 @@ commands' acknowledgements, the feed settling (paused or finished), the port goi
 A ``Reactor`` may serve the port instead of a thread of its own: one thread for every port, each
 pass the same ``_pass`` a link's own thread runs.
 
-On a thread of its own, the link hands the steady stream to a hot loop (``farmctl.hotloop``)
-whenever the sender offers a ``Burst``: plain oks in and numbered lines out with no Python per line
-(the C loop also without the interpreter lock), until a reply needs the general path. Meanwhile the
-loop's ``control()`` first stops the burst, so the sender is never changed under it.
+Whenever the sender offers a ``Burst``, the steady stream goes to a hot loop (``farmctl.hotloop``):
+plain oks in and numbered lines out with no Python per line (the C loop also without the
+interpreter lock), until a reply needs the general path. A link's own thread runs it in its pass;
+a reactor runs the bursts of all its ports in one C loop. Meanwhile the event loop's ``control()``
+first stops the burst, so the sender is never changed under it.
 
 The thread and the event loop share one lock. The loop changes the sender or the feed inside
 ``control()``, which wakes the thread to send what became due; the thread hands events to the loop
@@ -448,6 +449,11 @@ class SerialLink:
             self._delivery_due = False
         if events:
             self._on_events(events)
+
+    def fail(self, reason: str) -> None:
+        """What serves the port failed: the port is gone for the printer, and no burst runs any more."""
+        self._burst_stopped()
+        self._post_gone(reason)
 
     def _post_gone(self, reason: str) -> None:
         log.warning("%s: %s", self.port, reason)

@@ -113,8 +113,6 @@ class Reactor:
         link.detached()
 
     def _run(self) -> None:
-        poller, wake_r = self._poller, self._wake_r
-        gather, monotonic, sleep = self._gather, time.monotonic, time.sleep  # real time: it is slept
         last_pass = 0.0
         while True:
             links = self._links  # a snapshot: attach and detach replace the dict
@@ -124,29 +122,48 @@ class Reactor:
                         self._thread = None  # the next attach starts another
                         return
                 continue
-            served: set[SerialLink] = set()
-            if self._streams is not None and self._start_bursts(links, served):
-                ready, woken = self._run_bursts(links, served)
-            else:
-                deadline = min((link.deadline for link in links.values() if link.deadline is not None),
-                               default=None)
-                if gather and len(links) > 1 and (wait := last_pass + gather - monotonic()) > 0:
-                    sleep(wait)
-                ready = poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
-                last_pass = monotonic()
-                woken = self._take_woken()
-            for fd, mask in ready:
-                if fd == wake_r:
-                    drain(wake_r)
-                elif (link := links.get(fd)) is not None and link not in served:
-                    served.add(link)
-                    self._serve(link, fd, mask)
-            now = self._clock()
-            for fd, link in links.items():
-                if link in served or fd in self._bursts:
-                    continue  # a burst's timers are the C loop's
-                if link in woken or (link.deadline is not None and link.deadline <= now):
-                    self._serve(link, fd, 0)
+            try:
+                last_pass = self._pass(links, last_pass)
+            except Exception:  # a bug here must fail the ports it serves, never leave them hung
+                log.exception("serial reactor failed")
+                self._fail(links, "internal error in the serial reactor (see the log)")
+
+    def _pass(self, links: dict[int, SerialLink], last_pass: float) -> float:
+        """Wait once (in epoll, or in the C loop while bursts run), then serve what is due; returns
+        when the wait in epoll last ended (the gather counts from there)."""
+        served: set[SerialLink] = set()
+        if self._streams is not None and self._start_bursts(links, served):
+            ready, woken = self._run_bursts(links, served)
+        else:
+            deadline = min((link.deadline for link in links.values() if link.deadline is not None), default=None)
+            gather = self._gather
+            if gather and len(links) > 1 and (wait := last_pass + gather - time.monotonic()) > 0:
+                time.sleep(wait)  # real time: it is slept
+            ready = self._poller.poll(-1 if deadline is None else max(0.0, deadline - self._clock()))
+            last_pass = time.monotonic()
+            woken = self._take_woken()
+        for fd, mask in ready:
+            if fd == self._wake_r:
+                drain(self._wake_r)
+            elif (link := links.get(fd)) is not None and link not in served:
+                served.add(link)
+                self._serve(link, fd, mask)
+        now = self._clock()
+        for fd, link in links.items():
+            if link in served or fd in self._bursts:
+                continue  # a burst's timers are the C loop's
+            if link in woken or (link.deadline is not None and link.deadline <= now):
+                self._serve(link, fd, 0)
+        return last_pass
+
+    def _fail(self, links: dict[int, SerialLink], reason: str) -> None:
+        """Every port this reactor serves is gone for its printer (which reconnects), its burst dropped."""
+        if self._streams is not None:
+            self._streams = hotloop.Streams()
+        self._bursts.clear()
+        for fd, link in links.items():
+            self._detach(fd, link)
+            link.fail(reason)
 
     def _serve(self, link: SerialLink, fd: int, mask: int) -> None:
         if not link.serve(self._poller, mask):
@@ -192,7 +209,8 @@ class Reactor:
         if was_woken:
             drain(self._wake_r)
         woken = self._take_woken()
-        for fd in [fd for fd, (link, _) in self._bursts.items() if link in woken]:
+        ended = {raw[0] for raw in stopped}
+        for fd in [fd for fd, (link, _) in self._bursts.items() if link in woken and fd not in ended]:
             stopped.append(self._streams.stop(fd))  # the event loop wants the sender: its burst stops here
         for raw in stopped:
             fd = raw[0]

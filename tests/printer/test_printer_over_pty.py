@@ -7,6 +7,7 @@ import pytest
 
 from farmctl.errors import FarmctlError
 from farmctl.printer import JobOutcome, PrinterState, Prompt
+from farmctl.reactor import Reactor
 from farmctl.sim import SimulatedPrinter
 from network_bridge import NetworkBridge
 
@@ -311,3 +312,29 @@ async def test_a_file_changed_under_a_running_print_stops_it_clearly_and_sends_n
         assert ran == expected[1:len(ran) + 1] and len(ran) < len(expected)  # what ran was the file, in order
         assert not any("*" in e.command for e in sim.executed)
         await eventually(lambda: sim.inspect(lambda fw: fw.hotend.target) == 0)
+
+
+@pytest.mark.parametrize("hot_loop", ["c", "off"])
+async def test_a_bug_in_the_reactor_fails_its_printers_with_a_reason_instead_of_hanging(
+        connect, job_file, write_job, monkeypatch, hot_loop) -> None:
+    """Nothing a reactor's pass raises may leave its ports served by nobody: each print fails, saying why."""
+    monkeypatch.setenv("FARMCTL_HOT_LOOP", hot_loop)
+    write_job(job_file, 3000)
+    reactor = Reactor()
+    passes = 0
+    real_pass = Reactor._pass
+
+    def buggy_pass(self, links, last_pass):
+        nonlocal passes
+        passes += 1
+        if passes == 40:
+            raise RuntimeError("a bug in the reactor")
+        return real_pass(self, links, last_pass)
+
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path, serving=reactor)
+        monkeypatch.setattr(Reactor, "_pass", buggy_pass)
+        result = await asyncio.wait_for(printer.print_file(job_file), 30)
+        assert result.outcome == JobOutcome.FAILED
+        assert result.reason.startswith("port gone") and "internal error in the serial reactor" in result.reason
+        assert len(job_commands(sim)) < 3001, "the print ran to its end regardless"
