@@ -338,3 +338,23 @@ async def test_a_bug_in_the_reactor_fails_its_printers_with_a_reason_instead_of_
         assert result.outcome == JobOutcome.FAILED
         assert result.reason.startswith("port gone") and "internal error in the serial reactor" in result.reason
         assert len(job_commands(sim)) < 3001, "the print ran to its end regardless"
+
+
+async def test_the_event_loop_changing_the_sender_all_through_a_print_loses_nothing(
+        connect, serving, job_file, write_job) -> None:
+    """Every change the event loop makes stops a running burst first: hundreds of them, while the
+    stream runs at full speed, and every job line still runs once, in order."""
+    expected = write_job(job_file, 3000, header="")
+    with SimulatedPrinter("marlin2", full_speed=True, time_scale=0) as sim:
+        printer = await connect(sim.path, serving=serving)
+        job = asyncio.create_task(printer.print_file(job_file))
+        changes = 0
+        while not job.done():
+            printer.set_temperature_offsets({"bed": changes % 3})  # a link control, as the API's offset call makes
+            if changes % 40 == 0:
+                await printer.command("M105", timeout=10)  # a reply that is no plain ok, mid-stream
+            changes += 1
+            await asyncio.sleep(0)
+        result = job.result()
+        assert result.outcome == JobOutcome.DONE and changes > 100
+        assert job_commands(sim) == expected
