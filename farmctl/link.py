@@ -94,7 +94,6 @@ class SerialLink:
         self._clock = clock
         self._lock = threading.Lock()
         self._hot_loop: hotloop.Runner | None = None  # on a thread of its own: the executor of bursts
-        self._plans_bursts = False  # a hot loop runs them: on the thread, or the reactor's C loop
         self.planned: tuple[Burst, int] | None = None
         """Served by a reactor: the burst its last pass offered, for the reactor's C loop to run."""
         self._bursting = False  # a hot loop runs: the sender is its, not to be changed
@@ -151,14 +150,12 @@ class SerialLink:
         self.planned = None
         if self._reactor is not None and self._fd is not None:
             self._served_by = self._reactor
-            self._plans_bursts = self._reactor.runs_bursts
             self._reactor.attach(self, self._fd)
             return
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._hot_loop = hotloop.chosen() if self._fd is not None else None
-        self._plans_bursts = self._hot_loop is not None
         self._thread = threading.Thread(target=self._run, name=f"serial {self.port}", daemon=True)
         self._thread.start()
 
@@ -172,7 +169,6 @@ class SerialLink:
         if not self._detached.is_set():
             log.warning("%s: the serial link did not stop within %.0f s", self.port, _CLOSE_TIMEOUT)
         self._thread = self._served_by = self._hot_loop = None
-        self._plans_bursts = False
         port, self._serial, self._fd = self._serial, None, None
         if port is not None:
             await asyncio.to_thread(_close_quietly, port)
@@ -285,9 +281,7 @@ class SerialLink:
     def start_burst(self) -> Burst | None:
         """The reactor takes the burst this link's last pass offered; None if it went stale (serve it again)."""
         planned, self.planned = self.planned, None
-        if planned is None or self._closing:
-            return None
-        return self._begin_burst(planned)
+        return None if planned is None else self._begin_burst(planned)
 
     def end_burst(self, poller: select.poll | select.epoll, burst: Burst, outcome: hotloop.Outcome) -> bool:
         """The reactor's C loop ended this link's burst: book it, then a pass with what it left unread."""
@@ -341,7 +335,7 @@ class SerialLink:
             if out:
                 self.terminal.sent(out)
             burst = None
-            if self._plans_bursts and not self._controllers and not self.advanced_ok_seen:
+            if self._plans_bursts() and not self._controllers and not self.advanced_ok_seen:
                 offered = sender.burst(now)
                 burst = None if offered is None else (offered, self._changes)
             if feed is not None:
@@ -360,36 +354,41 @@ class SerialLink:
     def _burst(self, poller: select.poll | select.epoll, planned: tuple[Burst, int]) -> bytes:
         """Run the hot loop on a burst on this thread, then book what it did; returns what it left unread."""
         assert self._hot_loop is not None and self._fd is not None
-        if self._closing:
-            raise _Closing
         burst = self._begin_burst(planned)
         if burst is None:
             return b""
         try:
             outcome = self._hot_loop(self._fd, self._wake_r, burst)
         except BaseException:
-            self._burst_stopped()
+            with self._lock:
+                self._hand_back()
             raise
         if outcome.stop is hotloop.Stop.WOKEN:
             drain(self._wake_r)  # the step that follows looks at whatever the wake was for
         return self._end_burst(poller, burst, outcome)
 
+    def _plans_bursts(self) -> bool:
+        """A hot loop runs this link's bursts: its own thread's, or its reactor's C loop."""
+        served_by = self._served_by
+        return self._hot_loop is not None if served_by is None else served_by.runs_bursts
+
     def _begin_burst(self, planned: tuple[Burst, int]) -> Burst | None:
         """From here the burst's loop owns the sender, and ``control()`` waits for it to stop.
 
-        A burst planned before the event loop's latest change is dropped (None): the next step plans again.
+        A burst planned before the event loop's latest change, or while the link closes, is dropped
+        (None): the next step plans again, or ends the link.
         """
         burst, changes = planned
         with self._lock:
-            if changes != self._changes:
+            if changes != self._changes or self._closing:
                 return None
             self._bursting = True
         return burst
 
-    def _burst_stopped(self) -> None:
-        with self._lock:
-            self._bursting = False
-            self._burst_over.notify_all()
+    def _hand_back(self) -> None:
+        """The burst is over: the sender is the event loop's again (the caller holds the lock)."""
+        self._bursting = False
+        self._burst_over.notify_all()
 
     def _end_burst(self, poller: select.poll | select.epoll, burst: Burst, outcome: hotloop.Outcome) -> bytes:
         """Book what the loop did with ``burst`` and hand the sender back (in one hold of the lock, so
@@ -398,8 +397,7 @@ class SerialLink:
             events = self.sender.burst_done(outcome.sent, outcome.oks, self._clock() - outcome.since_last_ok)
             self._record_burst(burst, outcome)
             self._route(events)
-            self._bursting = False
-            self._burst_over.notify_all()
+            self._hand_back()
         if outcome.unwritten:
             end = burst.ends[outcome.sent - 1]
             self._unwritten = burst.lines[end - outcome.unwritten:end]
@@ -452,7 +450,8 @@ class SerialLink:
 
     def fail(self, reason: str) -> None:
         """What serves the port failed: the port is gone for the printer, and no burst runs any more."""
-        self._burst_stopped()
+        with self._lock:
+            self._hand_back()
         self._post_gone(reason)
 
     def _post_gone(self, reason: str) -> None:
